@@ -1,0 +1,11 @@
+# Writes OUT (a .cpp) embedding every catalog YAML file as a raw string literal.
+file(GLOB files RELATIVE ${CATALOG_DIR} ${CATALOG_DIR}/models/*.yaml ${CATALOG_DIR}/gpus/*.yaml)
+list(SORT files)
+set(body "#include \"models/spec/embedded_catalog.h\"\nnamespace kvsim {\nconst std::vector<EmbeddedFile>& embedded_catalog_files() {\n  static const std::vector<EmbeddedFile> files = {\n")
+foreach(f ${files})
+  file(READ ${CATALOG_DIR}/${f} text)
+  string(APPEND body "    {\"${f}\", R\"KVSIMYAML(${text})KVSIMYAML\"},\n")
+endforeach()
+string(APPEND body "  };\n  return files;\n}\n}  // namespace kvsim\n")
+file(WRITE ${OUT}.new "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.new ${OUT})

@@ -1,0 +1,154 @@
+#include "models/spec/catalog.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "models/spec/embedded_catalog.h"
+#include "sim/core/config_reader.h"
+#include "sim/core/error.h"
+
+namespace kvsim {
+
+namespace {
+
+YAML::Node parse_yaml(const std::string& text, const std::string& origin) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
+void positive(ConfigReader& r, const std::string& key, double v) {
+  if (!(v > 0)) r.error(key, "must be > 0 (got " + std::to_string(v) + ")");
+}
+
+}  // namespace
+
+void Catalog::add_model_yaml(const std::string& text, const std::string& origin) {
+  ErrorList errors;
+  ConfigReader r(parse_yaml(text, origin), "", origin, errors);
+  ModelSpec m;
+  m.name = r.require<std::string>("name");
+  m.display_name = r.get<std::string>("display_name", m.name);
+  m.hf_id = r.get<std::string>("hf_id", "");
+  m.source = r.get<std::string>("source", "");
+  r.get<std::string>("notes", "");
+  m.num_layers = r.require<int>("num_layers");
+  m.hidden_size = r.require<int>("hidden_size");
+  m.num_attention_heads = r.require<int>("num_attention_heads");
+  m.num_kv_heads = r.require<int>("num_kv_heads");
+  m.head_dim = r.require<int>("head_dim");
+  m.intermediate_size = r.require<int>("intermediate_size");
+  m.vocab_size = r.require<int>("vocab_size");
+  m.max_context = r.require<int>("max_context");
+  m.tie_word_embeddings = r.get<bool>("tie_word_embeddings", false);
+  m.attention_bias = r.get<bool>("attention_bias", false);
+  m.rope_theta = r.get<double>("rope_theta", 10000.0);
+  m.num_parameters = r.require<std::int64_t>("num_parameters");
+  for (const char* k : {"num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim",
+                        "intermediate_size", "vocab_size", "max_context"}) {
+    positive(r, k, r.get<int>(k, 0));
+  }
+  positive(r, "num_parameters", static_cast<double>(m.num_parameters));
+  if (m.num_kv_heads > 0 && m.num_attention_heads % m.num_kv_heads != 0) {
+    r.error("num_kv_heads", "must divide num_attention_heads (" + std::to_string(m.num_attention_heads) + ")");
+  }
+  r.finish();
+  errors.throw_if_any();
+  models_[m.name] = m;
+}
+
+void Catalog::add_gpu_yaml(const std::string& text, const std::string& origin) {
+  ErrorList errors;
+  ConfigReader r(parse_yaml(text, origin), "", origin, errors);
+  GpuSpec g;
+  g.name = r.require<std::string>("name");
+  g.display_name = r.get<std::string>("display_name", g.name);
+  g.source = r.get<std::string>("source", "");
+  r.get<std::string>("notes", "");
+  g.memory_bytes = r.require<std::int64_t>("memory_bytes");
+  g.hbm_bandwidth_gbps = r.require<double>("hbm_bandwidth_gbps");
+  g.fp16_tflops = r.require<double>("fp16_tflops");
+  g.bf16_tflops = r.get<double>("bf16_tflops", g.fp16_tflops);
+  g.fp8_tflops = r.get<double>("fp8_tflops", 0.0);
+  g.fp32_tflops = r.get<double>("fp32_tflops", 0.0);
+  g.num_sms = r.require<int>("num_sms");
+  g.l2_bytes = r.get<std::int64_t>("l2_bytes", 0);
+  g.host_link_gbps = r.require<double>("host_link_gbps");
+  g.nvlink_gbps = r.get<double>("nvlink_gbps", 0.0);
+  g.tdp_watts = r.get<double>("tdp_watts", 0.0);
+  g.price_per_hour_usd = r.get<double>("price_per_hour_usd", 0.0);
+  positive(r, "memory_bytes", static_cast<double>(g.memory_bytes));
+  positive(r, "hbm_bandwidth_gbps", g.hbm_bandwidth_gbps);
+  positive(r, "fp16_tflops", g.fp16_tflops);
+  positive(r, "num_sms", g.num_sms);
+  positive(r, "host_link_gbps", g.host_link_gbps);
+  r.finish();
+  errors.throw_if_any();
+  gpus_[g.name] = g;
+}
+
+Catalog Catalog::builtin() {
+  Catalog c;
+  for (const auto& f : embedded_catalog_files()) {
+    const std::string origin = std::string("<builtin>/") + f.path;
+    if (std::string(f.path).rfind("models/", 0) == 0) c.add_model_yaml(f.text, origin);
+    else c.add_gpu_yaml(f.text, origin);
+  }
+  return c;
+}
+
+void Catalog::add_directory(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(dir)) throw InputError("--catalog " + dir + ": not a directory");
+  for (const char* kind : {"models", "gpus"}) {
+    const fs::path sub = fs::path(dir) / kind;
+    if (!fs::is_directory(sub)) continue;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(sub)) {
+      if (e.path().extension() == ".yaml") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& p : files) {
+      std::ifstream in(p);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      if (std::string(kind) == "models") add_model_yaml(ss.str(), p.string());
+      else add_gpu_yaml(ss.str(), p.string());
+    }
+  }
+}
+
+template <class Map>
+static std::vector<std::string> keys_of(const Map& m) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : m) out.push_back(k);
+  return out;
+}
+
+std::vector<std::string> Catalog::model_names() const { return keys_of(models_); }
+std::vector<std::string> Catalog::gpu_names() const { return keys_of(gpus_); }
+
+const ModelSpec& Catalog::model(const std::string& name) const {
+  auto it = models_.find(name);
+  if (it == models_.end()) {
+    throw InputError("unknown model '" + name + "'" + did_you_mean(name, model_names()) +
+                     "; valid models: " + join(model_names(), ", "));
+  }
+  return it->second;
+}
+
+const GpuSpec& Catalog::gpu(const std::string& name) const {
+  auto it = gpus_.find(name);
+  if (it == gpus_.end()) {
+    throw InputError("unknown GPU '" + name + "'" + did_you_mean(name, gpu_names()) +
+                     "; valid GPUs: " + join(gpu_names(), ", "));
+  }
+  return it->second;
+}
+
+}  // namespace kvsim

@@ -1,0 +1,58 @@
+#include <cstdio>
+#include <iostream>
+
+#include "models/cost/overhead.h"
+#include "models/spec/catalog.h"
+#include "sim/cli/commands.h"
+#include "sim/core/error.h"
+#include "sim/serving/engine_config.h"
+#include "sim/serving/scheduler.h"
+#include "traces/length_distribution.h"
+#include "traces/workload.h"
+
+namespace kvsim::cli {
+
+int list_command(const std::vector<std::string>& args) {
+  const std::vector<std::string> topics = {"models", "gpus", "engines", "overheads", "arrivals", "lengths"};
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << "kvsim list <topic>\n\nShow the catalog. Topics: " << join(topics, ", ") << "\n";
+    return args.empty() ? 2 : 0;
+  }
+  if (args.size() > 1) throw InputError("list takes one topic (got " + std::to_string(args.size()) + ")");
+  const std::string& t = args[0];
+  const Catalog catalog = Catalog::builtin();
+  if (t == "models") {
+    std::printf("%-14s %7s %7s %6s %4s %5s %7s %8s %8s %10s\n", "name", "params", "layers", "hidden", "q", "kv",
+                "ffn", "vocab", "context", "KV B/tok");
+    for (const auto& [name, m] : catalog.models()) {
+      std::printf("%-14s %6.2fB %7d %6d %4d %5d %7d %8d %8d %10lld\n", name.c_str(), m.num_parameters / 1e9,
+                  m.num_layers, m.hidden_size, m.num_attention_heads, m.num_kv_heads, m.intermediate_size,
+                  m.vocab_size, m.max_context, static_cast<long long>(m.kv_bytes_per_token()));
+    }
+  } else if (t == "gpus") {
+    std::printf("%-10s %9s %9s %9s %9s %5s %9s %9s %8s\n", "name", "mem GiB", "HBM GB/s", "fp16 TF", "fp8 TF", "SMs",
+                "host GB/s", "NVLink", "$/hour");
+    for (const auto& [name, g] : catalog.gpus()) {
+      std::printf("%-10s %9.1f %9.0f %9.1f %9.1f %5d %9.0f %9.0f %8.2f\n", name.c_str(),
+                  g.memory_bytes / (1024.0 * 1024 * 1024), g.hbm_bandwidth_gbps, g.fp16_tflops, g.fp8_tflops,
+                  g.num_sms, g.host_link_gbps, g.nvlink_gbps, g.price_per_hour_usd);
+    }
+  } else if (t == "engines") {
+    for (const auto& n : engine_preset_names()) std::printf("%-18s %s\n", n.c_str(), describe_engine_preset(n).c_str());
+  } else if (t == "overheads") {
+    for (const auto& n : overhead_preset_names()) {
+      const OverheadSpec o = overhead_preset(n);
+      std::printf("%-12s per step %.3f ms, per request %.1f us, per token %.2f us\n", n.c_str(), to_ms(o.per_step_ns),
+                  o.per_request_ns / 1e3, o.per_token_ns / 1e3);
+    }
+  } else if (t == "arrivals") {
+    for (const auto& n : arrival_kinds()) std::printf("%s\n", n.c_str());
+  } else if (t == "lengths") {
+    for (const auto& n : length_distribution_kinds()) std::printf("%s\n", n.c_str());
+  } else {
+    throw InputError("unknown topic '" + t + "'" + did_you_mean(t, topics) + "; valid topics: " + join(topics, ", "));
+  }
+  return 0;
+}
+
+}  // namespace kvsim::cli

@@ -1,0 +1,99 @@
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "sim/cli/commands.h"
+#include "sim/core/atomic_file.h"
+#include "sim/core/error.h"
+#include "sim/metrics/output_writers.h"
+#include "sim/metrics/run_report.h"
+#include "sim/metrics/summary.h"
+#include "sim/serving/simulation.h"
+
+namespace po = boost::program_options;
+
+namespace kvsim::cli {
+
+int run_command(const std::vector<std::string>& args) {
+  po::options_description opts("kvsim run [options]\n\nSimulate a scenario and print a summary");
+  std::string config, out_dir, format = "text", catalog_dir;
+  std::vector<std::string> sets;
+  std::int64_t seed = -1;
+  opts.add_options()("help,h", "show this help")(
+      "config,c", po::value(&config), "scenario YAML (default: the built-in default scenario)")(
+      "set", po::value(&sets)->composing(), "override a scenario key: --set engine.max_num_seqs=64 (repeatable)")(
+      "seed", po::value(&seed), "override the scenario's seed")(
+      "out", po::value(&out_dir), "also write report.json, requests.csv, timeseries.csv, trace.json, resolved.yaml here")(
+      "format", po::value(&format), "stdout format: text (default) or json")(
+      "catalog", po::value(&catalog_dir), "extra catalog directory (models/*.yaml, gpus/*.yaml)");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  if (format != "text" && format != "json") throw InputError("--format must be 'text' or 'json' (got '" + format + "')");
+  if (vm.count("seed") && seed < 0) throw InputError("--seed must be >= 0");
+
+  Catalog catalog = Catalog::builtin();
+  if (!catalog_dir.empty()) catalog.add_directory(catalog_dir);
+  const Scenario scenario = load_scenario(
+      config, sets, vm.count("seed") ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(seed)) : std::nullopt,
+      catalog);
+
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec || !std::filesystem::is_directory(out_dir)) throw InputError("--out " + out_dir + ": cannot create directory");
+  }
+  SummaryCollector summary;
+  std::vector<MetricsSink*> sinks{&summary};
+  std::unique_ptr<RequestCsvWriter> requests;
+  std::unique_ptr<TimeseriesWriter> timeseries;
+  std::unique_ptr<ChromeTraceWriter> trace;
+  if (!out_dir.empty()) {
+    namespace fs = std::filesystem;
+    requests = std::make_unique<RequestCsvWriter>((fs::path(out_dir) / "requests.csv").string());
+    timeseries = std::make_unique<TimeseriesWriter>((fs::path(out_dir) / "timeseries.csv").string());
+    trace = std::make_unique<ChromeTraceWriter>((fs::path(out_dir) / "trace.json").string(),
+                                                scenario.run.max_trace_events);
+    sinks.insert(sinks.end(), {requests.get(), timeseries.get(), trace.get()});
+  }
+  const auto cost = make_cost_model(scenario);
+  Simulation sim(scenario, *cost, sinks);
+  std::string workload_desc;
+  {
+    ErrorList errors;
+    workload_desc = decode_workload(ConfigReader(scenario.workload, "workload", scenario.source, errors),
+                                    scenario.base_dir, RngStreams(scenario.seed))
+                        ->describe();
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const RunResult result = sim.run();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  nlohmann::json report = build_report(scenario, cost->describe(), workload_desc, result, summary.summary(result.end_time));
+  if (!out_dir.empty()) {
+    namespace fs = std::filesystem;
+    nlohmann::json full = report;
+    // Volatile fields live only in the file's context, never on stdout.
+    full["context"]["wall_seconds"] = wall;
+    full["context"]["steps_per_wall_second"] = wall > 0 ? static_cast<double>(result.counters.steps) / wall : 0.0;
+    write_file_atomically((fs::path(out_dir) / "report.json").string(), full.dump(2) + "\n");
+    YAML::Emitter em;
+    em << scenario.resolved;
+    write_file_atomically((fs::path(out_dir) / "resolved.yaml").string(), std::string(em.c_str()) + "\n");
+    requests->commit();
+    timeseries->commit();
+    trace->commit();
+  }
+  if (format == "json") std::cout << report.dump(2) << "\n";
+  else std::cout << render_text_summary(report);
+  std::cerr << "kvsim run: " << result.counters.steps << " steps, " << result.events << " events in " << wall
+            << " s wall\n";
+  return 0;
+}
+
+}  // namespace kvsim::cli

@@ -1,0 +1,109 @@
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "models/cost/roofline_cost_model.h"
+#include "models/spec/catalog.h"
+#include "sim/cli/commands.h"
+#include "sim/core/error.h"
+#include "sim/serving/engine_config.h"
+
+namespace po = boost::program_options;
+
+namespace kvsim::cli {
+
+int step_command(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "kvsim step --model M --gpu G --batch B --context L --phase prefill|decode [options]\n\n"
+      "Predict the time of one engine iteration with a per-operator breakdown.\n"
+      "  prefill: B requests each prefilling L prompt tokens in one step\n"
+      "  decode:  B requests each generating one token over a context of L tokens");
+  std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead;
+  int batch = 0, context = 0;
+  opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models)")(
+      "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
+                                                           "engine preset, sets the CPU overhead (default vllm-v1)")(
+      "overhead", po::value(&overhead), "override the overhead preset (cuda-graph, eager, none)")(
+      "batch", po::value(&batch), "requests in the batch (>= 1)")("context", po::value(&context),
+                                                                  "tokens per request (>= 1)")(
+      "phase", po::value(&phase), "prefill or decode")("format", po::value(&format), "text (default) or json");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  ErrorList errors;
+  for (const char* req : {"model", "gpu", "batch", "context", "phase"}) {
+    if (!vm.count(req)) errors.add(std::string("--") + req + " is required");
+  }
+  if (vm.count("batch") && batch < 1) errors.add("--batch must be >= 1 (got " + std::to_string(batch) + ")");
+  if (vm.count("context") && context < 1) errors.add("--context must be >= 1 (got " + std::to_string(context) + ")");
+  if (vm.count("phase") && phase != "prefill" && phase != "decode") {
+    errors.add("--phase must be 'prefill' or 'decode' (got '" + phase + "')");
+  }
+  if (format != "text" && format != "json") errors.add("--format must be 'text' or 'json'");
+  errors.throw_if_any();
+
+  const Catalog catalog = Catalog::builtin();
+  const ModelSpec& m = catalog.model(model);
+  const GpuSpec& g = catalog.gpu(gpu);
+  EngineConfig e = engine_preset(engine, g);
+  if (!overhead.empty()) e.overhead = overhead_preset(overhead);
+  if (context > m.max_context) {
+    throw InputError("--context " + std::to_string(context) + " exceeds " + m.name + "'s context of " +
+                     std::to_string(m.max_context) + " tokens");
+  }
+  const RooflineCostModel cost(m, g, e.overhead);
+  BatchShape shape;
+  if (phase == "prefill") {
+    for (int i = 0; i < batch; ++i) shape.prefills.push_back({context, 0, true});
+  } else {
+    shape.decode = {batch, static_cast<std::int64_t>(batch) * context, context};
+  }
+  const StepCost c = cost.step_cost(shape);
+
+  if (format == "json") {
+    nlohmann::json j;
+    j["model"] = m.name;
+    j["gpu"] = g.name;
+    j["engine"] = e.preset;
+    j["phase"] = phase;
+    j["batch"] = batch;
+    j["context"] = context;
+    j["cost_model"] = cost.describe();
+    j["total_ms"] = to_ms(c.total_ns);
+    j["gpu_ms"] = to_ms(c.gpu_ns);
+    j["cpu_ms"] = to_ms(c.cpu_ns);
+    for (std::size_t i = 0; i < kNumOps; ++i) {
+      const OpCost& o = c.ops[i];
+      if (o.ns == 0) continue;
+      j["ops"][std::string(op_name(static_cast<Op>(i)))] = {
+          {"ms", to_ms(o.ns)}, {"flops", o.flops}, {"bytes", o.bytes}, {"bound", o.compute_bound ? "compute" : "memory"}};
+    }
+    const double tokens = phase == "prefill" ? static_cast<double>(batch) * context : batch;
+    j["tokens_per_s"] = tokens / to_seconds(c.total_ns);
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%s on %s, engine %s: %s, batch %d x %d tokens\n", m.name.c_str(), g.name.c_str(), e.preset.c_str(),
+              phase.c_str(), batch, context);
+  std::printf("cost model: %s\n\n", cost.describe().c_str());
+  std::printf("  %-14s %10s %7s %12s %12s  %s\n", "operator", "time_ms", "share", "GFLOP", "MB", "bound");
+  for (std::size_t i = 0; i < kNumOps; ++i) {
+    const OpCost& o = c.ops[i];
+    if (o.ns == 0) continue;
+    const bool roofline_op = o.flops > 0 || o.bytes > 0;
+    std::printf("  %-14s %10.3f %6.1f%% %12.2f %12.2f  %s\n", std::string(op_name(static_cast<Op>(i))).c_str(),
+                to_ms(o.ns), 100.0 * static_cast<double>(o.ns) / static_cast<double>(c.total_ns), o.flops / 1e9,
+                o.bytes / 1e6, roofline_op ? (o.compute_bound ? "compute" : "memory") : "-");
+  }
+  const double tokens = phase == "prefill" ? static_cast<double>(batch) * context : batch;
+  std::printf("\n  total %.3f ms (GPU %.3f ms + CPU overhead %.3f ms), %.0f tokens/s\n", to_ms(c.total_ns),
+              to_ms(c.gpu_ns), to_ms(c.cpu_ns), tokens / to_seconds(c.total_ns));
+  return 0;
+}
+
+}  // namespace kvsim::cli

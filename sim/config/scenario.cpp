@@ -1,0 +1,195 @@
+#include "sim/config/scenario.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sim/core/config_reader.h"
+#include "sim/core/error.h"
+#include "traces/workload.h"
+
+namespace kvsim {
+
+const char* default_scenario_yaml() {
+  return R"(# kvsim built-in default scenario (also experiments/examples/default.yaml)
+seed: 42
+model: llama-3-8b
+gpu: h200
+engine:
+  preset: vllm-v1
+workload:
+  num_requests: 2000
+  arrival: {kind: poisson, rate_per_s: 20}
+  prompt_tokens: {kind: sharegpt}
+  output_tokens: {kind: sharegpt}
+)";
+}
+
+void apply_override(YAML::Node& doc, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw InputError("--set " + assignment + ": expected key.path=value");
+  }
+  const std::string path = assignment.substr(0, eq);
+  const std::string value = assignment.substr(eq + 1);
+  std::vector<std::string> parts;
+  std::stringstream ss(path);
+  for (std::string p; std::getline(ss, p, '.');) {
+    if (p.empty()) throw InputError("--set " + assignment + ": empty key in '" + path + "'");
+    parts.push_back(p);
+  }
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    throw InputError("--set " + assignment + ": value is not valid YAML: " + e.msg);
+  }
+  if (!doc || doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
+  // Walk with fresh handles (yaml-cpp node assignment rebinds, so recurse by copy).
+  std::vector<YAML::Node> chain{doc};
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node cur = chain.back();
+    if (!cur.IsMap()) throw InputError("--set " + assignment + ": cannot set '" + parts[i] + "' inside a non-mapping");
+    YAML::Node next = cur[parts[i]];
+    if (!next || next.IsNull()) {
+      cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      next = cur[parts[i]];
+    } else if (!next.IsMap()) {
+      throw InputError("--set " + assignment + ": '" + parts[i] + "' is not a mapping");
+    }
+    chain.push_back(next);
+  }
+  YAML::Node last = chain.back();
+  last[parts.back()] = parsed;
+}
+
+namespace {
+
+YAML::Node load_yaml_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open scenario file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    YAML::Node n = YAML::Load(ss.str());
+    if (n.IsNull()) n = YAML::Node(YAML::NodeType::Map);
+    if (!n.IsMap()) throw InputError(path + ": a scenario must be a YAML mapping");
+    return n;
+  } catch (const YAML::Exception& e) {
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
+RooflineParams decode_roofline(ConfigReader r) {
+  RooflineParams p;
+  const std::string kind = r.get<std::string>("kind", "roofline");
+  if (kind != "roofline") r.error("kind", "unknown cost model '" + kind + "'; valid: roofline");
+  auto fraction = [&](const char* key, double& field) {
+    field = r.get<double>(key, field);
+    if (!(field > 0 && field <= 1)) r.error(key, "must be in (0, 1] (got " + std::to_string(field) + ")");
+  };
+  fraction("compute_efficiency", p.compute_efficiency);
+  fraction("memory_efficiency", p.memory_efficiency);
+  fraction("attention_compute_efficiency", p.attention_compute_efficiency);
+  const double gap_us = r.get<double>("kernel_gap_us", static_cast<double>(p.kernel_gap_ns) / 1e3);
+  if (gap_us < 0) r.error("kernel_gap_us", "must be >= 0");
+  p.kernel_gap_ns = static_cast<Duration>(gap_us * 1e3);
+  p.kernels_per_layer = r.get<int>("kernels_per_layer", p.kernels_per_layer);
+  if (p.kernels_per_layer < 0) r.error("kernels_per_layer", "must be >= 0");
+  p.decode_max_splits = r.get<int>("decode_max_splits", p.decode_max_splits);
+  if (p.decode_max_splits < 1) r.error("decode_max_splits", "must be >= 1");
+  r.finish();
+  return p;
+}
+
+RunOptions decode_run(ConfigReader r) {
+  RunOptions o;
+  if (auto h = r.get_optional<double>("horizon_s")) {
+    if (!(*h > 0)) r.error("horizon_s", "must be > 0");
+    o.horizon_s = h;
+  }
+  o.sample_interval_s = r.get<double>("sample_interval_s", o.sample_interval_s);
+  if (o.sample_interval_s < 0) r.error("sample_interval_s", "must be >= 0 (0 disables sampling)");
+  o.livelock_steps = r.get<std::int64_t>("livelock_steps", o.livelock_steps);
+  if (o.livelock_steps < 1) r.error("livelock_steps", "must be >= 1");
+  o.deep_check_every = r.get<std::int64_t>("deep_check_every", o.deep_check_every);
+  if (o.deep_check_every < 0) r.error("deep_check_every", "must be >= 0 (0 disables deep checks)");
+  o.max_trace_events = r.get<std::int64_t>("max_trace_events", o.max_trace_events);
+  if (o.max_trace_events < 0) r.error("max_trace_events", "must be >= 0");
+  r.finish();
+  return o;
+}
+
+}  // namespace
+
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
+                       std::optional<std::uint64_t> seed_override, const Catalog& catalog) {
+  Scenario s;
+  YAML::Node doc;
+  if (path.empty()) {
+    s.source = "<builtin default>";
+    doc = YAML::Load(default_scenario_yaml());
+  } else {
+    s.source = path;
+    s.base_dir = std::filesystem::path(path).parent_path().string();
+    doc = load_yaml_file(path);
+  }
+  for (const auto& o : overrides) apply_override(doc, o);
+  s.resolved = YAML::Clone(doc);
+
+  ErrorList errors;
+  ConfigReader r(doc, "", s.source, errors);
+  const std::int64_t seed = r.get<std::int64_t>("seed", 42);
+  if (seed < 0) r.error("seed", "must be >= 0");
+  s.seed = seed_override ? *seed_override : static_cast<std::uint64_t>(seed);
+
+  const std::string model = r.get<std::string>("model", "llama-3-8b");
+  const std::string gpu = r.get<std::string>("gpu", "h200");
+  bool specs_ok = true;
+  try {
+    s.model = catalog.model(model);
+  } catch (const InputError& e) {
+    r.error("model", e.what());
+    specs_ok = false;
+  }
+  try {
+    s.gpu = catalog.gpu(gpu);
+  } catch (const InputError& e) {
+    r.error("gpu", e.what());
+    specs_ok = false;
+  }
+  if (!specs_ok) {
+    // Keep decoding the rest against a known pair so every other error is reported too.
+    s.model = catalog.model(catalog.model_names().front());
+    s.gpu = catalog.gpu(catalog.gpu_names().front());
+  }
+  s.engine = decode_engine(r.child("engine"), s.gpu, s.model);
+  s.roofline = decode_roofline(r.child("cost_model"));
+  s.run = decode_run(r.child("run"));
+  s.workload = r.raw("workload");
+  if (s.workload && !s.workload.IsMap()) r.error("workload", "expected a mapping");
+  // Decode the workload once now (with this seed) so its errors surface with the others;
+  // the run decodes it again from the same node.
+  std::unique_ptr<Workload> probe;
+  if (!s.workload || s.workload.IsMap()) {
+    probe = decode_workload(ConfigReader(s.workload, "workload", s.source, errors), s.base_dir, RngStreams(s.seed));
+  }
+  r.finish();
+  errors.throw_if_any();
+
+  const std::int32_t max_len = s.engine.effective_max_model_len(s.model);
+  if (probe && probe->max_prompt_tokens() >= max_len) {
+    throw InputError(s.source + ": " + probe->max_prompt_origin() + ": prompt can be " +
+                     std::to_string(probe->max_prompt_tokens()) + " tokens, but " + s.model.name +
+                     " serves at most " + std::to_string(max_len) +
+                     " tokens (prompt + at least one output token); lower the prompt length's max");
+  }
+  try {
+    s.capacity = compute_kv_capacity(s.model, s.gpu, s.engine);
+  } catch (const InputError& e) {
+    throw InputError(s.source + ": " + e.what());
+  }
+  return s;
+}
+
+}  // namespace kvsim

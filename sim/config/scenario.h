@@ -1,0 +1,52 @@
+#pragma once
+// A scenario: everything one run needs, decoded strictly from YAML (+ --set overrides),
+// validated once, resolved against the catalog, then immutable.
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/cost/roofline_cost_model.h"
+#include "models/spec/catalog.h"
+#include "sim/serving/engine_config.h"
+#include "sim/serving/kv_capacity.h"
+
+namespace kvsim {
+
+struct RunOptions {
+  std::optional<double> horizon_s;     // stop simulated time here (unfinished requests are reported)
+  double sample_interval_s = 1.0;      // timeseries.csv resolution; 0 disables sampling
+  std::int64_t livelock_steps = 100000;  // steps in a row without a token before aborting
+  std::int64_t deep_check_every = 4096;  // events between O(batch) invariant checks
+  std::int64_t max_trace_events = 200000;  // trace.json cap (the file notes truncation)
+};
+
+struct Scenario {
+  std::string source;       // file path, or "<builtin default>"
+  std::string base_dir;     // for relative paths inside the scenario
+  std::uint64_t seed = 42;
+  ModelSpec model;
+  GpuSpec gpu;
+  EngineConfig engine;
+  KvCapacity capacity;
+  RooflineParams roofline;
+  YAML::Node workload;      // decoded when the run starts (it owns RNG streams)
+  RunOptions run;
+  YAML::Node resolved;      // the document after --set, echoed as resolved.yaml
+};
+
+// The built-in default scenario (README's first command): Llama-3-8B on one H200 under vLLM
+// V1, ShareGPT-like lengths, Poisson arrivals.
+const char* default_scenario_yaml();
+
+// Loads `path` (empty: the built-in default), applies `overrides` ("a.b=value"), decodes and
+// resolves. Throws InputError listing every problem found.
+Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
+                       std::optional<std::uint64_t> seed_override, const Catalog& catalog);
+
+// Applies one "a.b.c=value" override to a YAML document (value parsed as YAML).
+void apply_override(YAML::Node& doc, const std::string& assignment);
+
+}  // namespace kvsim

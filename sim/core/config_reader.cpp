@@ -1,0 +1,71 @@
+#include "sim/core/config_reader.h"
+
+#include <algorithm>
+
+namespace kvsim {
+
+ConfigReader::ConfigReader(YAML::Node node, std::string path, std::string file, ErrorList& errors)
+    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)), errors_(&errors) {
+  if (node_ && !node_.IsNull() && !node_.IsMap()) {
+    errors_->add(file_ + ": " + (path_.empty() ? "top level" : path_) + ": expected a mapping");
+    node_ = YAML::Node();
+  }
+}
+
+bool ConfigReader::has(const std::string& key) {
+  known_.push_back(key);
+  return node_ && node_.IsMap() && node_[key];
+}
+
+std::string ConfigReader::key_path(const std::string& key) const {
+  return path_.empty() ? key : path_ + "." + key;
+}
+
+std::string ConfigReader::where(const std::string& key) const {
+  std::string loc = file_;
+  if (node_ && node_.IsMap()) {
+    const YAML::Node v = node_[key];
+    if (v && v.Mark().line >= 0) loc += ":" + std::to_string(v.Mark().line + 1);
+  }
+  return loc + ": " + key_path(key);
+}
+
+void ConfigReader::error(const std::string& key, const std::string& message) {
+  errors_->add(where(key) + ": " + message);
+}
+
+ConfigReader ConfigReader::child(const std::string& key) {
+  known_.push_back(key);
+  YAML::Node sub;
+  if (node_ && node_.IsMap() && node_[key]) {
+    sub = node_[key];
+    if (!sub.IsMap() && !sub.IsNull()) {
+      error(key, "expected a mapping");
+      sub = YAML::Node();
+    }
+  }
+  return ConfigReader(sub, key_path(key), file_, *errors_);
+}
+
+YAML::Node ConfigReader::raw(const std::string& key) {
+  known_.push_back(key);
+  if (!node_ || !node_.IsMap()) return YAML::Node();
+  return node_[key];
+}
+
+void ConfigReader::finish() {
+  if (!node_ || !node_.IsMap()) return;
+  std::vector<std::string> keys;
+  for (const auto& kv : node_) keys.push_back(kv.first.as<std::string>());
+  std::sort(keys.begin(), keys.end());  // deterministic message order
+  std::vector<std::string> known = known_;
+  std::sort(known.begin(), known.end());
+  known.erase(std::unique(known.begin(), known.end()), known.end());
+  for (const auto& k : keys) {
+    if (!std::binary_search(known.begin(), known.end(), k)) {
+      error(k, "unknown key" + did_you_mean(k, known) + "; valid keys here: " + join(known, ", "));
+    }
+  }
+}
+
+}  // namespace kvsim

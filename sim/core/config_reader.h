@@ -1,0 +1,129 @@
+#pragma once
+// Strict, path-aware reading of one YAML mapping. Every key a decoder asks for is recorded;
+// finish() reports the keys nobody asked for as "unknown key", with the nearest known key
+// as a suggestion. Errors are collected (not thrown) so a user sees them all at once.
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sim/core/error.h"
+
+namespace kvsim {
+
+class ConfigReader {
+ public:
+  // `node` may be null/undefined (a missing section): every get then returns its default.
+  ConfigReader(YAML::Node node, std::string path, std::string file, ErrorList& errors);
+
+  bool has(const std::string& key);
+  const std::string& path() const { return path_; }
+  std::string key_path(const std::string& key) const;
+  // "file:line: a.b.key" for messages.
+  std::string where(const std::string& key) const;
+
+  template <class T>
+  T get(const std::string& key, T default_value);
+  template <class T>
+  std::optional<T> get_optional(const std::string& key);
+  template <class T>
+  T require(const std::string& key);
+
+  // A nested mapping. A missing key gives an empty reader; a non-map value is an error.
+  ConfigReader child(const std::string& key);
+  // The raw node (for polymorphic sections decoded elsewhere); marks the key as known.
+  YAML::Node raw(const std::string& key);
+
+  // Records an error about `key` ("file:line: path.key: message").
+  void error(const std::string& key, const std::string& message);
+  // Unknown-key check; call once after all gets.
+  void finish();
+
+  ErrorList& errors() { return *errors_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  template <class T>
+  std::optional<T> convert(const std::string& key, const YAML::Node& value);
+
+  YAML::Node node_;
+  std::string path_;
+  std::string file_;
+  ErrorList* errors_;
+  std::vector<std::string> known_;
+};
+
+// Human name of a C++ type for "expected a number" messages.
+template <class T>
+const char* type_name();
+template <>
+inline const char* type_name<double>() { return "a number"; }
+template <>
+inline const char* type_name<std::int64_t>() { return "an integer"; }
+template <>
+inline const char* type_name<int>() { return "an integer"; }
+template <>
+inline const char* type_name<bool>() { return "true or false"; }
+template <>
+inline const char* type_name<std::string>() { return "a string"; }
+
+template <class T>
+std::optional<T> ConfigReader::convert(const std::string& key, const YAML::Node& value) {
+  if (!value.IsScalar()) {
+    error(key, std::string("expected ") + type_name<T>() + " but got a " +
+                   (value.IsMap() ? "mapping" : value.IsSequence() ? "list" : "null value"));
+    return std::nullopt;
+  }
+  try {
+    if constexpr (std::is_same_v<T, int> || std::is_same_v<T, std::int64_t>) {
+      // yaml-cpp would accept "1.5" as int 1 on some paths; insist on an integer literal.
+      const std::string s = value.Scalar();
+      std::size_t pos = 0;
+      const long long v = std::stoll(s, &pos);
+      if (pos != s.size()) throw std::invalid_argument(s);
+      if constexpr (std::is_same_v<T, int>) {
+        if (v < INT32_MIN || v > INT32_MAX) throw std::out_of_range(s);
+      }
+      return static_cast<T>(v);
+    } else if constexpr (std::is_same_v<T, double>) {
+      const std::string s = value.Scalar();
+      std::size_t pos = 0;
+      const double v = std::stod(s, &pos);
+      if (pos != s.size() || !std::isfinite(v)) throw std::invalid_argument(s);
+      return v;
+    } else {
+      return value.as<T>();
+    }
+  } catch (const std::exception&) {
+    error(key, std::string("expected ") + type_name<T>() + " but got '" + value.Scalar() + "'");
+    return std::nullopt;
+  }
+}
+
+template <class T>
+std::optional<T> ConfigReader::get_optional(const std::string& key) {
+  known_.push_back(key);
+  if (!node_ || !node_.IsMap()) return std::nullopt;
+  const YAML::Node value = node_[key];
+  if (!value) return std::nullopt;
+  return convert<T>(key, value);
+}
+
+template <class T>
+T ConfigReader::get(const std::string& key, T default_value) {
+  return get_optional<T>(key).value_or(default_value);
+}
+
+template <class T>
+T ConfigReader::require(const std::string& key) {
+  const bool present = node_ && node_.IsMap() && node_[key];
+  auto v = get_optional<T>(key);
+  if (!present) error(key, "required key is missing");
+  return v.value_or(T{});
+}
+
+}  // namespace kvsim

@@ -1,0 +1,120 @@
+#include "sim/metrics/summary.h"
+
+#include <algorithm>
+
+namespace kvsim {
+
+namespace {
+nlohmann::json dist(const QuantileSketch& s) {
+  nlohmann::json j;
+  j["mean"] = s.mean();
+  j["p50"] = s.quantile(0.50);
+  j["p90"] = s.quantile(0.90);
+  j["p95"] = s.quantile(0.95);
+  j["p99"] = s.quantile(0.99);
+  j["max"] = s.max();
+  j["count"] = s.count();
+  return j;
+}
+}  // namespace
+
+void SummaryCollector::advance_area(SimTime now) {
+  if (now > area_time_) {
+    in_system_area_ += static_cast<double>(in_system_) * static_cast<double>(now - area_time_);
+    area_time_ = now;
+  }
+}
+
+void SummaryCollector::on_arrival(const RequestSpec& r, SimTime now) {
+  advance_area(now);
+  ++in_system_;
+  ++arrived_;
+  if (first_arrival_ < 0) first_arrival_ = r.arrival;
+}
+
+void SummaryCollector::on_reject(const RequestSpec& r, SimTime now, const std::string& reason) {
+  advance_area(now);
+  --in_system_;
+  ++rejected_;
+  if (first_rejections_.size() < 5) first_rejections_.push_back("request " + std::to_string(r.id) + ": " + reason);
+}
+
+void SummaryCollector::on_preempt(std::int64_t, PreemptKind kind, SimTime, std::int64_t bytes) {
+  if (kind == PreemptKind::kRecompute) ++preempt_recompute_;
+  else ++preempt_swap_;
+  swapped_bytes_ += bytes;
+}
+
+void SummaryCollector::on_token_gap(Duration gap) { itl_.add(to_seconds(gap)); }
+
+void SummaryCollector::on_step(const StepRecord& s) {
+  ++steps_;
+  const Duration d = s.end - s.start;
+  busy_ns_ += d;
+  if (s.cost) gpu_ns_ += s.cost->gpu_ns;
+  // Every request that got a decode token waited exactly this step for it.
+  if (s.decode_rows > 0) itl_.add(to_seconds(d), static_cast<std::uint64_t>(s.decode_rows));
+  batch_.add(static_cast<double>(s.batch_requests));
+  if (s.kv_capacity_blocks > 0) {
+    const double u = static_cast<double>(s.kv_used_blocks) / static_cast<double>(s.kv_capacity_blocks);
+    kv_util_area_ += u * static_cast<double>(d);
+    kv_util_max_ = std::max(kv_util_max_, u);
+  }
+}
+
+void SummaryCollector::on_finish(const RequestRecord& r) {
+  advance_area(r.finish);
+  --in_system_;
+  ++finished_;
+  prompt_tokens_ += r.spec.prompt_tokens;
+  output_tokens_ += r.output_tokens;
+  recomputed_tokens_ += r.recomputed_tokens;
+  last_finish_ = std::max(last_finish_, r.finish);
+  ttft_.add(to_seconds(r.first_token - r.spec.arrival));
+  e2e_.add(to_seconds(r.finish - r.spec.arrival));
+  queueing_.add(to_seconds(r.first_scheduled - r.spec.arrival));
+  waiting_area_ += static_cast<double>(r.first_scheduled - r.spec.arrival);
+  if (r.output_tokens > 1) tpot_.add(to_seconds(r.finish - r.first_token) / (r.output_tokens - 1));
+}
+
+double SummaryCollector::mean_in_system(SimTime end) const {
+  const double area = in_system_area_ + static_cast<double>(in_system_) * static_cast<double>(end - area_time_);
+  return end > 0 ? area / static_cast<double>(end) : 0.0;
+}
+
+double SummaryCollector::mean_waiting(SimTime end) const {
+  return end > 0 ? waiting_area_ / static_cast<double>(end) : 0.0;
+}
+
+nlohmann::json SummaryCollector::summary(SimTime end) const {
+  nlohmann::json j;
+  const double span = first_arrival_ >= 0 && last_finish_ > first_arrival_ ? to_seconds(last_finish_ - first_arrival_)
+                                                                           : 0.0;
+  j["requests"] = {{"arrived", arrived_}, {"finished", finished_}, {"rejected", rejected_},
+                   {"unfinished", arrived_ - finished_ - rejected_}};
+  if (!first_rejections_.empty()) j["requests"]["rejections"] = first_rejections_;
+  j["duration_s"] = span;
+  j["simulated_s"] = to_seconds(end);
+  j["throughput"] = {
+      {"requests_per_s", span > 0 ? static_cast<double>(finished_) / span : 0.0},
+      {"prompt_tokens_per_s", span > 0 ? static_cast<double>(prompt_tokens_) / span : 0.0},
+      {"output_tokens_per_s", span > 0 ? static_cast<double>(output_tokens_) / span : 0.0},
+      {"prompt_tokens", prompt_tokens_},
+      {"output_tokens", output_tokens_}};
+  j["latency_s"] = {{"ttft", dist(ttft_)}, {"tpot", dist(tpot_)}, {"itl", dist(itl_)},
+                    {"e2e", dist(e2e_)},   {"queueing", dist(queueing_)}};
+  j["preemptions"] = {{"recompute", preempt_recompute_}, {"swap", preempt_swap_},
+                      {"swapped_bytes", swapped_bytes_}, {"recomputed_tokens", recomputed_tokens_}};
+  j["kv_utilization"] = {{"mean", busy_ns_ > 0 ? kv_util_area_ / static_cast<double>(busy_ns_) : 0.0},
+                         {"max", kv_util_max_}};
+  j["batch_size"] = dist(batch_);
+  j["steps"] = steps_;
+  j["busy_fraction"] = end > 0 ? static_cast<double>(busy_ns_) / static_cast<double>(end) : 0.0;
+  j["gpu_busy_fraction"] = end > 0 ? static_cast<double>(gpu_ns_) / static_cast<double>(end) : 0.0;
+  j["littles_law"] = {{"mean_in_system", mean_in_system(end)},
+                      {"arrival_rate_per_s", end > 0 ? static_cast<double>(arrived_) / to_seconds(end) : 0.0},
+                      {"mean_e2e_s", e2e_.mean()}};
+  return j;
+}
+
+}  // namespace kvsim

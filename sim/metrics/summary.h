@@ -1,0 +1,51 @@
+#pragma once
+// Aggregates a run into the summary of the report: throughput, latency distributions
+// (streaming sketches, flat memory), preemptions, KV utilization, batch sizes, busy time.
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+#include "sim/core/quantile_sketch.h"
+#include "sim/metrics/metrics_sink.h"
+
+namespace kvsim {
+
+class SummaryCollector final : public MetricsSink {
+ public:
+  void on_arrival(const RequestSpec& r, SimTime now) override;
+  void on_reject(const RequestSpec& r, SimTime now, const std::string& reason) override;
+  void on_preempt(std::int64_t id, PreemptKind kind, SimTime now, std::int64_t bytes) override;
+  void on_token_gap(Duration gap) override;
+  void on_step(const StepRecord& s) override;
+  void on_finish(const RequestRecord& r) override;
+
+  // `end` is the simulated time the run stopped.
+  nlohmann::json summary(SimTime end) const;
+
+  std::int64_t finished() const { return finished_; }
+  const QuantileSketch& e2e_s() const { return e2e_; }
+  double mean_in_system(SimTime end) const;
+  double mean_waiting(SimTime end) const;
+
+ private:
+  void advance_area(SimTime now);
+
+  std::int64_t arrived_ = 0, finished_ = 0, rejected_ = 0;
+  std::int64_t prompt_tokens_ = 0, output_tokens_ = 0;
+  std::int64_t preempt_recompute_ = 0, preempt_swap_ = 0, swapped_bytes_ = 0;
+  std::int64_t recomputed_tokens_ = 0;
+  SimTime first_arrival_ = -1, last_finish_ = 0;
+  QuantileSketch ttft_, tpot_, itl_, e2e_, queueing_, batch_;
+  std::vector<std::string> first_rejections_;
+  std::int64_t steps_ = 0;
+  Duration busy_ns_ = 0, gpu_ns_ = 0;
+  double kv_util_area_ = 0;  // integral of used/capacity over step time (ns)
+  double kv_util_max_ = 0;
+  // Little's law bookkeeping: integral of requests in system and in the waiting stage.
+  std::int64_t in_system_ = 0;
+  double in_system_area_ = 0;  // request * ns
+  double waiting_area_ = 0;    // sum of (first_scheduled - arrival) over finished, ns
+  SimTime area_time_ = 0;
+};
+
+}  // namespace kvsim

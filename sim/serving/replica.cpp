@@ -1,0 +1,435 @@
+#include "sim/serving/replica.h"
+
+#include <algorithm>
+#include <string>
+
+#include "sim/core/error.h"
+
+namespace kvsim {
+
+// The scheduler's read-only window onto this replica.
+class Replica::View final : public SchedulerView {
+ public:
+  explicit View(const Replica& r) : r_(r) {}
+  const EngineConfig& engine() const override { return r_.engine_; }
+  const KvCacheManager& kv() const override { return r_.kv_; }
+  std::int32_t running_count() const override { return r_.running_; }
+  std::int32_t decoding_count() const override { return r_.pool_.count(); }
+  std::int64_t decode_blocks_needed() const override { return r_.pool_.blocks_needed_next_step(); }
+  const std::vector<std::int32_t>& prefilling() const override { return r_.prefilling_; }
+  const std::deque<std::int32_t>& waiting() const override { return r_.waiting_; }
+  const std::deque<std::int32_t>& swapped() const override { return r_.swapped_; }
+  std::int32_t running_back() const override { return r_.run_tail_; }
+  std::int32_t running_prev(std::int32_t slot) const override { return at(slot).prev; }
+  bool is_decoding(std::int32_t slot) const override { return at(slot).decoding; }
+  std::int64_t blocks_held(std::int32_t slot) const override {
+    const RequestState& s = at(slot);
+    return s.decoding ? r_.pool_.blocks(s) : s.blocks;
+  }
+  bool needs_block_next_decode(std::int32_t slot) const override {
+    const RequestState& s = at(slot);
+    const std::int64_t kv = s.decoding ? r_.pool_.kv_tokens(s) : s.kv_tokens;
+    return kv % r_.kv_.block_size() == 0;
+  }
+  std::int32_t prefill_remaining(std::int32_t slot) const override {
+    const RequestState& s = at(slot);
+    return s.prefill_target - s.computed;
+  }
+  std::int32_t prefill_computed(std::int32_t slot) const override { return at(slot).computed; }
+  std::int64_t max_tokens_ever(std::int32_t slot) const override {
+    const RequestState& s = at(slot);
+    return std::int64_t{s.spec.prompt_tokens} + s.target_output;
+  }
+  std::int64_t decode_steps_since_prefill() const override { return r_.decode_steps_since_prefill_; }
+  std::int32_t static_batch_rows() const override { return r_.static_batch_rows_; }
+
+ private:
+  const RequestState& at(std::int32_t slot) const { return r_.slots_[static_cast<std::size_t>(slot)]; }
+  const Replica& r_;
+};
+
+Replica::Replica(std::int32_t index, const ModelSpec& model, const EngineConfig& engine, const KvCapacity& capacity,
+                 const Scheduler& scheduler, const CostModel& cost, std::vector<MetricsSink*> sinks,
+                 std::int64_t livelock_steps)
+    : index_(index),
+      model_(model),
+      engine_(engine),
+      capacity_(capacity),
+      scheduler_(scheduler),
+      cost_(cost),
+      sinks_(std::move(sinks)),
+      livelock_steps_(livelock_steps),
+      kv_(capacity.num_gpu_blocks, engine.block_size, engine.watermark,
+          engine.preemption_mode == PreemptionMode::kSwap ? capacity.num_cpu_blocks : 0),
+      pool_(slots_, engine.block_size),
+      view_(std::make_unique<View>(*this)) {}
+
+Replica::~Replica() = default;
+
+std::int32_t Replica::alloc_slot() {
+  if (!free_slots_.empty()) {
+    const std::int32_t s = free_slots_.back();
+    free_slots_.pop_back();
+    slots_[static_cast<std::size_t>(s)] = RequestState{};
+    return s;
+  }
+  slots_.emplace_back();
+  return static_cast<std::int32_t>(slots_.size() - 1);
+}
+
+void Replica::free_slot(std::int32_t slot) { free_slots_.push_back(slot); }
+
+void Replica::enqueue(const RequestSpec& spec, SimTime now) {
+  ++counters_.arrived;
+  for (auto* s : sinks_) s->on_arrival(spec, now);
+  const std::int32_t slot = alloc_slot();
+  RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  r.spec = spec;
+  const std::int32_t max_len = engine_.effective_max_model_len(model_);
+  // Output is capped by the request's max_tokens and by the context window (vLLM stops a
+  // sequence at max_model_len).
+  std::int32_t target = spec.output_tokens;
+  if (spec.max_tokens > 0) target = std::min(target, spec.max_tokens);
+  target = std::min(target, max_len - spec.prompt_tokens);
+  r.target_output = target;
+  r.prefill_target = spec.prompt_tokens;
+  r.status = RequestStatus::kWaiting;
+  waiting_.push_back(slot);
+  if (spec.prompt_tokens >= max_len) {
+    reject(slot, now, "prompt of " + std::to_string(spec.prompt_tokens) + " tokens leaves no room in max_model_len " +
+                          std::to_string(max_len));
+    return;
+  }
+  const std::int64_t need = kv_.blocks_for(std::int64_t{spec.prompt_tokens} + target);
+  if (need > kv_.capacity()) {
+    reject(slot, now, "needs " + std::to_string(need) + " KV blocks at its longest but the cache holds " +
+                          std::to_string(kv_.capacity()));
+  }
+}
+
+void Replica::reject(std::int32_t slot, SimTime now, const std::string& reason) {
+  RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  if (r.status != RequestStatus::kWaiting) throw InvariantViolation("rejecting a request that is not waiting");
+  const auto it = std::find(waiting_.begin(), waiting_.end(), slot);
+  if (it == waiting_.end()) throw InvariantViolation("waiting request missing from the waiting queue");
+  waiting_.erase(it);
+  r.status = RequestStatus::kRejected;
+  ++counters_.rejected;
+  for (auto* s : sinks_) s->on_reject(r.spec, now, reason);
+  free_slot(slot);
+}
+
+void Replica::link_running(std::int32_t slot) {
+  RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  r.prev = run_tail_;
+  r.next = -1;
+  r.admit_seq = admit_seq_++;
+  if (run_tail_ >= 0) slots_[static_cast<std::size_t>(run_tail_)].next = slot;
+  else run_head_ = slot;
+  run_tail_ = slot;
+  r.status = RequestStatus::kRunning;
+  ++running_;
+}
+
+void Replica::unlink_running(std::int32_t slot) {
+  RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  if (r.prev >= 0) slots_[static_cast<std::size_t>(r.prev)].next = r.next;
+  else run_head_ = r.next;
+  if (r.next >= 0) slots_[static_cast<std::size_t>(r.next)].prev = r.prev;
+  else run_tail_ = r.prev;
+  r.prev = r.next = -1;
+  --running_;
+}
+
+void Replica::remove_prefilling(std::int32_t slot) {
+  const auto it = std::find(prefilling_.begin(), prefilling_.end(), slot);
+  if (it != prefilling_.end()) prefilling_.erase(it);
+}
+
+void Replica::preempt(std::int32_t slot, PreemptionMode mode, SimTime now) {
+  RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  if (r.status != RequestStatus::kRunning) throw InvariantViolation("preempting a request that is not running");
+  const bool was_decoding = r.decoding;
+  if (was_decoding) pool_.remove(slot);
+  else remove_prefilling(slot);
+  unlink_running(slot);
+  r.preempted_at = now;
+  // A request caught mid-prefill has no decode state worth swapping: it recomputes.
+  if (mode == PreemptionMode::kSwap && was_decoding) {
+    const std::int64_t bytes = r.blocks * capacity_.block_bytes;
+    kv_.swap_out(r.blocks);
+    step_swap_bytes_ += bytes;
+    counters_.swapped_bytes += bytes;
+    r.status = RequestStatus::kSwapped;
+    swapped_.push_back(slot);
+    ++r.preempt_swap;
+    ++counters_.preempt_swap;
+    for (auto* s : sinks_) s->on_preempt(r.spec.id, PreemptKind::kSwap, now, bytes);
+    return;
+  }
+  if (mode == PreemptionMode::kSwap) ++counters_.swap_fallbacks;
+  kv_.release(r.blocks);
+  r.blocks = 0;
+  r.kv_tokens = 0;
+  r.computed = 0;
+  // Recompute re-prefills the prompt and every token generated so far.
+  r.prefill_target = r.spec.prompt_tokens + r.generated;
+  r.status = RequestStatus::kWaiting;
+  waiting_.push_front(slot);
+  ++r.preempt_recompute;
+  ++counters_.preempt_recompute;
+  for (auto* s : sinks_) s->on_preempt(r.spec.id, PreemptKind::kRecompute, now, 0);
+}
+
+void Replica::finish(std::int32_t slot, SimTime now) {
+  RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  if (r.decoding) pool_.remove(slot);
+  kv_.release(r.blocks);
+  r.blocks = 0;
+  unlink_running(slot);
+  r.status = RequestStatus::kFinished;
+  ++counters_.finished;
+  counters_.recomputed_tokens += r.recomputed_tokens;
+  RequestRecord rec;
+  rec.replica = index_;
+  rec.spec = r.spec;
+  rec.first_scheduled = r.first_scheduled;
+  rec.first_token = r.first_token;
+  rec.finish = now;
+  rec.output_tokens = r.generated;
+  rec.preempt_recompute = r.preempt_recompute;
+  rec.preempt_swap = r.preempt_swap;
+  rec.recomputed_tokens = r.recomputed_tokens;
+  for (auto* s : sinks_) s->on_finish(rec);
+  free_slot(slot);
+}
+
+void Replica::emit_first_or_resumed_token(RequestState& r, SimTime now) {
+  if (r.first_token < 0) {
+    r.first_token = now;
+  } else {
+    // The first token after a recompute: the whole gap since the previous token is one
+    // inter-token interval as the client sees it.
+    for (auto* s : sinks_) s->on_token_gap(now - r.last_token);
+  }
+  r.last_token = now;
+}
+
+void Replica::apply_plan(SimTime now) {
+  for (const std::int32_t slot : plan_.reject) {
+    reject(slot, now, "can never be admitted (exceeds KV capacity minus watermark)");
+  }
+  for (const Preemption& p : plan_.preempt) preempt(p.slot, p.mode, now);
+  for (const std::int32_t slot : plan_.swap_in) {
+    RequestState& r = slots_[static_cast<std::size_t>(slot)];
+    if (swapped_.empty() || swapped_.front() != slot) throw InvariantViolation("swap-in out of FCFS order");
+    swapped_.pop_front();
+    kv_.swap_in(r.blocks);
+    const std::int64_t bytes = r.blocks * capacity_.block_bytes;
+    step_swap_bytes_ += bytes;
+    counters_.swapped_bytes += bytes;
+    link_running(slot);
+    pool_.add(slot);
+  }
+  step_decode_blocks_ = plan_.run_decodes ? pool_.blocks_needed_next_step() : 0;
+  kv_.allocate(step_decode_blocks_);
+  for (const PrefillAssignment& a : plan_.prefills) {
+    RequestState& r = slots_[static_cast<std::size_t>(a.slot)];
+    if (r.status == RequestStatus::kWaiting) {
+      if (waiting_.empty() || waiting_.front() != a.slot) throw InvariantViolation("admission out of FCFS order");
+      waiting_.pop_front();
+      link_running(a.slot);
+      prefilling_.push_back(a.slot);
+      if (r.first_scheduled < 0) r.first_scheduled = now;
+      if (r.preempt_recompute > 0) r.recomputed_tokens += r.prefill_target;
+    }
+    if (a.tokens <= 0 || r.computed + a.tokens > r.prefill_target) {
+      throw InvariantViolation("prefill chunk of " + std::to_string(a.tokens) + " tokens out of range");
+    }
+    const std::int64_t need = kv_.blocks_for(std::int64_t{r.computed} + a.tokens) - r.blocks;
+    kv_.allocate(need);
+    r.blocks += need;
+  }
+}
+
+void Replica::build_shape() {
+  shape_.prefills.clear();
+  std::int32_t longest = 0;
+  for (const PrefillAssignment& a : plan_.prefills) longest = std::max(longest, a.tokens);
+  for (const PrefillAssignment& a : plan_.prefills) {
+    const RequestState& r = slots_[static_cast<std::size_t>(a.slot)];
+    const std::int32_t tokens = plan_.pad_to_longest ? longest : a.tokens;
+    shape_.prefills.push_back({tokens, r.computed, r.computed + a.tokens == r.prefill_target});
+  }
+  shape_.decode = {};
+  step_decode_rows_ = 0;
+  if (plan_.run_decodes) {
+    step_decode_rows_ = pool_.count();
+    shape_.decode.count = pool_.count();
+    shape_.decode.context_sum = pool_.kv_sum() + pool_.count();
+    shape_.decode.context_max = static_cast<std::int32_t>(pool_.kv_max() + 1);
+    if (plan_.padded_decode_rows > shape_.decode.count) {
+      // Static batching: finished rows are padding that still computes at the longest length.
+      const std::int32_t pad = plan_.padded_decode_rows - shape_.decode.count;
+      shape_.decode.count += pad;
+      shape_.decode.context_sum += std::int64_t{pad} * shape_.decode.context_max;
+    }
+  }
+  shape_.swap_bytes = step_swap_bytes_;
+}
+
+std::optional<SimTime> Replica::start_step(SimTime now) {
+  plan_.clear();
+  step_swap_bytes_ = 0;
+  scheduler_.plan_step(*view_, plan_);
+  apply_plan(now);
+  if (plan_.empty()) {
+    if (running_ == 0 && (!waiting_.empty() || !swapped_.empty())) {
+      throw InvariantViolation("livelock on replica " + std::to_string(index_) + ": " +
+                               std::to_string(waiting_.size()) + " waiting and " + std::to_string(swapped_.size()) +
+                               " swapped requests, nothing running, and the scheduler scheduled nothing (free blocks " +
+                               std::to_string(kv_.free()) + " of " + std::to_string(kv_.capacity()) + ")");
+    }
+    if (running_ > 0 && !plan_.preempt.empty()) {
+      // Everything was preempted this instant; plan again at once with the freed blocks.
+      return start_step(now);
+    }
+    if (running_ > 0) {
+      throw InvariantViolation("replica " + std::to_string(index_) + ": " + std::to_string(running_) +
+                               " running requests but the scheduler scheduled nothing");
+    }
+    return std::nullopt;
+  }
+  if (!plan_.prefills.empty()) decode_steps_since_prefill_ = 0;
+  if (plan_.pad_to_longest) static_batch_rows_ = static_cast<std::int32_t>(plan_.prefills.size());
+  build_shape();
+  cost_result_ = cost_.step_cost(shape_);
+  if (cost_result_.total_ns <= 0) throw InvariantViolation("cost model returned a step of zero duration");
+  in_flight_ = true;
+  step_start_ = now;
+  step_end_ = now + cost_result_.total_ns;
+  return step_end_;
+}
+
+void Replica::complete_step(SimTime now) {
+  if (!in_flight_ || now != step_end_) throw InvariantViolation("step completed at the wrong time");
+  in_flight_ = false;
+  last_step_end_ = now;
+  ++counters_.steps;
+  counters_.busy_ns += step_end_ - step_start_;
+  counters_.gpu_ns += cost_result_.gpu_ns;
+  std::int32_t first_tokens = 0;
+  std::int64_t prefill_tokens = 0;
+  // Decodes first: requests whose prefill completes in this step join the pool after it
+  // advanced, so they do not receive a decode token from a step they were not part of.
+  step_decode_blocks_ = 0;
+  if (plan_.run_decodes) {
+    pool_.advance();
+    ++decode_steps_since_prefill_;
+    while (true) {
+      const std::int32_t slot = pool_.pop_finished();
+      if (slot < 0) break;
+      slots_[static_cast<std::size_t>(slot)].last_token = now;
+      finish(slot, now);
+    }
+  }
+  for (const PrefillAssignment& a : plan_.prefills) {
+    RequestState& r = slots_[static_cast<std::size_t>(a.slot)];
+    prefill_tokens += a.tokens;
+    r.computed += a.tokens;
+    if (r.computed < r.prefill_target) continue;
+    remove_prefilling(a.slot);
+    r.kv_tokens = r.prefill_target;
+    r.generated += 1;
+    ++first_tokens;
+    emit_first_or_resumed_token(r, now);
+    if (r.generated >= r.target_output) finish(a.slot, now);
+    else pool_.add(a.slot);
+  }
+  if (step_decode_rows_ > 0 || first_tokens > 0) {
+    steps_without_token_ = 0;
+  } else if (++steps_without_token_ > livelock_steps_) {
+    throw InvariantViolation("livelock on replica " + std::to_string(index_) + ": " +
+                             std::to_string(steps_without_token_) +
+                             " steps in a row produced no token (KV capacity too small for the load?)");
+  }
+  StepRecord rec;
+  rec.replica = index_;
+  rec.start = step_start_;
+  rec.end = step_end_;
+  rec.decode_rows = step_decode_rows_;
+  rec.prefill_requests = static_cast<std::int32_t>(plan_.prefills.size());
+  rec.prefill_tokens = prefill_tokens;
+  rec.first_tokens = first_tokens;
+  rec.batch_requests = rec.decode_rows + rec.prefill_requests;
+  rec.kv_used_blocks = kv_.used();
+  rec.kv_capacity_blocks = kv_.capacity();
+  rec.cost = &cost_result_;
+  for (auto* s : sinks_) s->on_step(rec);
+  if (running_ == 0) static_batch_rows_ = 0;
+}
+
+std::optional<SimTime> Replica::advance(SimTime now, SimTime next_event) {
+  if (in_flight_) throw InvariantViolation("advance() with a step in flight");
+  for (;;) {
+    const std::optional<SimTime> end = start_step(now);
+    // Complete in place only when no event can come between: the result is identical to
+    // completing through the event queue, without the heap traffic.
+    if (!end || *end >= next_event) return end;
+    now = *end;
+    complete_step(now);
+  }
+}
+
+void Replica::check_invariants(bool deep) const {
+  const std::int64_t live = counters_.arrived - counters_.finished - counters_.rejected;
+  const std::int64_t accounted =
+      static_cast<std::int64_t>(waiting_.size()) + static_cast<std::int64_t>(swapped_.size()) + running_;
+  if (live != accounted) {
+    throw InvariantViolation("request conservation broken on replica " + std::to_string(index_) + ": arrived " +
+                             std::to_string(counters_.arrived) + " - finished - rejected = " + std::to_string(live) +
+                             " but waiting + swapped + running = " + std::to_string(accounted));
+  }
+  if (kv_.used() + kv_.free() != kv_.capacity() || kv_.used() < 0 || kv_.free() < 0) {
+    throw InvariantViolation("KV block accounting broken: used + free != capacity");
+  }
+  if (pool_.count() + static_cast<std::int32_t>(prefilling_.size()) != running_) {
+    throw InvariantViolation("running requests are neither decoding nor prefilling");
+  }
+  if (!deep) return;
+  std::int64_t held = 0, cpu_held = 0;
+  std::int32_t walked = 0;
+  for (std::int32_t s = run_head_; s >= 0; s = slots_[static_cast<std::size_t>(s)].next) {
+    const RequestState& r = slots_[static_cast<std::size_t>(s)];
+    if (r.status != RequestStatus::kRunning) throw InvariantViolation("non-running request in the running list");
+    held += r.decoding ? pool_.blocks(r) : r.blocks;
+    ++walked;
+  }
+  for (const std::int32_t s : swapped_) cpu_held += slots_[static_cast<std::size_t>(s)].blocks;
+  for (const std::int32_t s : waiting_) {
+    if (slots_[static_cast<std::size_t>(s)].blocks != 0) throw InvariantViolation("a waiting request holds KV blocks");
+  }
+  // Blocks reserved for the tokens the step in flight writes belong to no request yet.
+  if (in_flight_) held += step_decode_blocks_;
+  if (walked != running_) throw InvariantViolation("running list length differs from the running count");
+  if (held != kv_.used()) {
+    throw InvariantViolation("KV blocks held by requests (" + std::to_string(held) + ") != blocks in use (" +
+                             std::to_string(kv_.used()) + ")");
+  }
+  if (cpu_held != kv_.cpu_used()) throw InvariantViolation("swapped blocks != CPU blocks in use");
+}
+
+SampleRecord Replica::sample(SimTime now) const {
+  SampleRecord s;
+  s.time = now;
+  s.replica = index_;
+  s.running = running_;
+  s.decoding = pool_.count();
+  s.waiting = static_cast<std::int32_t>(waiting_.size());
+  s.swapped = static_cast<std::int32_t>(swapped_.size());
+  s.kv_used_blocks = kv_.used();
+  s.kv_capacity_blocks = kv_.capacity();
+  return s;
+}
+
+}  // namespace kvsim

@@ -1,0 +1,40 @@
+#pragma once
+// A live request's lifecycle state inside a replica. Exactly one status at a time:
+// waiting -> running -> (finished | preempted back to waiting | swapped -> running ...).
+#include <cstdint>
+
+#include "traces/request_spec.h"
+
+namespace kvsim {
+
+enum class RequestStatus : std::uint8_t { kWaiting, kRunning, kSwapped, kFinished, kRejected };
+
+struct RequestState {
+  RequestSpec spec;
+  std::int32_t target_output = 0;  // tokens it will generate (after max_tokens / context caps)
+  RequestStatus status = RequestStatus::kWaiting;
+  bool decoding = false;           // in the DecodePool; the fields below marked (*) are then stale
+  std::int32_t generated = 0;      // (*) output tokens produced so far
+  std::int64_t kv_tokens = 0;      // (*) tokens whose K/V are stored
+  std::int64_t blocks = 0;         // (*) GPU blocks held (or CPU blocks while swapped)
+  std::int32_t prefill_target = 0; // tokens the current prefill must compute (prompt + generated)
+  std::int32_t computed = 0;       // of prefill_target, computed so far (chunked prefill)
+  // DecodePool bookkeeping: kv_tokens = kv_key + pool steps, generated = gen_key + pool steps.
+  std::int64_t kv_key = 0;
+  std::int64_t gen_key = 0;
+  std::uint32_t epoch = 0;         // bumps whenever the request leaves the pool (lazy heap delete)
+  // Running order (admission order; the back is the LIFO preemption victim).
+  std::int32_t prev = -1;
+  std::int32_t next = -1;
+  std::int64_t admit_seq = 0;
+  // Timing and accounting.
+  SimTime first_scheduled = -1;
+  SimTime first_token = -1;
+  SimTime last_token = -1;
+  SimTime preempted_at = -1;
+  std::int32_t preempt_recompute = 0;
+  std::int32_t preempt_swap = 0;
+  std::int64_t recomputed_tokens = 0;
+};
+
+}  // namespace kvsim

@@ -1,0 +1,86 @@
+#pragma once
+// Schedulers decide; the replica acts. A scheduler reads a SchedulerView and fills a
+// BatchPlan; it never mutates state, schedules events or records metrics. The replica
+// applies the plan and checks every allocation it implies (check-then-act).
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/serving/engine_config.h"
+#include "sim/serving/kv_cache_manager.h"
+
+namespace kvsim {
+
+struct PrefillAssignment {
+  std::int32_t slot;
+  std::int32_t tokens;  // tokens computed in this step (a chunk or the whole remainder)
+};
+
+struct Preemption {
+  std::int32_t slot;
+  PreemptionMode mode;
+};
+
+struct BatchPlan {
+  std::vector<Preemption> preempt;          // applied first, in order
+  std::vector<std::int32_t> reject;         // waiting requests that can never be scheduled
+  std::vector<std::int32_t> swap_in;        // swapped -> running, decoding this step
+  bool run_decodes = false;                 // every decoding request advances one token
+  std::vector<PrefillAssignment> prefills;  // running prefills, then admissions from waiting
+  // Static batching: the step is costed as if every prefill were padded to the longest
+  // prompt and the decode batch to this many rows (finished rows still compute).
+  bool pad_to_longest = false;
+  std::int32_t padded_decode_rows = 0;
+
+  void clear() {
+    preempt.clear();
+    reject.clear();
+    swap_in.clear();
+    run_decodes = false;
+    prefills.clear();
+    pad_to_longest = false;
+    padded_decode_rows = 0;
+  }
+  bool empty() const { return !run_decodes && prefills.empty() && swap_in.empty(); }
+};
+
+// Read-only view of a replica for one planning decision. All queries are O(1).
+class SchedulerView {
+ public:
+  virtual ~SchedulerView() = default;
+  virtual const EngineConfig& engine() const = 0;
+  virtual const KvCacheManager& kv() const = 0;
+  virtual std::int32_t running_count() const = 0;   // decoding + prefilling
+  virtual std::int32_t decoding_count() const = 0;
+  virtual std::int64_t decode_blocks_needed() const = 0;  // for one more token each
+  virtual const std::vector<std::int32_t>& prefilling() const = 0;  // running, mid-prefill, admission order
+  virtual const std::deque<std::int32_t>& waiting() const = 0;
+  virtual const std::deque<std::int32_t>& swapped() const = 0;
+  // Running order: back() is the most recently admitted; prev() walks towards the front.
+  virtual std::int32_t running_back() const = 0;
+  virtual std::int32_t running_prev(std::int32_t slot) const = 0;
+  virtual bool is_decoding(std::int32_t slot) const = 0;
+  virtual std::int64_t blocks_held(std::int32_t slot) const = 0;
+  virtual bool needs_block_next_decode(std::int32_t slot) const = 0;
+  virtual std::int32_t prefill_remaining(std::int32_t slot) const = 0;
+  virtual std::int32_t prefill_computed(std::int32_t slot) const = 0;
+  virtual std::int64_t max_tokens_ever(std::int32_t slot) const = 0;  // prompt + target output
+  virtual std::int64_t decode_steps_since_prefill() const = 0;
+  virtual std::int32_t static_batch_rows() const = 0;  // rows of the batch being decoded (static)
+};
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  // Contract: pure decision; reads `view` only and fills `plan` (cleared by the caller).
+  virtual void plan_step(const SchedulerView& view, BatchPlan& plan) const = 0;
+  virtual std::string name() const = 0;
+};
+
+// Registry of built-in schedulers by name (explicit wiring, no static self-registration).
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name);
+std::vector<std::string> scheduler_names();
+
+}  // namespace kvsim

@@ -1,0 +1,55 @@
+// LMDeploy PyTorch engine (v0.6; docs/engines.md). Prefill and decode are separate
+// forwards. A prefill forward happens when requests wait and at least
+// prefill_interval * running / max_batches decode iterations ran since the last one (or
+// nothing runs). Admission is FCFS while running < max_batches and the prompts fit in
+// max_prefill_token_num (the first is always allowed); running requests' blocks are never
+// taken for admission. A decode that cannot get its blocks sends requests back to waiting
+// (recompute).
+// Simplifications (documented): decode self-preemption takes the most recently admitted
+// requests first; per-sequence pre-allocation of prefill_interval tokens is not modelled.
+#include "sim/serving/schedulers/plan_builder.h"
+
+namespace kvsim {
+
+namespace {
+
+class LmdeployScheduler final : public Scheduler {
+ public:
+  std::string name() const override { return "lmdeploy-pytorch"; }
+
+  void plan_step(const SchedulerView& v, BatchPlan& plan) const override {
+    const EngineConfig& e = v.engine();
+    PlanBuilder b(v, plan);
+    const std::int32_t running = v.running_count();
+    const bool prefill_due =
+        running == 0 || static_cast<double>(v.decode_steps_since_prefill()) >=
+                            static_cast<double>(e.prefill_interval) * running / e.max_num_seqs;
+    if (!v.waiting().empty() && prefill_due) {
+      std::int64_t tokens = 0;
+      std::int32_t seqs = running;
+      for (const std::int32_t w : v.waiting()) {
+        if (seqs >= e.max_num_seqs) break;
+        const std::int32_t n = v.prefill_remaining(w);
+        if (v.kv().never_fits(v.kv().blocks_for(n))) {
+          plan.reject.push_back(w);
+          continue;
+        }
+        if (!plan.prefills.empty() && tokens + n > e.max_num_batched_tokens) break;
+        const std::int64_t need = v.kv().blocks_for(n);
+        if (need > b.free()) break;
+        plan.prefills.push_back({w, n});
+        b.take(need);
+        tokens += n;
+        ++seqs;
+      }
+      if (!plan.prefills.empty()) return;
+    }
+    plan.run_decodes = b.reserve_decodes(PreemptionMode::kRecompute) > 0;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Scheduler> make_lmdeploy_scheduler() { return std::make_unique<LmdeployScheduler>(); }
+
+}  // namespace kvsim

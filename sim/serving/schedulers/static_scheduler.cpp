@@ -1,0 +1,42 @@
+// Static batching (HF transformers generate): a batch of up to max_num_seqs waiting
+// requests is formed only when nothing runs; all prompts are prefilled in one padded
+// forward; the batch decodes until its longest request finishes, finished rows still
+// computing (padding). KV for each request's whole prompt + output is reserved at
+// admission, so a static batch never preempts.
+#include "sim/serving/schedulers/plan_builder.h"
+
+namespace kvsim {
+
+namespace {
+
+class StaticScheduler final : public Scheduler {
+ public:
+  std::string name() const override { return "static"; }
+
+  void plan_step(const SchedulerView& v, BatchPlan& plan) const override {
+    if (v.running_count() > 0) {
+      plan.run_decodes = v.decoding_count() > 0;
+      plan.padded_decode_rows = v.static_batch_rows();
+      return;
+    }
+    std::int64_t reserved = 0;
+    for (const std::int32_t w : v.waiting()) {
+      if (static_cast<std::int32_t>(plan.prefills.size()) >= v.engine().max_num_seqs) break;
+      const std::int64_t need = v.kv().blocks_for(v.max_tokens_ever(w));
+      if (need > v.kv().capacity()) {
+        plan.reject.push_back(w);
+        continue;
+      }
+      if (reserved + need > v.kv().free()) break;
+      reserved += need;
+      plan.prefills.push_back({w, v.prefill_remaining(w)});
+    }
+    plan.pad_to_longest = true;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Scheduler> make_static_scheduler() { return std::make_unique<StaticScheduler>(); }
+
+}  // namespace kvsim

@@ -1,0 +1,19 @@
+#pragma once
+#include <cstdint>
+
+#include "sim/core/time.h"
+
+namespace kvsim {
+
+// An immutable request as the workload produces it. `output_tokens` is how many tokens the
+// request will generate if nothing caps it (the simulator knows it; an engine would not).
+struct RequestSpec {
+  std::int64_t id = 0;
+  SimTime arrival = 0;
+  std::int32_t prompt_tokens = 0;
+  std::int32_t output_tokens = 0;
+  std::int32_t max_tokens = 0;  // 0: no per-request cap
+  std::int32_t priority = 0;    // lower value = more important (vLLM convention)
+};
+
+}  // namespace kvsim

@@ -1,0 +1,164 @@
+#include "traces/trace_reader.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "sim/core/error.h"
+#include "traces/csv.h"
+
+namespace kvsim {
+
+namespace {
+
+const std::vector<std::string> kKnownFields = {"arrival_s", "prompt_tokens", "output_tokens", "id", "max_tokens",
+                                               "priority"};
+
+struct RowBuilder {
+  std::string path;
+  double time_scale = 1.0;
+  std::int64_t next_id = 0;
+  SimTime last_arrival = 0;
+
+  [[noreturn]] void fail(long line, const std::string& msg) const {
+    throw InputError(path + ":" + std::to_string(line) + ": " + msg);
+  }
+
+  RequestSpec build(long line, std::optional<double> arrival, std::optional<long long> prompt,
+                    std::optional<long long> output, std::optional<long long> id, std::optional<long long> max_tokens,
+                    std::optional<long long> priority) {
+    if (!arrival) fail(line, "arrival_s is missing or not a number");
+    if (*arrival < 0) fail(line, "arrival_s must be >= 0 (got " + std::to_string(*arrival) + ")");
+    if (!prompt || *prompt < 1 || *prompt > INT32_MAX) fail(line, "prompt_tokens must be an integer >= 1");
+    if (!output || *output < 1 || *output > INT32_MAX) fail(line, "output_tokens must be an integer >= 1");
+    if (max_tokens && (*max_tokens < 0 || *max_tokens > INT32_MAX)) fail(line, "max_tokens must be an integer >= 0");
+    RequestSpec r;
+    r.arrival = seconds_to_ns(*arrival * time_scale);
+    if (r.arrival < last_arrival) {
+      fail(line, "arrival_s goes backwards (traces must be sorted by arrival time)");
+    }
+    last_arrival = r.arrival;
+    r.id = id ? *id : next_id;
+    next_id = r.id + 1;
+    r.prompt_tokens = static_cast<std::int32_t>(*prompt);
+    r.output_tokens = static_cast<std::int32_t>(*output);
+    r.max_tokens = max_tokens ? static_cast<std::int32_t>(*max_tokens) : 0;
+    r.priority = priority ? static_cast<std::int32_t>(*priority) : 0;
+    return r;
+  }
+};
+
+class CsvTrace final : public TraceReader {
+ public:
+  CsvTrace(const std::string& path, double time_scale) : csv_(path) {
+    b_.path = path;
+    b_.time_scale = time_scale;
+    for (const auto& h : csv_.header()) {
+      if (std::find(kKnownFields.begin(), kKnownFields.end(), h) == kKnownFields.end()) {
+        throw InputError(path + ":" + std::to_string(csv_.line()) + ": unknown column '" + h + "'" +
+                         did_you_mean(h, kKnownFields) + "; known columns: " + join(kKnownFields, ", "));
+      }
+    }
+    for (const char* req : {"arrival_s", "prompt_tokens", "output_tokens"}) {
+      if (csv_.column(req) < 0) {
+        throw InputError(path + ":" + std::to_string(csv_.line()) + ": missing required column '" + req + "'");
+      }
+    }
+  }
+  std::optional<RequestSpec> next() override {
+    if (!csv_.next(row_)) return std::nullopt;
+    auto cell = [&](const char* name) -> const std::string* {
+      const int c = csv_.column(name);
+      return c < 0 ? nullptr : &row_[static_cast<std::size_t>(c)];
+    };
+    auto opt_int = [&](const char* name) -> std::optional<long long> {
+      const std::string* s = cell(name);
+      if (!s || s->empty()) return std::nullopt;
+      auto v = parse_int(*s);
+      if (!v) b_.fail(csv_.line(), std::string(name) + " must be an integer (got '" + *s + "')");
+      return v;
+    };
+    return b_.build(csv_.line(), parse_double(*cell("arrival_s")), parse_int(*cell("prompt_tokens")),
+                    parse_int(*cell("output_tokens")), opt_int("id"), opt_int("max_tokens"), opt_int("priority"));
+  }
+  long line() const override { return csv_.line(); }
+
+ private:
+  CsvFile csv_;
+  std::vector<std::string> row_;
+  RowBuilder b_;
+};
+
+class JsonlTrace final : public TraceReader {
+ public:
+  JsonlTrace(const std::string& path, double time_scale) : in_(path) {
+    if (!in_) throw InputError(path + ": cannot open file");
+    b_.path = path;
+    b_.time_scale = time_scale;
+  }
+  std::optional<RequestSpec> next() override {
+    std::string text;
+    while (std::getline(in_, text)) {
+      ++line_;
+      if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(text);
+      } catch (const nlohmann::json::exception& e) {
+        b_.fail(line_, std::string("invalid JSON: ") + e.what());
+      }
+      if (!j.is_object()) b_.fail(line_, "expected a JSON object");
+      for (const auto& [k, v] : j.items()) {
+        if (std::find(kKnownFields.begin(), kKnownFields.end(), k) == kKnownFields.end()) {
+          b_.fail(line_, "unknown field '" + k + "'" + did_you_mean(k, kKnownFields));
+        }
+      }
+      auto num = [&](const char* k) -> std::optional<double> {
+        if (!j.contains(k)) return std::nullopt;
+        if (!j[k].is_number()) b_.fail(line_, std::string(k) + " must be a number");
+        return j[k].get<double>();
+      };
+      auto integer = [&](const char* k) -> std::optional<long long> {
+        if (!j.contains(k)) return std::nullopt;
+        if (!j[k].is_number_integer()) b_.fail(line_, std::string(k) + " must be an integer");
+        return j[k].get<long long>();
+      };
+      return b_.build(line_, num("arrival_s"), integer("prompt_tokens"), integer("output_tokens"), integer("id"),
+                      integer("max_tokens"), integer("priority"));
+    }
+    return std::nullopt;
+  }
+  long line() const override { return line_; }
+
+ private:
+  std::ifstream in_;
+  long line_ = 0;
+  RowBuilder b_;
+};
+
+}  // namespace
+
+std::unique_ptr<TraceReader> open_trace(const std::string& path, double time_scale) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".csv") return std::make_unique<CsvTrace>(path, time_scale);
+  if (ext == ".jsonl" || ext == ".ndjson") return std::make_unique<JsonlTrace>(path, time_scale);
+  throw InputError(path + ": unknown trace format '" + ext + "' (use .csv or .jsonl)");
+}
+
+TraceStats validate_trace(const std::string& path) {
+  auto reader = open_trace(path);
+  TraceStats s;
+  while (auto r = reader->next()) {
+    ++s.rows;
+    if (r->prompt_tokens > s.max_prompt) {
+      s.max_prompt = r->prompt_tokens;
+      s.max_prompt_line = reader->line();
+    }
+  }
+  if (s.rows == 0) throw InputError(path + ": trace has no requests");
+  return s;
+}
+
+}  // namespace kvsim

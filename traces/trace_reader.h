@@ -1,0 +1,35 @@
+#pragma once
+// Trace files: CSV (header row) or JSONL (one object per line). Columns / fields:
+//   arrival_s (required, seconds, non-decreasing), prompt_tokens (required, >= 1),
+//   output_tokens (required, >= 1), id (optional integer), max_tokens (optional, >= 0),
+//   priority (optional integer). Unknown columns are an error (catches typos).
+// Format is chosen by extension: .csv, .jsonl / .ndjson.
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "traces/request_spec.h"
+
+namespace kvsim {
+
+class TraceReader {
+ public:
+  virtual ~TraceReader() = default;
+  // Next row, or nullopt at the end. Throws InputError naming file:line on a bad row.
+  virtual std::optional<RequestSpec> next() = 0;
+  virtual long line() const = 0;
+};
+
+std::unique_ptr<TraceReader> open_trace(const std::string& path, double time_scale = 1.0);
+
+// Reads a whole trace once to validate it without keeping it: every row well formed and
+// arrivals non-decreasing. Returns the row count and the largest prompt with its line.
+struct TraceStats {
+  std::int64_t rows = 0;
+  std::int32_t max_prompt = 0;
+  long max_prompt_line = 0;
+};
+TraceStats validate_trace(const std::string& path);
+
+}  // namespace kvsim

@@ -1,0 +1,209 @@
+#include "traces/workload.h"
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "sim/core/error.h"
+#include "traces/length_distribution.h"
+#include "traces/trace_reader.h"
+
+namespace kvsim {
+
+namespace {
+
+class Poisson final : public ArrivalProcess {
+ public:
+  explicit Poisson(double rate) : rate_(rate) {}
+  double next_gap_s(Rng& rng) const override { return rng.exponential(rate_); }
+  std::string describe() const override { return "poisson " + fmt(rate_) + " req/s"; }
+  static std::string fmt(double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  }
+
+ private:
+  double rate_;
+};
+
+class Gamma final : public ArrivalProcess {
+ public:
+  Gamma(double rate, double cv) : rate_(rate), cv_(cv), shape_(1.0 / (cv * cv)), scale_(cv * cv / rate) {}
+  double next_gap_s(Rng& rng) const override { return rng.gamma(shape_, scale_); }
+  std::string describe() const override {
+    return "gamma " + Poisson::fmt(rate_) + " req/s, cv " + Poisson::fmt(cv_);
+  }
+
+ private:
+  double rate_, cv_, shape_, scale_;
+};
+
+class Constant final : public ArrivalProcess {
+ public:
+  explicit Constant(double rate) : rate_(rate) {}
+  double next_gap_s(Rng&) const override { return 1.0 / rate_; }
+  std::string describe() const override { return "constant " + Poisson::fmt(rate_) + " req/s"; }
+
+ private:
+  double rate_;
+};
+
+class AllAtOnce final : public ArrivalProcess {
+ public:
+  double next_gap_s(Rng&) const override { return 0.0; }
+  std::string describe() const override { return "all at once (offline batch)"; }
+};
+
+class SyntheticWorkload final : public Workload {
+ public:
+  SyntheticWorkload(std::int64_t n, std::unique_ptr<ArrivalProcess> arrivals, std::unique_ptr<LengthDistribution> prompt,
+                    std::unique_ptr<LengthDistribution> output, std::int32_t max_tokens, const RngStreams& rng)
+      : n_(n),
+        arrivals_(std::move(arrivals)),
+        prompt_(std::move(prompt)),
+        output_(std::move(output)),
+        max_tokens_(max_tokens),
+        arrival_rng_(rng.stream("workload.arrivals")),
+        prompt_rng_(rng.stream("workload.prompt_tokens")),
+        output_rng_(rng.stream("workload.output_tokens")) {}
+
+  std::optional<RequestSpec> next() override {
+    if (emitted_ >= n_) return std::nullopt;
+    // The first request arrives at t=0 so that a run never starts with idle time.
+    if (emitted_ > 0) clock_s_ += arrivals_->next_gap_s(arrival_rng_);
+    RequestSpec r;
+    r.id = emitted_++;
+    r.arrival = seconds_to_ns(clock_s_);
+    r.prompt_tokens = prompt_->sample(prompt_rng_);
+    r.output_tokens = output_->sample(output_rng_);
+    r.max_tokens = max_tokens_;
+    return r;
+  }
+  std::string describe() const override {
+    return std::to_string(n_) + " requests, " + arrivals_->describe() + "; prompt " + prompt_->describe() +
+           "; output " + output_->describe();
+  }
+  std::int32_t max_prompt_tokens() const override { return prompt_->max_value(); }
+  std::string max_prompt_origin() const override { return "workload.prompt_tokens (max " +
+                                                          std::to_string(prompt_->max_value()) + ")"; }
+  std::int64_t size_hint() const override { return n_; }
+
+ private:
+  std::int64_t n_;
+  std::unique_ptr<ArrivalProcess> arrivals_;
+  std::unique_ptr<LengthDistribution> prompt_, output_;
+  std::int32_t max_tokens_;
+  Rng arrival_rng_, prompt_rng_, output_rng_;
+  std::int64_t emitted_ = 0;
+  double clock_s_ = 0.0;
+};
+
+class TraceWorkload final : public Workload {
+ public:
+  TraceWorkload(std::string path, double time_scale, std::int64_t limit)
+      : path_(std::move(path)), stats_(validate_trace(path_)), reader_(open_trace(path_, time_scale)),
+        limit_(limit > 0 ? std::min(limit, stats_.rows) : stats_.rows) {}
+  std::optional<RequestSpec> next() override {
+    if (emitted_ >= limit_) return std::nullopt;
+    auto r = reader_->next();
+    if (r) ++emitted_;
+    return r;
+  }
+  std::string describe() const override {
+    return "trace " + path_ + " (" + std::to_string(limit_) + " of " + std::to_string(stats_.rows) + " requests)";
+  }
+  std::int32_t max_prompt_tokens() const override { return stats_.max_prompt; }
+  std::string max_prompt_origin() const override {
+    return path_ + ":" + std::to_string(stats_.max_prompt_line) + " (prompt_tokens " +
+           std::to_string(stats_.max_prompt) + ")";
+  }
+  std::int64_t size_hint() const override { return limit_; }
+
+ private:
+  std::string path_;
+  TraceStats stats_;
+  std::unique_ptr<TraceReader> reader_;
+  std::int64_t limit_;
+  std::int64_t emitted_ = 0;
+};
+
+std::unique_ptr<ArrivalProcess> decode_arrivals(ConfigReader r) {
+  const std::string kind = r.get<std::string>("kind", "poisson");
+  std::unique_ptr<ArrivalProcess> out;
+  auto rate = [&]() {
+    const double v = r.require<double>("rate_per_s");
+    if (!(v > 0)) r.error("rate_per_s", "must be > 0 (got " + std::to_string(v) + ")");
+    return v > 0 ? v : 1.0;
+  };
+  if (kind == "poisson") {
+    out = make_poisson_arrivals(rate());
+  } else if (kind == "gamma") {
+    const double rt = rate();
+    const double cv = r.require<double>("cv");
+    if (!(cv > 0)) r.error("cv", "must be > 0 (got " + std::to_string(cv) + ")");
+    out = make_gamma_arrivals(rt, cv > 0 ? cv : 1.0);
+  } else if (kind == "constant") {
+    out = make_constant_arrivals(rate());
+  } else if (kind == "all-at-once") {
+    out = make_all_at_once_arrivals();
+  } else {
+    r.error("kind", "unknown arrival process '" + kind + "'" + did_you_mean(kind, arrival_kinds()) +
+                        "; valid: " + join(arrival_kinds(), ", "));
+  }
+  r.finish();
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<ArrivalProcess> make_poisson_arrivals(double rate) { return std::make_unique<Poisson>(rate); }
+std::unique_ptr<ArrivalProcess> make_gamma_arrivals(double rate, double cv) { return std::make_unique<Gamma>(rate, cv); }
+std::unique_ptr<ArrivalProcess> make_constant_arrivals(double rate) { return std::make_unique<Constant>(rate); }
+std::unique_ptr<ArrivalProcess> make_all_at_once_arrivals() { return std::make_unique<AllAtOnce>(); }
+std::vector<std::string> arrival_kinds() { return {"poisson", "gamma", "constant", "all-at-once"}; }
+
+std::unique_ptr<Workload> decode_workload(ConfigReader r, const std::string& base_dir, const RngStreams& rng) {
+  const auto trace = r.get_optional<std::string>("trace");
+  const std::int64_t n = r.get<std::int64_t>("num_requests", trace ? 0 : 1000);
+  std::unique_ptr<Workload> out;
+  if (trace) {
+    const double scale = r.get<double>("time_scale", 1.0);
+    if (!(scale > 0)) r.error("time_scale", "must be > 0");
+    if (n < 0) r.error("num_requests", "must be >= 0 (0 = the whole trace)");
+    for (const char* k : {"arrival", "prompt_tokens", "output_tokens", "max_tokens"}) {
+      if (r.has(k)) r.error(k, "cannot be combined with 'trace' (the trace gives arrivals and lengths)");
+    }
+    std::string path = *trace;
+    namespace fs = std::filesystem;
+    if (!fs::path(path).is_absolute() && !base_dir.empty() && fs::exists(fs::path(base_dir) / path)) {
+      path = (fs::path(base_dir) / path).string();
+    }
+    if (r.errors().empty()) {
+      try {
+        out = std::make_unique<TraceWorkload>(path, scale > 0 ? scale : 1.0, n);
+      } catch (const InputError& e) {
+        r.error("trace", e.what());
+      }
+    }
+    r.finish();
+    return out;
+  }
+  r.get<double>("time_scale", 1.0);
+  if (n < 1) r.error("num_requests", "must be >= 1 (got " + std::to_string(n) + ")");
+  const std::int32_t max_tokens = r.get<int>("max_tokens", 0);
+  if (max_tokens < 0) r.error("max_tokens", "must be >= 0 (0 = no cap)");
+  auto arrivals = decode_arrivals(r.child("arrival"));
+  // A missing length section means the built-in ShareGPT-like model.
+  auto lengths = [&](const char* key, LengthRole role) {
+    return r.has(key) ? decode_length_distribution(r.child(key), role, base_dir) : make_sharegpt_length(role);
+  };
+  std::unique_ptr<LengthDistribution> prompt = lengths("prompt_tokens", LengthRole::kPrompt);
+  std::unique_ptr<LengthDistribution> output = lengths("output_tokens", LengthRole::kOutput);
+  r.finish();
+  if (!arrivals || !prompt || !output || n < 1) return nullptr;
+  return std::make_unique<SyntheticWorkload>(n, std::move(arrivals), std::move(prompt), std::move(output),
+                                             std::max(0, max_tokens), rng);
+}
+
+}  // namespace kvsim

@@ -1,0 +1,47 @@
+#pragma once
+// Workloads yield requests in non-decreasing arrival order, one at a time, so memory stays
+// flat however many requests a run has.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sim/core/config_reader.h"
+#include "sim/core/rng.h"
+#include "traces/request_spec.h"
+
+namespace kvsim {
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  // Next request, or nullopt when exhausted. Contract: arrivals never decrease.
+  virtual std::optional<RequestSpec> next() = 0;
+  virtual std::string describe() const = 0;
+  // Largest prompt this workload can produce, and where it comes from (for the
+  // "prompt longer than the model's context" check).
+  virtual std::int32_t max_prompt_tokens() const = 0;
+  virtual std::string max_prompt_origin() const = 0;
+  // Requests it will produce, if known up front (for progress and checks); 0 if unknown.
+  virtual std::int64_t size_hint() const = 0;
+};
+
+// Inter-arrival gaps.
+class ArrivalProcess {
+ public:
+  virtual ~ArrivalProcess() = default;
+  virtual double next_gap_s(Rng& rng) const = 0;
+  virtual std::string describe() const = 0;
+};
+
+std::unique_ptr<ArrivalProcess> make_poisson_arrivals(double rate_per_s);
+// Gamma inter-arrival gaps with the given rate and coefficient of variation (cv > 1 is
+// burstier than Poisson, cv = 1 is Poisson, cv < 1 smoother).
+std::unique_ptr<ArrivalProcess> make_gamma_arrivals(double rate_per_s, double cv);
+std::unique_ptr<ArrivalProcess> make_constant_arrivals(double rate_per_s);
+std::unique_ptr<ArrivalProcess> make_all_at_once_arrivals();
+std::vector<std::string> arrival_kinds();
+
+// Decodes the `workload:` section. Relative paths resolve against base_dir first.
+std::unique_ptr<Workload> decode_workload(ConfigReader r, const std::string& base_dir, const RngStreams& rng);
+
+}  // namespace kvsim
