@@ -122,18 +122,39 @@ RunOptions decode_run(ConfigReader r) {
 
 }  // namespace
 
+namespace {
+Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::string>& overrides,
+                         std::optional<std::uint64_t> seed_override, const Catalog& catalog);
+}  // namespace
+
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
                        std::optional<std::uint64_t> seed_override, const Catalog& catalog) {
+  if (path.empty()) return load_scenario_text(default_scenario_yaml(), "<builtin default>", overrides, seed_override, catalog);
   Scenario s;
+  s.source = path;
+  s.base_dir = std::filesystem::path(path).parent_path().string();
+  return decode_scenario(load_yaml_file(path), std::move(s), overrides, seed_override, catalog);
+}
+
+Scenario load_scenario_text(const std::string& yaml, const std::string& source,
+                            const std::vector<std::string>& overrides, std::optional<std::uint64_t> seed_override,
+                            const Catalog& catalog) {
+  Scenario s;
+  s.source = source;
   YAML::Node doc;
-  if (path.empty()) {
-    s.source = "<builtin default>";
-    doc = YAML::Load(default_scenario_yaml());
-  } else {
-    s.source = path;
-    s.base_dir = std::filesystem::path(path).parent_path().string();
-    doc = load_yaml_file(path);
+  try {
+    doc = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
+  if (doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
+  if (!doc.IsMap()) throw InputError(source + ": a scenario must be a YAML mapping");
+  return decode_scenario(doc, std::move(s), overrides, seed_override, catalog);
+}
+
+namespace {
+Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::string>& overrides,
+                         std::optional<std::uint64_t> seed_override, const Catalog& catalog) {
   for (const auto& o : overrides) apply_override(doc, o);
   s.resolved = YAML::Clone(doc);
 
@@ -191,5 +212,6 @@ Scenario load_scenario(const std::string& path, const std::vector<std::string>& 
   }
   return s;
 }
+}  // namespace
 
 }  // namespace kvsim

@@ -46,6 +46,11 @@ const char* default_scenario_yaml();
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
                        std::optional<std::uint64_t> seed_override, const Catalog& catalog);
 
+// Same, from YAML text (tests, embedded examples). `source` names it in messages.
+Scenario load_scenario_text(const std::string& yaml, const std::string& source,
+                            const std::vector<std::string>& overrides, std::optional<std::uint64_t> seed_override,
+                            const Catalog& catalog);
+
 // Applies one "a.b.c=value" override to a YAML document (value parsed as YAML).
 void apply_override(YAML::Node& doc, const std::string& assignment);
 

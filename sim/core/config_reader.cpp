@@ -49,7 +49,8 @@ ConfigReader ConfigReader::child(const std::string& key) {
 
 YAML::Node ConfigReader::raw(const std::string& key) {
   known_.push_back(key);
-  if (!node_ || !node_.IsMap()) return YAML::Node();
+  // Undefined (not Null) when absent, so callers can tell "missing" from "key: ~".
+  if (!node_ || !node_.IsMap() || !node_[key]) return YAML::Node(YAML::NodeType::Undefined);
   return node_[key];
 }
 

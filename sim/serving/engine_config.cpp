@@ -62,7 +62,8 @@ EngineConfig engine_preset(const std::string& name, const GpuSpec& gpu) {
     e.scheduler = "static";
     e.block_size = 16;
     e.max_num_seqs = 16;  // batch size
-    e.max_num_batched_tokens = 1 << 30;
+    // No token budget in HF generate; this only sizes the activation reserve estimate.
+    e.max_num_batched_tokens = 32768;
     e.overhead = overhead_preset("eager");
   } else {
     throw InputError("unknown engine '" + name + "'" + did_you_mean(name, engine_preset_names()) +

@@ -1,0 +1,191 @@
+// The CLI as a user sees it: golden output of the default run, output files, and the
+// catalogue of bad inputs (each with its message and exit code).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Result kvsim(const std::string& args) {
+  const std::string err_path = ::testing::TempDir() + "kvsim_stderr.txt";
+  const std::string cmd = std::string(KVSIM_BINARY) + " " + args + " 2>" + err_path;
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_path);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string src(const std::string& rel) { return std::string(KVSIM_SOURCE_DIR) + "/" + rel; }
+
+TEST(Golden, DefaultRunSummary) {
+  const Result r = kvsim("run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string golden = src("tests/golden/expected/default_run.txt");
+  if (std::getenv("KVSIM_UPDATE_GOLDEN")) std::ofstream(golden) << r.out;
+  EXPECT_EQ(r.out, read(golden)) << "regenerate with KVSIM_UPDATE_GOLDEN=1 if the change is intended";
+}
+
+TEST(Golden, ExampleFileIsTheBuiltinDefault) {
+  const Result a = kvsim("run");
+  const Result b = kvsim("run -c " + src("experiments/examples/default.yaml"));
+  ASSERT_EQ(b.code, 0) << b.err;
+  // Only the first line (the scenario's name) may differ.
+  EXPECT_EQ(a.out.substr(a.out.find('\n')), b.out.substr(b.out.find('\n')));
+}
+
+TEST(Cli, OutDirHasEveryFileAndJsonMatchesText) {
+  const std::string dir = ::testing::TempDir() + "kvsim_out";
+  std::filesystem::remove_all(dir);
+  const Result r = kvsim("run --set workload.num_requests=200 --format json --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["summary"]["requests"]["finished"], 200);
+  for (const char* f : {"report.json", "requests.csv", "timeseries.csv", "trace.json", "resolved.yaml"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  }
+  const auto report = nlohmann::json::parse(read(dir + "/report.json"));
+  EXPECT_EQ(report["summary"], j["summary"]);
+  EXPECT_TRUE(report["context"].contains("wall_seconds"));
+  EXPECT_FALSE(j["context"].contains("wall_seconds"));  // volatile fields never reach stdout
+  const std::string csv = read(dir + "/requests.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 201);
+  EXPECT_NO_THROW(nlohmann::json::parse(read(dir + "/trace.json")));
+  EXPECT_NE(read(dir + "/resolved.yaml").find("num_requests: 200"), std::string::npos);
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << "temporary left behind: " << e.path();
+  }
+}
+
+TEST(Cli, FailedRunLeavesEarlierOutputsIntact) {
+  const std::string dir = ::testing::TempDir() + "kvsim_keep";
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(kvsim("run --set workload.num_requests=50 --out " + dir).code, 0);
+  const std::string before = read(dir + "/report.json");
+  const Result bad = kvsim("run --set workload.num_requests=50 --set run.livelock_steps=1 "
+                           "--set engine.max_num_batched_tokens=1024 --set engine.max_num_seqs=16 "
+                           "--set 'workload.prompt_tokens={kind: fixed, value: 3000}' --out " + dir);
+  EXPECT_EQ(bad.code, 3) << bad.err;
+  EXPECT_EQ(read(dir + "/report.json"), before);
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+  }
+}
+
+TEST(Cli, StepPrintsABreakdown) {
+  const Result r = kvsim("step --model llama-3-8b --gpu h200 --batch 32 --context 2048 --phase decode --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["total_ms"].get<double>(), 0);
+  EXPECT_TRUE(j["ops"].contains("attn_decode"));
+  EXPECT_TRUE(j["ops"].contains("cpu_overhead"));
+  const Result t = kvsim("step --model llama-3-8b --gpu h200 --batch 1 --context 512 --phase prefill");
+  EXPECT_EQ(t.code, 0);
+  EXPECT_NE(t.out.find("attn_prefill"), std::string::npos);
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* c : {"run --help", "step --help", "list --help", "--help"}) {
+    const Result r = kvsim(c);
+    EXPECT_EQ(r.code, 0) << c;
+    EXPECT_NE(r.out.find("kvsim"), std::string::npos) << c;
+  }
+  for (const char* topic : {"models", "gpus", "engines", "overheads", "arrivals", "lengths"}) {
+    EXPECT_EQ(kvsim(std::string("list ") + topic).code, 0) << topic;
+  }
+}
+
+struct BadInput {
+  const char* name;
+  std::string args;
+  int code;
+  const char* message;
+};
+
+TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
+  const std::string bad_trace = ::testing::TempDir() + "bad_trace.csv";
+  std::ofstream(bad_trace) << "arrival_s,prompt_tokens,output_tokens\n0,10,10\n0.5,ten,10\n";
+  const std::string long_trace = ::testing::TempDir() + "long_trace.csv";
+  std::ofstream(long_trace) << "arrival_s,prompt_tokens,output_tokens\n0,10,10\n0.5,9000,10\n";
+  auto trace_scenario = [](const std::string& name, const std::string& trace) {
+    const std::string path = ::testing::TempDir() + name;
+    std::ofstream(path) << "workload: {trace: " << trace << "}\n";
+    return path;
+  };
+  const std::string bad_yaml = ::testing::TempDir() + "bad.yaml";
+  std::ofstream(bad_yaml) << "engine: {preset: vllm-v1\n";
+  const BadInput cases[] = {
+      {"unknown key", "run --set engine.max_num_seq=4", 2, "engine.max_num_seq: unknown key (did you mean 'max_num_seqs'?)"},
+      {"wrong type", "run --set engine.max_num_seqs=many", 2, "engine.max_num_seqs: expected an integer but got 'many'"},
+      {"zero rate", "run --set workload.arrival.rate_per_s=0", 2, "workload.arrival.rate_per_s: must be > 0 (got 0"},
+      {"negative length", "run --set 'workload.prompt_tokens={kind: fixed, value: -5}'", 2,
+       "workload.prompt_tokens.value: must be >= 1 (got -5)"},
+      {"prompt beyond context", "run --set 'workload.prompt_tokens={kind: fixed, value: 9000}'", 2,
+       "serves at most 8192 tokens"},
+      {"trace prompt beyond context", "run -c " + trace_scenario("long.yaml", long_trace), 2,
+       "long_trace.csv:3 (prompt_tokens 9000)"},
+      {"malformed trace row", "run -c " + trace_scenario("badtrace.yaml", bad_trace), 2,
+       "bad_trace.csv:3: prompt_tokens must be an integer >= 1"},
+      {"unknown model", "run --set model=llama-3-9b", 2, "unknown model 'llama-3-9b' (did you mean 'llama-3-8b'?); valid models:"},
+      {"unknown gpu", "run --set gpu=h300", 2, "unknown GPU 'h300'"},
+      {"unknown engine", "run --set engine.preset=vllm-v2", 2, "unknown engine 'vllm-v2' (did you mean 'vllm-v0'?)"},
+      {"unknown arrival", "run --set workload.arrival.kind=poison", 2, "did you mean 'poisson'?"},
+      {"missing file", "run -c /nonexistent.yaml", 2, "/nonexistent.yaml: cannot open scenario file"},
+      {"invalid yaml", "run -c " + bad_yaml, 2, "invalid YAML"},
+      {"bad --set", "run --set novalue", 2, "expected key.path=value"},
+      {"bad format", "run --format xml", 2, "--format must be 'text' or 'json'"},
+      {"unknown flag", "run --frobnicate", 2, "unrecognised option '--frobnicate'"},
+      {"unknown command", "runn", 2, "unknown command 'runn' (did you mean 'run'?)"},
+      {"step missing args", "step --model llama-3-8b", 2, "--gpu is required"},
+      {"step bad phase", "step --model llama-3-8b --gpu h200 --batch 1 --context 1 --phase both", 2,
+       "--phase must be 'prefill' or 'decode'"},
+      {"step zero batch", "step --model llama-3-8b --gpu h200 --batch 0 --context 1 --phase decode", 2,
+       "--batch must be >= 1"},
+      {"list unknown", "list modles", 2, "unknown topic 'modles' (did you mean 'models'?)"},
+      {"v1 without chunking", "run --set engine.chunked_prefill=false", 2, "vLLM V1 always chunks prefills"},
+      {"utilization", "run --set engine.gpu_memory_utilization=1.5", 2, "gpu_memory_utilization: must be in (0, 1]"},
+      {"swap on v1", "run --set engine.preemption_mode=swap", 2, "swap is only modelled for vllm-v0"},
+      {"weights too big", "run --set model=llama-2-70b --set gpu=a100-40gb", 2, "do not fit"},
+  };
+  for (const auto& c : cases) {
+    const Result r = kvsim(c.args);
+    EXPECT_EQ(r.code, c.code) << c.name << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.name << ": " << r.err;
+    EXPECT_TRUE(r.out.empty() || c.code == 0) << c.name << ": nothing on stdout for an error";
+  }
+}
+
+TEST(Cli, AllErrorsOfAScenarioAreReportedAtOnce) {
+  const Result r = kvsim("run --set engine.max_num_seq=4 --set workload.arrival.rate_per_s=-1 --set run.horizon=5");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("max_num_seq"), std::string::npos);
+  EXPECT_NE(r.err.find("rate_per_s"), std::string::npos);
+  EXPECT_NE(r.err.find("run.horizon: unknown key (did you mean 'horizon_s'?)"), std::string::npos) << r.err;
+}
+
+}  // namespace

@@ -1,0 +1,50 @@
+#include "sim/core/config_reader.h"
+
+#include <gtest/gtest.h>
+
+namespace kvsim {
+namespace {
+
+TEST(ConfigReader, UnknownKeyNamesPathAndSuggestsNearest) {
+  ErrorList errors;
+  ConfigReader r(YAML::Load("engine: {max_num_seq: 4}"), "", "f.yaml", errors);
+  ConfigReader e = r.child("engine");
+  e.get<int>("max_num_seqs", 1);
+  e.finish();
+  r.finish();
+  ASSERT_EQ(errors.messages().size(), 1u);
+  EXPECT_NE(errors.messages()[0].find("f.yaml:1: engine.max_num_seq: unknown key (did you mean 'max_num_seqs'?)"),
+            std::string::npos)
+      << errors.messages()[0];
+}
+
+TEST(ConfigReader, WrongTypesAreCollectedNotThrown) {
+  ErrorList errors;
+  ConfigReader r(YAML::Load("a: x\nb: 1.5\nc: [1]\nd: yes"), "", "f.yaml", errors);
+  EXPECT_EQ(r.get<double>("a", 7.0), 7.0);
+  EXPECT_EQ(r.get<int>("b", 3), 3);
+  r.get<std::string>("c", "");
+  EXPECT_TRUE(r.get<bool>("d", false));
+  r.finish();
+  ASSERT_EQ(errors.messages().size(), 3u);
+  EXPECT_NE(errors.messages()[0].find("a: expected a number but got 'x'"), std::string::npos);
+  EXPECT_NE(errors.messages()[1].find("b: expected an integer but got '1.5'"), std::string::npos);
+  EXPECT_NE(errors.messages()[2].find("c: expected a string but got a list"), std::string::npos);
+  EXPECT_THROW(errors.throw_if_any(), InputError);
+}
+
+TEST(ConfigReader, MissingRequiredKey) {
+  ErrorList errors;
+  ConfigReader r(YAML::Load("{}"), "workload.arrival", "f.yaml", errors);
+  r.require<double>("rate_per_s");
+  ASSERT_EQ(errors.messages().size(), 1u);
+  EXPECT_NE(errors.messages()[0].find("workload.arrival.rate_per_s: required key is missing"), std::string::npos);
+}
+
+TEST(DidYouMean, OnlyPlausibleTypos) {
+  EXPECT_EQ(nearest_name("vllm-v2", {"vllm-v0", "vllm-v1", "static"}), "vllm-v0");
+  EXPECT_EQ(nearest_name("completely-different", {"vllm-v0", "static"}), "");
+}
+
+}  // namespace
+}  // namespace kvsim

@@ -1,0 +1,222 @@
+// Schedulers are pure decisions: each case is a view (queues, KV budget) and the plan the
+// engine's rules demand.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "sim/serving/scheduler.h"
+
+namespace kvsim {
+namespace {
+
+struct Req {
+  bool decoding = false;
+  std::int64_t blocks = 0;
+  bool needs_block = false;
+  std::int32_t remaining = 0;  // prefill tokens left
+  std::int32_t computed = 0;
+  std::int64_t max_tokens = 0;
+};
+
+class FakeView final : public SchedulerView {
+ public:
+  FakeView(EngineConfig e, std::int64_t capacity, std::int64_t used)
+      : e_(std::move(e)), kv_(capacity, e_.block_size, e_.watermark, 100) {
+    kv_.allocate(used);
+  }
+  // Adds a running request (admission order = call order).
+  void running(std::int32_t slot, Req r) {
+    reqs_[slot] = r;
+    order_.push_back(slot);
+    if (r.decoding) {
+      ++decoding_;
+      decode_need_ += r.needs_block;
+    } else {
+      prefilling_.push_back(slot);
+    }
+  }
+  void waiting(std::int32_t slot, std::int32_t prompt, std::int64_t max_tokens = 0) {
+    reqs_[slot] = Req{false, 0, false, prompt, 0, max_tokens ? max_tokens : prompt + 100};
+    waiting_.push_back(slot);
+  }
+  std::int64_t steps_since_prefill = 0;
+
+  const EngineConfig& engine() const override { return e_; }
+  const KvCacheManager& kv() const override { return kv_; }
+  std::int32_t running_count() const override { return static_cast<std::int32_t>(order_.size()); }
+  std::int32_t decoding_count() const override { return decoding_; }
+  std::int64_t decode_blocks_needed() const override { return decode_need_; }
+  const std::vector<std::int32_t>& prefilling() const override { return prefilling_; }
+  const std::deque<std::int32_t>& waiting() const override { return waiting_; }
+  const std::deque<std::int32_t>& swapped() const override { return swapped_; }
+  std::int32_t running_back() const override { return order_.empty() ? -1 : order_.back(); }
+  std::int32_t running_prev(std::int32_t slot) const override {
+    for (std::size_t i = 1; i < order_.size(); ++i) {
+      if (order_[i] == slot) return order_[i - 1];
+    }
+    return -1;
+  }
+  bool is_decoding(std::int32_t s) const override { return reqs_.at(s).decoding; }
+  std::int64_t blocks_held(std::int32_t s) const override { return reqs_.at(s).blocks; }
+  bool needs_block_next_decode(std::int32_t s) const override { return reqs_.at(s).needs_block; }
+  std::int32_t prefill_remaining(std::int32_t s) const override { return reqs_.at(s).remaining; }
+  std::int32_t prefill_computed(std::int32_t s) const override { return reqs_.at(s).computed; }
+  std::int64_t max_tokens_ever(std::int32_t s) const override { return reqs_.at(s).max_tokens; }
+  std::int64_t decode_steps_since_prefill() const override { return steps_since_prefill; }
+  std::int32_t static_batch_rows() const override { return static_cast<std::int32_t>(order_.size()); }
+
+ private:
+  EngineConfig e_;
+  KvCacheManager kv_;
+  std::map<std::int32_t, Req> reqs_;
+  std::vector<std::int32_t> order_, prefilling_;
+  std::deque<std::int32_t> waiting_, swapped_;
+  std::int32_t decoding_ = 0;
+  std::int64_t decode_need_ = 0;
+};
+
+GpuSpec big_gpu() {
+  GpuSpec g;
+  g.name = "h200";
+  g.memory_bytes = 150754820096;
+  return g;
+}
+
+BatchPlan plan(const std::string& sched, const SchedulerView& v) {
+  BatchPlan p;
+  make_scheduler(sched)->plan_step(v, p);
+  return p;
+}
+
+std::vector<std::int32_t> slots_of(const std::vector<PrefillAssignment>& a) {
+  std::vector<std::int32_t> out;
+  for (const auto& x : a) out.push_back(x.slot);
+  return out;
+}
+std::vector<std::int32_t> slots_of(const std::vector<Preemption>& a) {
+  std::vector<std::int32_t> out;
+  for (const auto& x : a) out.push_back(x.slot);
+  return out;
+}
+
+TEST(VllmV1, DecodesThenChunkedPrefillUnderTokenBudget) {
+  EngineConfig e = engine_preset("vllm-v1", big_gpu());
+  e.max_num_batched_tokens = 100;
+  FakeView v(e, 1000, 10);
+  v.running(0, {true, 5, false});
+  v.running(1, {true, 5, false});
+  v.waiting(2, 60);
+  v.waiting(3, 60);
+  const BatchPlan p = plan("vllm-v1", v);
+  EXPECT_TRUE(p.run_decodes);
+  ASSERT_EQ(p.prefills.size(), 2u);
+  EXPECT_EQ(p.prefills[0].tokens, 60);
+  EXPECT_EQ(p.prefills[1].tokens, 38);  // 100 - 2 decodes - 60: the rest is chunked
+  EXPECT_TRUE(p.preempt.empty());
+}
+
+TEST(VllmV1, PreemptsMostRecentlyAdmittedAndAdmitsNothingThatStep) {
+  EngineConfig e = engine_preset("vllm-v1", big_gpu());
+  FakeView v(e, 30, 30);  // full
+  v.running(0, {true, 10, true});
+  v.running(1, {true, 10, true});
+  v.running(2, {true, 10, false});
+  v.waiting(3, 8);
+  const BatchPlan p = plan("vllm-v1", v);
+  // Two blocks needed, none free: the newest (2) is preempted, freeing 10.
+  EXPECT_EQ(slots_of(p.preempt), std::vector<std::int32_t>{2});
+  EXPECT_EQ(p.preempt[0].mode, PreemptionMode::kRecompute);
+  EXPECT_TRUE(p.prefills.empty());  // no admission in a step that preempted
+  EXPECT_TRUE(p.run_decodes);
+}
+
+TEST(VllmV1, RespectsMaxNumSeqsAndFreeBlocks) {
+  EngineConfig e = engine_preset("vllm-v1", big_gpu());
+  e.max_num_seqs = 2;
+  FakeView v(e, 10, 0);
+  v.running(0, {true, 1, false});
+  v.waiting(1, 16);
+  v.waiting(2, 16);
+  EXPECT_EQ(slots_of(plan("vllm-v1", v).prefills), std::vector<std::int32_t>{1});
+  FakeView tight(engine_preset("vllm-v1", big_gpu()), 3, 2);
+  tight.waiting(1, 40);  // needs 3 blocks, 1 free: waits
+  EXPECT_TRUE(plan("vllm-v1", tight).prefills.empty());
+}
+
+TEST(VllmV0, PrefillFirstSkipsDecodesAndHonoursWatermark) {
+  EngineConfig e = engine_preset("vllm-v0", big_gpu());
+  e.max_num_batched_tokens = 4096;
+  FakeView v(e, 200, 100);  // watermark 2 blocks
+  v.running(0, {true, 10, false});
+  v.waiting(1, 16 * 90);  // 90 blocks: 100 - 90 >= 2, admitted
+  v.waiting(2, 16 * 9);   // 9 more: 1 left < watermark 2, LATER
+  const BatchPlan p = plan("vllm-v0", v);
+  EXPECT_EQ(slots_of(p.prefills), std::vector<std::int32_t>{1});
+  EXPECT_FALSE(p.run_decodes);  // a prefill iteration runs no decodes
+}
+
+TEST(VllmV0, RejectsPromptThatCanNeverFitAndDecodesWhenNothingAdmits) {
+  EngineConfig e = engine_preset("vllm-v0", big_gpu());
+  e.max_num_batched_tokens = 1 << 20;
+  FakeView v(e, 100, 10);
+  v.running(0, {true, 10, true});
+  v.waiting(1, 16 * 100);  // 100 blocks: capacity - 100 < watermark 1
+  const BatchPlan p = plan("vllm-v0", v);
+  EXPECT_EQ(p.reject, std::vector<std::int32_t>{1});
+  EXPECT_TRUE(p.run_decodes);
+}
+
+TEST(VllmV0, SwapModePreemptsBySwapping) {
+  EngineConfig e = engine_preset("vllm-v0", big_gpu());
+  e.preemption_mode = PreemptionMode::kSwap;
+  FakeView v(e, 20, 20);
+  v.running(0, {true, 10, true});
+  v.running(1, {true, 10, true});
+  const BatchPlan p = plan("vllm-v0", v);
+  ASSERT_EQ(p.preempt.size(), 1u);
+  EXPECT_EQ(p.preempt[0].slot, 1);
+  EXPECT_EQ(p.preempt[0].mode, PreemptionMode::kSwap);
+}
+
+TEST(LmdeployPytorch, PrefillOnlyWhenDueAndSeparateFromDecode) {
+  EngineConfig e = engine_preset("lmdeploy-pytorch", big_gpu());
+  e.max_num_seqs = 4;
+  FakeView v(e, 100, 4);
+  v.running(0, {true, 2, false});
+  v.running(1, {true, 2, false});
+  v.waiting(2, 100);
+  v.steps_since_prefill = 7;  // due after 16 x 2/4 = 8 decode iterations
+  BatchPlan p = plan("lmdeploy-pytorch", v);
+  EXPECT_TRUE(p.prefills.empty());
+  EXPECT_TRUE(p.run_decodes);
+  v.steps_since_prefill = 8;
+  p = plan("lmdeploy-pytorch", v);
+  EXPECT_EQ(slots_of(p.prefills), std::vector<std::int32_t>{2});
+  EXPECT_FALSE(p.run_decodes);
+}
+
+TEST(StaticBatching, FormsABatchOnlyWhenIdleAndReservesWholeRequests) {
+  EngineConfig e = engine_preset("static", big_gpu());
+  e.max_num_seqs = 3;
+  FakeView idle(e, 20, 0);
+  idle.waiting(0, 16, 16 * 8);  // 8 blocks for prompt + output
+  idle.waiting(1, 16, 16 * 8);
+  idle.waiting(2, 16, 16 * 8);  // would need 24 > 20
+  BatchPlan p = plan("static", idle);
+  EXPECT_EQ(slots_of(p.prefills), (std::vector<std::int32_t>{0, 1}));
+  EXPECT_TRUE(p.pad_to_longest);
+  FakeView busy(e, 20, 8);
+  busy.running(0, {true, 8, false});
+  busy.waiting(1, 16, 32);
+  p = plan("static", busy);
+  EXPECT_TRUE(p.prefills.empty());
+  EXPECT_TRUE(p.run_decodes);
+}
+
+TEST(SchedulerRegistry, EveryListedNameConstructs) {
+  for (const auto& n : scheduler_names()) EXPECT_EQ(make_scheduler(n)->name(), n);
+  EXPECT_THROW(make_scheduler("vllm-v2"), InputError);
+}
+
+}  // namespace
+}  // namespace kvsim
