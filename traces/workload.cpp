@@ -132,7 +132,11 @@ std::unique_ptr<ArrivalProcess> decode_arrivals(ConfigReader r) {
   const std::string kind = r.get<std::string>("kind", "poisson");
   std::unique_ptr<ArrivalProcess> out;
   auto rate = [&]() {
-    const double v = r.require<double>("rate_per_s");
+    if (!r.has("rate_per_s")) {
+      r.error("rate_per_s", "required key is missing");
+      return 1.0;
+    }
+    const double v = r.get<double>("rate_per_s", 1.0);
     if (!(v > 0)) r.error("rate_per_s", "must be > 0 (got " + std::to_string(v) + ")");
     return v > 0 ? v : 1.0;
   };
@@ -189,7 +193,7 @@ std::unique_ptr<Workload> decode_workload(ConfigReader r, const std::string& bas
     r.finish();
     return out;
   }
-  r.get<double>("time_scale", 1.0);
+  if (r.has("time_scale")) r.error("time_scale", "only applies to trace workloads");
   if (n < 1) r.error("num_requests", "must be >= 1 (got " + std::to_string(n) + ")");
   const std::int32_t max_tokens = r.get<int>("max_tokens", 0);
   if (max_tokens < 0) r.error("max_tokens", "must be >= 0 (0 = no cap)");

@@ -163,6 +163,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
   const std::int64_t seed = r.get<std::int64_t>("seed", 42);
   if (seed < 0) r.error("seed", "must be >= 0");
   s.seed = seed_override ? *seed_override : static_cast<std::uint64_t>(seed);
+  s.resolved["seed"] = s.seed;  // resolved.yaml reproduces the run, --seed included
 
   const std::string model = r.get<std::string>("model", "llama-3-8b");
   const std::string gpu = r.get<std::string>("gpu", "h200");

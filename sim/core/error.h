@@ -1,5 +1,5 @@
 #pragma once
-// Error taxonomy (see docs/concepts/errors.md):
+// Error taxonomy (docs/cli.md, "Exit codes"):
 //   InputError         bad user input (config, trace, CLI, catalog file) -> exit 2
 //   InvariantViolation a broken law of the simulation (conservation, causality) -> exit 3
 // Library code throws; only sim/cli prints and chooses the exit code.

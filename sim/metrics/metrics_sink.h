@@ -55,8 +55,9 @@ class MetricsSink {
   virtual void on_arrival(const RequestSpec&, SimTime) {}
   virtual void on_reject(const RequestSpec&, SimTime, const std::string& /*reason*/) {}
   virtual void on_preempt(std::int64_t /*request_id*/, PreemptKind, SimTime, std::int64_t /*bytes*/) {}
-  // A resumed request's first token after a preemption: the gap is an inter-token latency.
-  virtual void on_token_gap(Duration) {}
+  // `count` tokens each arrived `gap` after the same request's previous token (inter-token
+  // latency as the client sees it, stalls behind prefill steps and preemptions included).
+  virtual void on_token_gap(Duration /*gap*/, std::uint64_t /*count*/) {}
   virtual void on_step(const StepRecord&) {}
   virtual void on_finish(const RequestRecord&) {}
   virtual void on_sample(const SampleRecord&) {}

@@ -45,15 +45,13 @@ void SummaryCollector::on_preempt(std::int64_t, PreemptKind kind, SimTime, std::
   swapped_bytes_ += bytes;
 }
 
-void SummaryCollector::on_token_gap(Duration gap) { itl_.add(to_seconds(gap)); }
+void SummaryCollector::on_token_gap(Duration gap, std::uint64_t count) { itl_.add(to_seconds(gap), count); }
 
 void SummaryCollector::on_step(const StepRecord& s) {
   ++steps_;
   const Duration d = s.end - s.start;
   busy_ns_ += d;
   if (s.cost) gpu_ns_ += s.cost->gpu_ns;
-  // Every request that got a decode token waited exactly this step for it.
-  if (s.decode_rows > 0) itl_.add(to_seconds(d), static_cast<std::uint64_t>(s.decode_rows));
   batch_.add(static_cast<double>(s.batch_requests));
   if (s.kv_capacity_blocks > 0) {
     const double u = static_cast<double>(s.kv_used_blocks) / static_cast<double>(s.kv_capacity_blocks);
@@ -73,17 +71,12 @@ void SummaryCollector::on_finish(const RequestRecord& r) {
   ttft_.add(to_seconds(r.first_token - r.spec.arrival));
   e2e_.add(to_seconds(r.finish - r.spec.arrival));
   queueing_.add(to_seconds(r.first_scheduled - r.spec.arrival));
-  waiting_area_ += static_cast<double>(r.first_scheduled - r.spec.arrival);
   if (r.output_tokens > 1) tpot_.add(to_seconds(r.finish - r.first_token) / (r.output_tokens - 1));
 }
 
 double SummaryCollector::mean_in_system(SimTime end) const {
   const double area = in_system_area_ + static_cast<double>(in_system_) * static_cast<double>(end - area_time_);
   return end > 0 ? area / static_cast<double>(end) : 0.0;
-}
-
-double SummaryCollector::mean_waiting(SimTime end) const {
-  return end > 0 ? waiting_area_ / static_cast<double>(end) : 0.0;
 }
 
 nlohmann::json SummaryCollector::summary(SimTime end) const {

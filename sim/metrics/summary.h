@@ -15,7 +15,7 @@ class SummaryCollector final : public MetricsSink {
   void on_arrival(const RequestSpec& r, SimTime now) override;
   void on_reject(const RequestSpec& r, SimTime now, const std::string& reason) override;
   void on_preempt(std::int64_t id, PreemptKind kind, SimTime now, std::int64_t bytes) override;
-  void on_token_gap(Duration gap) override;
+  void on_token_gap(Duration gap, std::uint64_t count) override;
   void on_step(const StepRecord& s) override;
   void on_finish(const RequestRecord& r) override;
 
@@ -25,7 +25,6 @@ class SummaryCollector final : public MetricsSink {
   std::int64_t finished() const { return finished_; }
   const QuantileSketch& e2e_s() const { return e2e_; }
   double mean_in_system(SimTime end) const;
-  double mean_waiting(SimTime end) const;
 
  private:
   void advance_area(SimTime now);
@@ -44,7 +43,6 @@ class SummaryCollector final : public MetricsSink {
   // Little's law bookkeeping: integral of requests in system and in the waiting stage.
   std::int64_t in_system_ = 0;
   double in_system_area_ = 0;  // request * ns
-  double waiting_area_ = 0;    // sum of (first_scheduled - arrival) over finished, ns
   SimTime area_time_ = 0;
 };
 

@@ -68,9 +68,10 @@ KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const
     c.formula = "explicit num_gpu_blocks";
     return c;
   }
-  if (c.weight_bytes >= c.budget_bytes) {
+  const std::int64_t weight_room = engine.capacity_rule == CapacityRule::kVllm ? c.budget_bytes : c.memory_bytes;
+  if (c.weight_bytes >= weight_room || c.budget_bytes <= 0) {
     throw InputError("model " + model.name + " weights (" + fmt_gib(c.weight_bytes) + ") do not fit in " + gpu.name +
-                     " memory budget (" + fmt_gib(c.budget_bytes) + ")");
+                     " memory budget (" + fmt_gib(weight_room) + ")");
   }
   c.num_gpu_blocks = c.kv_pool_bytes > 0 ? c.kv_pool_bytes / c.block_bytes : 0;
   if (c.num_gpu_blocks < 1) {

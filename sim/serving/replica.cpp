@@ -100,7 +100,8 @@ void Replica::enqueue(const RequestSpec& spec, SimTime now) {
                           std::to_string(max_len));
     return;
   }
-  const std::int64_t need = kv_.blocks_for(std::int64_t{spec.prompt_tokens} + target);
+  // At most prompt + output - 1 tokens are ever stored (the last token is never written).
+  const std::int64_t need = kv_.blocks_for(std::int64_t{spec.prompt_tokens} + target - 1);
   if (need > kv_.capacity()) {
     reject(slot, now, "needs " + std::to_string(need) + " KV blocks at its longest but the cache holds " +
                           std::to_string(kv_.capacity()));
@@ -150,7 +151,7 @@ void Replica::preempt(std::int32_t slot, PreemptionMode mode, SimTime now) {
   RequestState& r = slots_[static_cast<std::size_t>(slot)];
   if (r.status != RequestStatus::kRunning) throw InvariantViolation("preempting a request that is not running");
   const bool was_decoding = r.decoding;
-  if (was_decoding) pool_.remove(slot);
+  if (was_decoding) leave_pool(slot);
   else remove_prefilling(slot);
   unlink_running(slot);
   r.preempted_at = now;
@@ -167,7 +168,8 @@ void Replica::preempt(std::int32_t slot, PreemptionMode mode, SimTime now) {
     for (auto* s : sinks_) s->on_preempt(r.spec.id, PreemptKind::kSwap, now, bytes);
     return;
   }
-  if (mode == PreemptionMode::kSwap) ++counters_.swap_fallbacks;
+  // Asked to swap but recomputing (CPU pool full, or caught mid-prefill): a fallback.
+  if (engine_.preemption_mode == PreemptionMode::kSwap) ++counters_.swap_fallbacks;
   kv_.release(r.blocks);
   r.blocks = 0;
   r.kv_tokens = 0;
@@ -175,7 +177,7 @@ void Replica::preempt(std::int32_t slot, PreemptionMode mode, SimTime now) {
   // Recompute re-prefills the prompt and every token generated so far.
   r.prefill_target = r.spec.prompt_tokens + r.generated;
   r.status = RequestStatus::kWaiting;
-  waiting_.push_front(slot);
+  requeue_.push_back(slot);  // to the front of waiting once this step's admissions are done
   ++r.preempt_recompute;
   ++counters_.preempt_recompute;
   for (auto* s : sinks_) s->on_preempt(r.spec.id, PreemptKind::kRecompute, now, 0);
@@ -183,7 +185,7 @@ void Replica::preempt(std::int32_t slot, PreemptionMode mode, SimTime now) {
 
 void Replica::finish(std::int32_t slot, SimTime now) {
   RequestState& r = slots_[static_cast<std::size_t>(slot)];
-  if (r.decoding) pool_.remove(slot);
+  if (r.decoding) leave_pool(slot);
   kv_.release(r.blocks);
   r.blocks = 0;
   unlink_running(slot);
@@ -210,9 +212,35 @@ void Replica::emit_first_or_resumed_token(RequestState& r, SimTime now) {
   } else {
     // The first token after a recompute: the whole gap since the previous token is one
     // inter-token interval as the client sees it.
-    for (auto* s : sinks_) s->on_token_gap(now - r.last_token);
+    for (auto* s : sinks_) s->on_token_gap(now - r.last_token, 1);
   }
   r.last_token = now;
+}
+
+void Replica::join_pool(std::int32_t slot) {
+  pool_.add(slot);
+  recent_joiners_.push_back(slot);
+}
+
+void Replica::leave_pool(std::int32_t slot) {
+  RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  const auto it = std::find(recent_joiners_.begin(), recent_joiners_.end(), slot);
+  if (it != recent_joiners_.end()) recent_joiners_.erase(it);
+  else r.last_token = last_decode_end_;  // its last token came from the last decode step
+  pool_.remove(slot);
+}
+
+void Replica::record_decode_token_gaps(SimTime now) {
+  const std::int64_t veterans = pool_.count() - static_cast<std::int64_t>(recent_joiners_.size());
+  if (veterans > 0) {
+    for (auto* s : sinks_) s->on_token_gap(now - last_decode_end_, static_cast<std::uint64_t>(veterans));
+  }
+  for (const std::int32_t slot : recent_joiners_) {
+    const SimTime last = slots_[static_cast<std::size_t>(slot)].last_token;
+    for (auto* s : sinks_) s->on_token_gap(now - last, 1);
+  }
+  recent_joiners_.clear();
+  last_decode_end_ = now;
 }
 
 void Replica::apply_plan(SimTime now) {
@@ -229,7 +257,7 @@ void Replica::apply_plan(SimTime now) {
     step_swap_bytes_ += bytes;
     counters_.swapped_bytes += bytes;
     link_running(slot);
-    pool_.add(slot);
+    join_pool(slot);
   }
   step_decode_blocks_ = plan_.run_decodes ? pool_.blocks_needed_next_step() : 0;
   kv_.allocate(step_decode_blocks_);
@@ -250,6 +278,10 @@ void Replica::apply_plan(SimTime now) {
     kv_.allocate(need);
     r.blocks += need;
   }
+  // Recompute victims go to the front of waiting after this step's admissions, which the
+  // scheduler chose from the queue as it was (vLLM: waiting.extendleft / prepend_request).
+  for (const std::int32_t slot : requeue_) waiting_.push_front(slot);
+  requeue_.clear();
 }
 
 void Replica::build_shape() {
@@ -324,6 +356,7 @@ void Replica::complete_step(SimTime now) {
   // advanced, so they do not receive a decode token from a step they were not part of.
   step_decode_blocks_ = 0;
   if (plan_.run_decodes) {
+    record_decode_token_gaps(now);
     pool_.advance();
     ++decode_steps_since_prefill_;
     while (true) {
@@ -344,7 +377,7 @@ void Replica::complete_step(SimTime now) {
     ++first_tokens;
     emit_first_or_resumed_token(r, now);
     if (r.generated >= r.target_output) finish(a.slot, now);
-    else pool_.add(a.slot);
+    else join_pool(a.slot);
   }
   if (step_decode_rows_ > 0 || first_tokens > 0) {
     steps_without_token_ = 0;

@@ -75,6 +75,9 @@ class Replica {
   void finish(std::int32_t slot, SimTime now);
   void reject(std::int32_t slot, SimTime now, const std::string& reason);
   void emit_first_or_resumed_token(RequestState& r, SimTime now);
+  void join_pool(std::int32_t slot);
+  void leave_pool(std::int32_t slot);
+  void record_decode_token_gaps(SimTime now);
   void link_running(std::int32_t slot);
   void unlink_running(std::int32_t slot);
   void remove_prefilling(std::int32_t slot);
@@ -104,6 +107,12 @@ class Replica {
   std::int64_t decode_steps_since_prefill_ = 0;
   std::int32_t static_batch_rows_ = 0;
   std::int64_t steps_without_token_ = 0;
+  // Inter-token latency in O(1) per step: every pool member present at the previous decode
+  // step last got a token at last_decode_end_; members that joined since (first token,
+  // resume, swap-in) are listed with their own last token time.
+  SimTime last_decode_end_ = -1;
+  std::vector<std::int32_t> recent_joiners_;
+  std::vector<std::int32_t> requeue_;  // recompute victims of the step being applied
   std::unique_ptr<View> view_;
 
   // The step in flight.

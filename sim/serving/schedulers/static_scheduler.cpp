@@ -1,8 +1,8 @@
 // Static batching (HF transformers generate): a batch of up to max_num_seqs waiting
 // requests is formed only when nothing runs; all prompts are prefilled in one padded
 // forward; the batch decodes until its longest request finishes, finished rows still
-// computing (padding). KV for each request's whole prompt + output is reserved at
-// admission, so a static batch never preempts.
+// computing (padding). A batch is admitted only if the whole prompt + output of every
+// member fits in the free blocks, so its growth never needs a preemption.
 #include "sim/serving/schedulers/plan_builder.h"
 
 namespace kvsim {

@@ -4,8 +4,9 @@
 //     token budget, max_num_seqs and the block watermark; decodes preempt the most recently
 //     admitted request (LIFO) by recompute or swap; swap-in only if nothing was preempted.
 //   vllm-v0 chunked / vllm-v1: running requests first (decodes, then continuing prefill
-//     chunks), then (V0) swapped, then new prefills chunked to the remaining token budget,
-//     only if nothing was preempted this step; V1 has no watermark and no swap.
+//     chunks), then (V0) swapped if nothing was preempted, then new prefills chunked to the
+//     remaining token budget (V0: always; V1: only if nothing was preempted this step);
+//     V1 has no watermark and no swap.
 // Simplifications (documented): decodes are planned before continuing prefill chunks
 // regardless of their position in the running list; prefix caching is off.
 #include "sim/serving/schedulers/plan_builder.h"
@@ -37,8 +38,10 @@ class VllmScheduler final : public Scheduler {
     for (const std::int32_t w : v.waiting()) {
       if (seqs >= e.max_num_seqs || budget <= 0) break;
       const std::int32_t remaining = v.prefill_remaining(w);
-      if (v.kv().never_fits(v.kv().blocks_for(remaining))) {
-        plan.reject.push_back(w);  // vLLM: FINISHED_IGNORED
+      // vLLM: FINISHED_IGNORED for a sequence that can never fit, and (without chunking)
+      // for one longer than the prompt limit min(max_model_len, max_num_batched_tokens).
+      if (v.kv().never_fits(v.kv().blocks_for(remaining)) || (!chunk && remaining > e.max_num_batched_tokens)) {
+        plan.reject.push_back(w);
         continue;
       }
       const std::int32_t tokens = chunk ? static_cast<std::int32_t>(std::min<std::int64_t>(remaining, budget)) : remaining;
@@ -105,9 +108,14 @@ class VllmScheduler final : public Scheduler {
       budget -= tokens;
     }
     std::int32_t seqs = v.running_count();
-    if (!b.any_preempted()) {
-      if (e.preemption_mode == PreemptionMode::kSwap) swap_in(v, plan, b, budget, seqs);
-      if (v.swapped().empty() || e.preset == "vllm-v1") admit_waiting(v, plan, b, budget, seqs, /*chunk=*/true);
+    if (e.scheduler == "vllm-v1") {
+      // V1 schedules WAITING only if nothing was preempted this step.
+      if (!b.any_preempted()) admit_waiting(v, plan, b, budget, seqs, /*chunk=*/true);
+    } else {
+      // V0 _schedule_chunked_prefill: swapped only if nothing was preempted; new prefills
+      // always, within what is left of the budget.
+      if (!b.any_preempted()) swap_in(v, plan, b, budget, seqs);
+      admit_waiting(v, plan, b, budget, seqs, /*chunk=*/true);
     }
     plan.run_decodes = decodes > 0 || !plan.swap_in.empty();
   }
