@@ -14,6 +14,7 @@ struct RequestSpec {
   std::int32_t output_tokens = 0;
   std::int32_t max_tokens = 0;  // 0: no per-request cap
   std::int32_t priority = 0;    // lower value = more important (vLLM convention)
+  std::int16_t method = -1;     // index into the workload's method_names(); -1: scenario's choice
 };
 
 }  // namespace kvsim

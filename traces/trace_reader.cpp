@@ -14,13 +14,24 @@ namespace kvsim {
 namespace {
 
 const std::vector<std::string> kKnownFields = {"arrival_s", "prompt_tokens", "output_tokens", "id", "max_tokens",
-                                               "priority"};
+                                               "priority", "compression"};
 
 struct RowBuilder {
   std::string path;
   double time_scale = 1.0;
   std::int64_t next_id = 0;
   SimTime last_arrival = 0;
+  std::vector<std::string> methods;
+
+  std::int16_t method_index(long line, const std::string& name) {
+    if (name.empty()) return -1;
+    for (std::size_t i = 0; i < methods.size(); ++i) {
+      if (methods[i] == name) return static_cast<std::int16_t>(i);
+    }
+    if (methods.size() >= 32) fail(line, "more than 32 distinct compression methods");
+    methods.push_back(name);
+    return static_cast<std::int16_t>(methods.size() - 1);
+  }
 
   [[noreturn]] void fail(long line, const std::string& msg) const {
     throw InputError(path + ":" + std::to_string(line) + ": " + msg);
@@ -28,7 +39,7 @@ struct RowBuilder {
 
   RequestSpec build(long line, std::optional<double> arrival, std::optional<long long> prompt,
                     std::optional<long long> output, std::optional<long long> id, std::optional<long long> max_tokens,
-                    std::optional<long long> priority) {
+                    std::optional<long long> priority, const std::string& method = "") {
     if (!arrival) fail(line, "arrival_s is missing or not a number");
     if (*arrival < 0) fail(line, "arrival_s must be >= 0 (got " + std::to_string(*arrival) + ")");
     if (!prompt || *prompt < 1 || *prompt > INT32_MAX) fail(line, "prompt_tokens must be an integer >= 1");
@@ -46,6 +57,7 @@ struct RowBuilder {
     r.output_tokens = static_cast<std::int32_t>(*output);
     r.max_tokens = max_tokens ? static_cast<std::int32_t>(*max_tokens) : 0;
     r.priority = priority ? static_cast<std::int32_t>(*priority) : 0;
+    r.method = method_index(line, method);
     return r;
   }
 };
@@ -80,10 +92,13 @@ class CsvTrace final : public TraceReader {
       if (!v) b_.fail(csv_.line(), std::string(name) + " must be an integer (got '" + *s + "')");
       return v;
     };
+    const std::string* method = cell("compression");
     return b_.build(csv_.line(), parse_double(*cell("arrival_s")), parse_int(*cell("prompt_tokens")),
-                    parse_int(*cell("output_tokens")), opt_int("id"), opt_int("max_tokens"), opt_int("priority"));
+                    parse_int(*cell("output_tokens")), opt_int("id"), opt_int("max_tokens"), opt_int("priority"),
+                    method ? *method : std::string());
   }
   long line() const override { return csv_.line(); }
+  const std::vector<std::string>& method_names() const override { return b_.methods; }
 
  private:
   CsvFile csv_;
@@ -125,12 +140,18 @@ class JsonlTrace final : public TraceReader {
         if (!j[k].is_number_integer()) b_.fail(line_, std::string(k) + " must be an integer");
         return j[k].get<long long>();
       };
+      std::string method;
+      if (j.contains("compression")) {
+        if (!j["compression"].is_string()) b_.fail(line_, "compression must be a method name (string)");
+        method = j["compression"].get<std::string>();
+      }
       return b_.build(line_, num("arrival_s"), integer("prompt_tokens"), integer("output_tokens"), integer("id"),
-                      integer("max_tokens"), integer("priority"));
+                      integer("max_tokens"), integer("priority"), method);
     }
     return std::nullopt;
   }
   long line() const override { return line_; }
+  const std::vector<std::string>& method_names() const override { return b_.methods; }
 
  private:
   std::ifstream in_;
@@ -158,6 +179,7 @@ TraceStats validate_trace(const std::string& path) {
     }
   }
   if (s.rows == 0) throw InputError(path + ": trace has no requests");
+  s.methods = reader->method_names();
   return s;
 }
 

@@ -119,6 +119,7 @@ class TraceWorkload final : public Workload {
            std::to_string(stats_.max_prompt) + ")";
   }
   std::int64_t size_hint() const override { return limit_; }
+  const std::vector<std::string>& method_names() const override { return stats_.methods; }
 
  private:
   std::string path_;

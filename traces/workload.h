@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sim/core/config_reader.h"
 #include "sim/core/rng.h"
@@ -23,6 +24,12 @@ class Workload {
   virtual std::string max_prompt_origin() const = 0;
   // Requests it will produce, if known up front (for progress and checks); 0 if unknown.
   virtual std::int64_t size_hint() const = 0;
+  // Compression methods named per request (trace column `compression`), in the order
+  // RequestSpec::method indexes them. Empty for synthetic workloads.
+  virtual const std::vector<std::string>& method_names() const {
+    static const std::vector<std::string> none;
+    return none;
+  }
 };
 
 // Inter-arrival gaps.

@@ -1,13 +1,27 @@
 #include "models/cost/roofline_cost_model.h"
 
+#include "models/compression/compression_registry.h"
+#include "models/compression/kv_layout.h"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
 namespace kvsim {
 
-RooflineCostModel::RooflineCostModel(ModelSpec model, GpuSpec gpu, OverheadSpec overhead, RooflineParams params)
+RooflineCostModel::RooflineCostModel(ModelSpec model, GpuSpec gpu, OverheadSpec overhead, RooflineParams params,
+                                     std::vector<CompressionSpec> methods)
     : model_(std::move(model)), gpu_(std::move(gpu)), overhead_(std::move(overhead)), params_(params) {
+  if (methods.empty()) methods.push_back(builtin_compression("fp16"));
+  for (auto& m : methods) {
+    MethodCost mc;
+    mc.kv_bytes_layer = kv_bytes_per_token_head(m.format, model_.head_dim) * model_.num_kv_heads;
+    mc.fp16_bytes_layer = static_cast<double>(model_.kv_bytes_per_token_per_layer());
+    // KIVI keeps (T mod R) keys and min(T, R) values in fp16: on average 0.75 R tokens.
+    mc.residual_tokens = 0.75 * m.format.residual_tokens;
+    mc.spec = std::move(m);
+    methods_.push_back(std::move(mc));
+  }
   const double peak = gpu_.bf16_tflops > 0 ? gpu_.bf16_tflops : gpu_.fp16_tflops;
   gemm_flops_per_ns_ = peak * 1e3 * params_.compute_efficiency;          // TFLOP/s -> FLOP/ns
   attn_flops_per_ns_ = peak * 1e3 * params_.attention_compute_efficiency;
@@ -71,20 +85,10 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
   }
   if (!shape.prefills.empty()) sc[Op::kAttnPrefill] = roofline(pf_flops, pf_bytes, attn_flops_per_ns_, L);
 
-  // Decode attention: each request streams its own K/V once (memory bound); the batch
-  // cannot finish before its longest sequence, which can use at most
-  // kv_heads * decode_max_splits SMs of the GPU (the straggler bound).
-  if (shape.decode.count > 0) {
-    const auto& d = shape.decode;
-    const double flops = 4.0 * q * static_cast<double>(d.context_sum);
-    const double bytes = kv_bytes_tok * static_cast<double>(d.context_sum) + elem * d.count * 2.0 * q;
-    OpCost c = roofline(flops, bytes, attn_flops_per_ns_, L);
-    const double share = std::min(1.0, static_cast<double>(model_.num_kv_heads) * params_.decode_max_splits /
-                                           std::max(1, gpu_.num_sms));
-    const double straggler = L * kv_bytes_tok * d.context_max / (bytes_per_ns_ * share);
-    c.ns = std::max(c.ns, static_cast<Duration>(std::ceil(straggler)));
-    sc[Op::kAttnDecode] = c;
+  for (const auto& g : shape.decode) {
+    if (g.count > 0) decode_attention(sc, g);
   }
+  for (const auto& c : shape.prefills) prefill_compression(sc, c);
 
   const std::int32_t rows = shape.sampled_rows();
   if (rows > 0) {
@@ -110,6 +114,95 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
   sc[Op::kCpuOverhead].ns = sc.cpu_ns;
   sc.total_ns = std::max<Duration>(sc.gpu_ns + sc.cpu_ns, shape.empty() ? 0 : 1);
   return sc;
+}
+
+void RooflineCostModel::add_memory_op(StepCost& sc, Op op, double flops, double bytes) const {
+  const OpCost c = roofline(flops, bytes, gemm_flops_per_ns_, model_.num_layers);
+  OpCost& dst = sc[op];
+  dst.flops += c.flops;
+  dst.bytes += c.bytes;
+  dst.ns += c.ns;
+  dst.compute_bound = c.compute_bound;
+}
+
+// Decode attention: each request streams its own resident K/V once (memory bound), at the
+// method's bytes per token and its kernel's efficiency; the batch cannot finish before its
+// longest sequence, which can use at most kv_heads * decode_max_splits SMs (straggler).
+void RooflineCostModel::decode_attention(StepCost& sc, const DecodeGroup& g) const {
+  const MethodCost& m = methods_.at(g.method);
+  const int L = model_.num_layers;
+  const double q = model_.q_size();
+  const double elem = 2.0;
+  const double sum = static_cast<double>(g.context_sum);
+  const double residual = std::min(m.residual_tokens * g.count, sum);
+  const bool fused = m.spec.work.fused_dequant || !m.spec.format.quantized();
+  // Bytes the attention kernel reads: compressed tokens, the fp16 residual, Q and O.
+  const double stored = m.kv_bytes_layer * (sum - residual) + m.fp16_bytes_layer * residual;
+  const double attn_bytes = fused ? stored : m.fp16_bytes_layer * sum;
+  const double qo = elem * g.count * 2.0 * q;
+  OpCost c = roofline(4.0 * q * sum, attn_bytes + qo, attn_flops_per_ns_, L);
+  const double eff = fused ? m.spec.work.attention_efficiency : 1.0;
+  c.ns = static_cast<Duration>(std::ceil(static_cast<double>(c.ns) / eff));
+  const double share = std::min(1.0, static_cast<double>(model_.num_kv_heads) * params_.decode_max_splits /
+                                         std::max(1, gpu_.num_sms));
+  const double per_token = fused ? m.kv_bytes_layer / eff : m.fp16_bytes_layer;
+  const double straggler = L * per_token * g.context_max / (bytes_per_ns_ * share);
+  c.ns = std::max(c.ns, static_cast<Duration>(std::ceil(straggler)));
+  OpCost& dst = sc[Op::kAttnDecode];
+  dst.flops += c.flops;
+  dst.bytes += c.bytes;
+  dst.ns += c.ns;
+
+  const auto& w = m.spec.work;
+  if (!fused) add_memory_op(sc, Op::kKvDequant, 0, sum * (m.kv_bytes_layer + m.fp16_bytes_layer));
+  if (w.quantize_on_write) {
+    // Each new token is read in fp16 and written compressed; a residual flush every R
+    // tokens re-reads R tokens, one token's worth per step on average.
+    const double flush = w.flush_every > 0 ? m.fp16_bytes_layer : 0.0;
+    add_memory_op(sc, Op::kKvQuantize, g.count * 8.0 * model_.kv_size(),
+                  g.count * (m.fp16_bytes_layer + m.kv_bytes_layer + flush));
+  }
+  if (w.scores_at_decode) {
+    // Materialized probabilities (fp32, written and read) and a gather of the kept cache.
+    add_memory_op(sc, Op::kKvScores, 0, sum * model_.num_attention_heads * 4.0 * 2.0);
+    add_memory_op(sc, Op::kKvCompaction, 0, sum * m.fp16_bytes_layer * 2.0);
+  }
+  if (m.spec.format.lowrank_rank > 0) {
+    // a @ Q @ P^T for every stored token: 4 r flops per token per query head.
+    add_memory_op(sc, Op::kKvLowRank, 4.0 * sum * m.spec.format.lowrank_rank * model_.num_attention_heads,
+                  sum * 2.0 * m.spec.format.lowrank_rank * model_.num_kv_heads);
+  }
+}
+
+void RooflineCostModel::prefill_compression(StepCost& sc, const PrefillChunk& c) const {
+  const MethodCost& m = methods_.at(c.method);
+  const auto& w = m.spec.work;
+  const double n = c.new_tokens, p = c.cached_tokens;
+  const double hq = model_.num_attention_heads;
+  if (w.quantize_on_write) {
+    add_memory_op(sc, Op::kKvQuantize, n * 8.0 * model_.kv_size(), n * (m.fp16_bytes_layer + m.kv_bytes_layer));
+  }
+  if (w.scores_at_prefill) {
+    // No flash attention: scores written, softmaxed, read for PV and for column sums (fp16).
+    const double pairs = n * p + n * (n + 1) / 2.0;
+    add_memory_op(sc, Op::kKvScores, 2.0 * hq * pairs, hq * pairs * 2.0 * 4.0);
+  }
+  if (!c.last_chunk) return;
+  const double total = p + n;
+  const double kept = static_cast<double>(kept_after_prefill(m.spec.retention, static_cast<std::int64_t>(total)));
+  if (w.observation_window > 0) {
+    const double win = std::min<double>(w.observation_window, total);
+    add_memory_op(sc, Op::kKvScores, 2.0 * hq * model_.head_dim * win * total, hq * win * total * 4.0 * 2.0);
+  }
+  if (w.topk_compaction && kept < total) {
+    // Top-k over per-token scores, then a gather of the kept tokens into fresh pages.
+    add_memory_op(sc, Op::kKvCompaction, total * hq, total * hq * 4.0 + kept * m.fp16_bytes_layer * 2.0);
+  }
+  if (m.spec.format.lowrank_rank > 0) {
+    // Power iteration (3 loops) on the quantization error of the new tokens.
+    add_memory_op(sc, Op::kKvLowRank, 3.0 * 4.0 * n * model_.head_dim * m.spec.format.lowrank_rank * model_.num_kv_heads,
+                  3.0 * n * m.fp16_bytes_layer);
+  }
 }
 
 std::string RooflineCostModel::describe() const {

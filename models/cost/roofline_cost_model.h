@@ -3,6 +3,9 @@
 // operator takes max(flops / (peak * compute_efficiency), bytes / (bandwidth *
 // memory_efficiency)); a fixed gap per kernel launch models the GPU idle time between
 // kernels; CPU overhead is added serially (see OverheadSpec).
+#include <vector>
+
+#include "models/compression/compression_spec.h"
 #include "models/cost/cost_model.h"
 #include "models/cost/overhead.h"
 #include "models/spec/gpu_spec.h"
@@ -22,7 +25,9 @@ struct RooflineParams {
 
 class RooflineCostModel final : public CostModel {
  public:
-  RooflineCostModel(ModelSpec model, GpuSpec gpu, OverheadSpec overhead, RooflineParams params = {});
+  // `methods` is the compression table the batch shapes index into (empty: fp16 only).
+  RooflineCostModel(ModelSpec model, GpuSpec gpu, OverheadSpec overhead, RooflineParams params = {},
+                    std::vector<CompressionSpec> methods = {});
   StepCost step_cost(const BatchShape& shape) const override;
   std::string describe() const override;
 
@@ -31,6 +36,17 @@ class RooflineCostModel final : public CostModel {
  private:
   OpCost roofline(double flops, double bytes, double peak_flops_per_ns, int layers) const;
   OpCost gemm(std::int64_t rows, std::int64_t in, std::int64_t out, int layers) const;
+  void add_memory_op(StepCost& sc, Op op, double flops, double bytes) const;
+  void decode_attention(StepCost& sc, const DecodeGroup& g) const;
+  void prefill_compression(StepCost& sc, const PrefillChunk& c) const;
+
+  // Per-method constants derived once from the table.
+  struct MethodCost {
+    CompressionSpec spec;
+    double kv_bytes_layer = 0;     // compressed K+V bytes of one token in one layer
+    double fp16_bytes_layer = 0;
+    double residual_tokens = 0;    // fp16 tokens attended per sequence on average (KIVI/GEAR)
+  };
 
   ModelSpec model_;
   GpuSpec gpu_;
@@ -39,6 +55,7 @@ class RooflineCostModel final : public CostModel {
   double gemm_flops_per_ns_;
   double attn_flops_per_ns_;
   double bytes_per_ns_;
+  std::vector<MethodCost> methods_;
 };
 
 }  // namespace kvsim

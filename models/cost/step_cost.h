@@ -19,6 +19,11 @@ enum class Op : std::uint8_t {
   kActivation,
   kLmHead,
   kSampling,
+  kKvQuantize,   // compression: quantize new K/V on write (and residual flushes)
+  kKvDequant,    // compression: separate dequantize pass before fp16 attention
+  kKvScores,     // compression: materialized attention scores (H2O, SnapKV observation window)
+  kKvCompaction, // compression: top-k selection and gather of kept tokens into pages
+  kKvLowRank,    // compression: GEAR low-rank and outlier terms
   kKernelGaps,   // launch gaps between kernels on the GPU timeline
   kSwap,         // KV copies over the host link
   kCpuOverhead,  // scheduler, input preparation, framework (per step / request / token)
@@ -28,8 +33,9 @@ inline constexpr std::size_t kNumOps = static_cast<std::size_t>(Op::kCount);
 
 constexpr std::string_view op_name(Op op) {
   constexpr std::array<std::string_view, kNumOps> names = {
-      "qkv_proj", "o_proj",  "gate_up_proj", "down_proj",   "attn_prefill", "attn_decode", "norm_rope",
-      "activation", "lm_head", "sampling", "kernel_gaps", "swap", "cpu_overhead"};
+      "qkv_proj",    "o_proj",      "gate_up_proj", "down_proj",     "attn_prefill", "attn_decode",
+      "norm_rope",   "activation",  "lm_head",      "sampling",      "kv_quantize",  "kv_dequant",
+      "kv_scores",   "kv_compaction", "kv_lowrank", "kernel_gaps",   "swap",         "cpu_overhead"};
   return names[static_cast<std::size_t>(op)];
 }
 

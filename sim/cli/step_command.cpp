@@ -3,6 +3,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "models/compression/compression_registry.h"
+#include "models/compression/kv_layout.h"
 #include "models/cost/roofline_cost_model.h"
 #include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
@@ -19,7 +21,7 @@ int step_command(const std::vector<std::string>& args) {
       "Predict the time of one engine iteration with a per-operator breakdown.\n"
       "  prefill: B requests each prefilling L prompt tokens in one step\n"
       "  decode:  B requests each generating one token over a context of L tokens");
-  std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead;
+  std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16";
   int batch = 0, context = 0;
   opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models)")(
       "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
@@ -27,7 +29,8 @@ int step_command(const std::vector<std::string>& args) {
       "overhead", po::value(&overhead), "override the overhead preset (cuda-graph, eager, none)")(
       "batch", po::value(&batch), "requests in the batch (>= 1)")("context", po::value(&context),
                                                                   "tokens per request (>= 1)")(
-      "phase", po::value(&phase), "prefill or decode")("format", po::value(&format), "text (default) or json");
+      "phase", po::value(&phase), "prefill or decode")(
+      "compression", po::value(&compression), "KV compression method (kvsim list compression; default fp16)")("format", po::value(&format), "text (default) or json");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
   po::notify(vm);
@@ -56,12 +59,17 @@ int step_command(const std::vector<std::string>& args) {
     throw InputError("--context " + std::to_string(context) + " exceeds " + m.name + "'s context of " +
                      std::to_string(m.max_context) + " tokens");
   }
-  const RooflineCostModel cost(m, g, e.overhead);
+  const CompressionSpec method = builtin_compression(compression);
+  const auto problems = validate_compression(method, m.head_dim);
+  if (!problems.empty()) throw InputError("--compression " + compression + ": " + join(problems, "; "));
+  const RooflineCostModel cost(m, g, e.overhead, RooflineParams{}, {method});
   BatchShape shape;
   if (phase == "prefill") {
-    for (int i = 0; i < batch; ++i) shape.prefills.push_back({context, 0, true});
+    for (int i = 0; i < batch; ++i) shape.prefills.push_back({context, 0, true, 0});
   } else {
-    shape.decode = {batch, static_cast<std::int64_t>(batch) * context, context};
+    // Each request attends over what its method keeps of a `context`-token sequence.
+    const std::int64_t resident = std::min(kept_after_prefill(method.retention, context), resident_cap(method.retention));
+    shape.decode = {BatchShape::uniform_decode(batch, static_cast<std::int32_t>(resident))};
   }
   const StepCost c = cost.step_cost(shape);
 
@@ -71,6 +79,7 @@ int step_command(const std::vector<std::string>& args) {
     j["gpu"] = g.name;
     j["engine"] = e.preset;
     j["phase"] = phase;
+    j["compression"] = method.name;
     j["batch"] = batch;
     j["context"] = context;
     j["cost_model"] = cost.describe();
@@ -88,8 +97,8 @@ int step_command(const std::vector<std::string>& args) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::printf("%s on %s, engine %s: %s, batch %d x %d tokens\n", m.name.c_str(), g.name.c_str(), e.preset.c_str(),
-              phase.c_str(), batch, context);
+  std::printf("%s on %s, engine %s, KV %s: %s, batch %d x %d tokens\n", m.name.c_str(), g.name.c_str(),
+              e.preset.c_str(), method.name.c_str(), phase.c_str(), batch, context);
   std::printf("cost model: %s\n\n", cost.describe().c_str());
   std::printf("  %-14s %10s %7s %12s %12s  %s\n", "operator", "time_ms", "share", "GFLOP", "MB", "bound");
   for (std::size_t i = 0; i < kNumOps; ++i) {

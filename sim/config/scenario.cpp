@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "models/compression/compression_registry.h"
+#include "models/compression/length_effect.h"
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
 #include "traces/workload.h"
@@ -102,6 +104,93 @@ RooflineParams decode_roofline(ConfigReader r) {
   return p;
 }
 
+// Adds `spec` to the table unless an identical name is there; returns its index.
+std::uint8_t intern_method(std::vector<CompressionSpec>& table, const CompressionSpec& spec) {
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    if (table[i].name == spec.name) return static_cast<std::uint8_t>(i);
+  }
+  table.push_back(spec);
+  return static_cast<std::uint8_t>(table.size() - 1);
+}
+
+// `compression:` is a method name, or {method, params, length_effect, routing}.
+void decode_compression(const YAML::Node& node, ConfigReader& parent, Scenario& s) {
+  s.methods.clear();
+  if (!node || node.IsNull()) {
+    s.methods.push_back(builtin_compression("fp16"));
+    return;
+  }
+  if (node.IsScalar()) {
+    s.methods.push_back(decode_compression_method(node, parent.key_path("compression"), parent));
+    return;
+  }
+  ConfigReader r(node, parent.key_path("compression"), parent.file(), parent.errors());
+  YAML::Node method = r.raw("method");
+  if (!method) method = YAML::Node("fp16");
+  YAML::Node params = r.raw("params");
+  YAML::Node spec_node = method;
+  if (params) {
+    if (!params.IsMap()) {
+      r.error("params", "expected a mapping of method parameters");
+    } else {
+      spec_node = YAML::Clone(params);
+      spec_node["method"] = method;
+    }
+  }
+  s.methods.push_back(decode_compression_method(spec_node, r.key_path(params ? "params" : "method"), r));
+  const YAML::Node le = r.raw("length_effect");
+  if (le) {
+    if (le.IsScalar()) {
+      try {
+        s.length_effect = le.as<bool>();
+      } catch (const YAML::Exception&) {
+        r.error("length_effect", "expected true, false or {pairs_file: PATH}");
+      }
+    } else if (le.IsMap()) {
+      ConfigReader lr(le, r.key_path("length_effect"), r.file(), r.errors());
+      std::string pairs = lr.require<std::string>("pairs_file");
+      namespace fs = std::filesystem;
+      if (!pairs.empty() && !fs::path(pairs).is_absolute() && !s.base_dir.empty() &&
+          fs::exists(fs::path(s.base_dir) / pairs)) {
+        pairs = (fs::path(s.base_dir) / pairs).string();
+      }
+      s.methods[0].length.enabled = true;
+      s.methods[0].length.pairs_file = pairs;
+      s.methods[0].length.source = "user pairs " + pairs;
+      try {
+        LengthEffectSampler probe(s.methods[0].length);
+      } catch (const InputError& e) {
+        lr.error("pairs_file", e.what());
+      }
+      lr.finish();
+    } else {
+      r.error("length_effect", "expected true, false or {pairs_file: PATH}");
+    }
+  }
+  const YAML::Node routing = r.raw("routing");
+  if (routing) {
+    if (!routing.IsSequence()) {
+      r.error("routing", "expected a list of {min_prompt_tokens, max_prompt_tokens, method}");
+    } else {
+      for (std::size_t i = 0; i < routing.size(); ++i) {
+        const std::string path = r.key_path("routing") + "[" + std::to_string(i) + "]";
+        ConfigReader rr(routing[i], path, r.file(), r.errors());
+        RoutingRule rule;
+        rule.min_prompt_tokens = rr.get<int>("min_prompt_tokens", 0);
+        rule.max_prompt_tokens = rr.get<int>("max_prompt_tokens", 0);
+        if (rule.min_prompt_tokens < 0) rr.error("min_prompt_tokens", "must be >= 0");
+        if (rule.max_prompt_tokens < 0) rr.error("max_prompt_tokens", "must be >= 0 (0: no upper bound)");
+        const YAML::Node m = rr.raw("method");
+        if (!m) rr.error("method", "required key is missing");
+        else rule.method = intern_method(s.methods, decode_compression_method(m, rr.key_path("method"), rr));
+        rr.finish();
+        s.routing.push_back(rule);
+      }
+    }
+  }
+  r.finish();
+}
+
 RunOptions decode_run(ConfigReader r) {
   RunOptions o;
   if (auto h = r.get_optional<double>("horizon_s")) {
@@ -188,6 +277,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
   s.engine = decode_engine(r.child("engine"), s.gpu, s.model);
   s.roofline = decode_roofline(r.child("cost_model"));
   s.run = decode_run(r.child("run"));
+  decode_compression(r.raw("compression"), r, s);
   s.workload = r.raw("workload");
   if (s.workload && !s.workload.IsMap()) r.error("workload", "expected a mapping");
   // Decode the workload once now (with this seed) so its errors surface with the others;
@@ -195,6 +285,26 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
   std::unique_ptr<Workload> probe;
   if (!s.workload || s.workload.IsMap()) {
     probe = decode_workload(ConfigReader(s.workload, "workload", s.source, errors), s.base_dir, RngStreams(s.seed));
+  }
+  if (probe) {
+    for (const auto& name : probe->method_names()) {
+      try {
+        s.trace_methods.push_back(intern_method(s.methods, builtin_compression(name)));
+      } catch (const InputError& e) {
+        r.error("workload", std::string("trace column 'compression': ") + e.what());
+      }
+    }
+  }
+  if (s.methods.size() > 32) r.error("compression", "at most 32 distinct methods per scenario");
+  for (std::size_t i = 0; i < s.methods.size(); ++i) {
+    for (const auto& problem : validate_compression(s.methods[i], s.model.head_dim)) {
+      r.error("compression", "method '" + s.methods[i].name + "': " + problem);
+    }
+    try {
+      LengthEffectSampler probe_length(s.methods[i].length);
+    } catch (const InputError& e) {
+      r.error("compression", "method '" + s.methods[i].name + "': " + e.what());
+    }
   }
   r.finish();
   errors.throw_if_any();
@@ -207,7 +317,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
                      " tokens (prompt + at least one output token); lower the prompt length's max");
   }
   try {
-    s.capacity = compute_kv_capacity(s.model, s.gpu, s.engine);
+    s.capacity = compute_kv_capacity(s.model, s.gpu, s.engine, s.methods);
   } catch (const InputError& e) {
     throw InputError(s.source + ": " + e.what());
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "models/compression/compression_spec.h"
 #include "models/cost/roofline_cost_model.h"
 #include "models/spec/catalog.h"
 #include "sim/serving/engine_config.h"
@@ -23,6 +24,14 @@ struct RunOptions {
   std::int64_t max_trace_events = 200000;  // trace.json cap (the file notes truncation)
 };
 
+// Per-request compression: the first rule whose prompt range contains the request's prompt
+// picks its method (requests that name a method in the trace keep theirs).
+struct RoutingRule {
+  std::int32_t min_prompt_tokens = 0;
+  std::int32_t max_prompt_tokens = 0;  // 0: no upper bound
+  std::uint8_t method = 0;             // index into Scenario::methods
+};
+
 struct Scenario {
   std::string source;       // file path, or "<builtin default>"
   std::string base_dir;     // for relative paths inside the scenario
@@ -32,6 +41,12 @@ struct Scenario {
   EngineConfig engine;
   KvCapacity capacity;
   RooflineParams roofline;
+  // Compression table: [0] the default method, then routing targets, then methods named
+  // by the trace's `compression` column. Routing rules and the trace's names index it.
+  std::vector<CompressionSpec> methods;
+  std::vector<RoutingRule> routing;
+  std::vector<std::uint8_t> trace_methods;  // workload method name index -> table index
+  bool length_effect = true;
   YAML::Node workload;      // decoded when the run starts (it owns RNG streams)
   RunOptions run;
   YAML::Node resolved;      // the document after --set, echoed as resolved.yaml

@@ -21,6 +21,10 @@ struct StepRecord {
   std::int32_t batch_requests = 0;   // decode_rows + prefill_requests
   std::int64_t kv_used_blocks = 0;
   std::int64_t kv_capacity_blocks = 0;
+  // For the achieved compression ratio: fp16 bytes the running requests' logical contexts
+  // would take, and the bytes their pages (plus fp16 residual windows) really take.
+  double logical_fp16_bytes = 0;
+  double stored_bytes = 0;
   const StepCost* cost = nullptr;
 };
 
@@ -31,6 +35,8 @@ struct RequestRecord {
   SimTime first_token = 0;
   SimTime finish = 0;
   std::int32_t output_tokens = 0;     // generated
+  std::int32_t baseline_output_tokens = 0;  // before the compression's length effect and caps
+  std::uint8_t method = 0;
   std::int32_t preempt_recompute = 0;
   std::int32_t preempt_swap = 0;
   std::int64_t recomputed_tokens = 0;

@@ -10,7 +10,18 @@ namespace kvsim {
 std::string kvsim_version() { return std::string(KVSIM_VERSION) + " (" + KVSIM_GIT_SHA + ")"; }
 
 nlohmann::json capacity_json(const KvCapacity& c) {
+  nlohmann::json methods = nlohmann::json::array();
+  for (const auto& m : c.methods) {
+    methods.push_back({{"name", m.name},
+                       {"kv_bytes_per_token", m.bytes_per_token},
+                       {"tokens_per_block", m.tokens_per_page},
+                       {"format_ratio", m.format_ratio},
+                       {"capacity_tokens", c.num_gpu_blocks * m.tokens_per_page},
+                       {"resident_cap_tokens", m.cap_tokens}});
+  }
   return {{"formula", c.formula},
+          {"residual_pool_bytes", c.residual_pool_bytes},
+          {"methods", methods},
           {"memory_bytes", c.memory_bytes},
           {"budget_bytes", c.budget_bytes},
           {"weight_bytes", c.weight_bytes},
@@ -47,6 +58,25 @@ nlohmann::json scenario_context(const Scenario& s, const std::string& cost_model
                                {"per_request_us", static_cast<double>(e.overhead.per_request_ns) / 1e3},
                                {"per_token_us", static_cast<double>(e.overhead.per_token_ns) / 1e3}}}};
   j["kv_capacity"] = capacity_json(s.capacity);
+  nlohmann::json methods = nlohmann::json::array();
+  for (const auto& m : s.methods) {
+    nlohmann::json l = {{"enabled", s.length_effect && m.length.enabled}, {"source", m.length.source}};
+    if (m.length.pairs_file.empty()) {
+      l["share_1_5x_longer"] = m.length.longer_1_5x;
+      l["share_2x_shorter"] = m.length.shorter_2x;
+      l["mean_ratio_longer"] = m.length.mean_ratio_longer;
+    } else {
+      l["pairs_file"] = m.length.pairs_file;
+    }
+    methods.push_back({{"name", m.name}, {"family", m.family}, {"description", m.description},
+                       {"source", m.source}, {"length_effect", l}});
+  }
+  nlohmann::json routing = nlohmann::json::array();
+  for (const auto& r : s.routing) {
+    routing.push_back({{"min_prompt_tokens", r.min_prompt_tokens}, {"max_prompt_tokens", r.max_prompt_tokens},
+                       {"method", s.methods.at(r.method).name}});
+  }
+  j["compression"] = {{"methods", methods}, {"routing", routing}};
   j["cost_model"] = cost_model;
   j["workload"] = workload;
   j["kvsim_version"] = kvsim_version();
@@ -132,6 +162,37 @@ std::string render_text_summary(const nlohmann::json& r) {
      << " tokens recomputed\n";
   os << "KV utilization: mean " << f(s["kv_utilization"]["mean"].get<double>() * 100, 1) << " %, max "
      << f(s["kv_utilization"]["max"].get<double>() * 100, 1) << " %\n";
+  const bool compressed = c["compression"]["methods"].size() > 1 ||
+                          c["compression"]["methods"][0]["family"].get<std::string>() != "none";
+  if (compressed) {
+    os << "Compression\n";
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "  %-22s %10s %7s %12s %14s\n", "method", "KV B/token", "ratio", "tokens/block",
+                  "capacity tok");
+    os << buf;
+    for (const auto& m : cap["methods"]) {
+      std::snprintf(buf, sizeof buf, "  %-22s %10lld %6.2fx %12d %14lld\n", m["name"].get<std::string>().c_str(),
+                    static_cast<long long>(m["kv_bytes_per_token"].get<std::int64_t>()), m["format_ratio"].get<double>(),
+                    m["tokens_per_block"].get<int>(), static_cast<long long>(m["capacity_tokens"].get<std::int64_t>()));
+      os << buf;
+    }
+    if (cap["residual_pool_bytes"].get<std::int64_t>() > 0) {
+      os << "  fp16 residual pool " << gib(cap["residual_pool_bytes"].get<double>()) << "\n";
+    }
+    const auto& cs = s["compression"];
+    os << "  achieved ratio " << f(cs["achieved_ratio"].get<double>(), 2)
+       << "x (fp16 bytes of the running contexts / bytes of their blocks and residual windows, time-weighted)\n";
+    os << "  output lengths: " << f(cs["output_length_ratio"].get<double>(), 3) << "x the baseline tokens; "
+       << f(cs["share_1_5x_longer"].get<double>() * 100, 1) << " % of requests >= 1.5x longer, "
+       << f(cs["share_2x_shorter"].get<double>() * 100, 1) << " % >= 2x shorter\n";
+    std::string extra;
+    for (const char* op : {"kv_quantize", "kv_dequant", "kv_scores", "kv_compaction", "kv_lowrank"}) {
+      if (s["op_time"].contains(op)) {
+        extra += std::string(extra.empty() ? "" : ", ") + op + " " + f(s["op_time"][op]["per_step_ms"].get<double>(), 3) + " ms";
+      }
+    }
+    if (!extra.empty()) os << "  compression device time per step: " << extra << "\n";
+  }
   const auto& b = s["batch_size"];
   os << "Batch size: mean " << f(b["mean"].get<double>(), 1) << ", p50 " << f(b["p50"].get<double>(), 0) << ", p99 "
      << f(b["p99"].get<double>(), 0) << ", max " << f(b["max"].get<double>(), 0) << " over "

@@ -53,6 +53,11 @@ void SummaryCollector::on_step(const StepRecord& s) {
   busy_ns_ += d;
   if (s.cost) gpu_ns_ += s.cost->gpu_ns;
   batch_.add(static_cast<double>(s.batch_requests));
+  logical_area_ += s.logical_fp16_bytes * static_cast<double>(d);
+  stored_area_ += s.stored_bytes * static_cast<double>(d);
+  if (s.cost) {
+    for (std::size_t i = 0; i < kNumOps; ++i) op_ns_[i] += static_cast<double>(s.cost->ops[i].ns);
+  }
   if (s.kv_capacity_blocks > 0) {
     const double u = static_cast<double>(s.kv_used_blocks) / static_cast<double>(s.kv_capacity_blocks);
     kv_util_area_ += u * static_cast<double>(d);
@@ -66,6 +71,9 @@ void SummaryCollector::on_finish(const RequestRecord& r) {
   ++finished_;
   prompt_tokens_ += r.spec.prompt_tokens;
   output_tokens_ += r.output_tokens;
+  baseline_output_ += r.baseline_output_tokens;
+  if (r.output_tokens >= 1.5 * r.baseline_output_tokens) ++longer_1_5x_;
+  if (2.0 * r.output_tokens <= r.baseline_output_tokens) ++shorter_2x_;
   recomputed_tokens_ += r.recomputed_tokens;
   last_finish_ = std::max(last_finish_, r.finish);
   ttft_.add(to_seconds(r.first_token - r.spec.arrival));
@@ -101,6 +109,22 @@ nlohmann::json SummaryCollector::summary(SimTime end) const {
   j["kv_utilization"] = {{"mean", busy_ns_ > 0 ? kv_util_area_ / static_cast<double>(busy_ns_) : 0.0},
                          {"max", kv_util_max_}};
   j["batch_size"] = dist(batch_);
+  j["compression"] = {
+      {"achieved_ratio", stored_area_ > 0 ? logical_area_ / stored_area_ : 0.0},
+      {"baseline_output_tokens", baseline_output_},
+      {"output_tokens", output_tokens_},
+      {"output_length_ratio", baseline_output_ > 0 ? static_cast<double>(output_tokens_) / baseline_output_ : 0.0},
+      {"share_1_5x_longer", finished_ ? static_cast<double>(longer_1_5x_) / finished_ : 0.0},
+      {"share_2x_shorter", finished_ ? static_cast<double>(shorter_2x_) / finished_ : 0.0}};
+  {
+    nlohmann::json ops;
+    for (std::size_t i = 0; i < kNumOps; ++i) {
+      if (op_ns_[i] == 0) continue;
+      ops[std::string(op_name(static_cast<Op>(i)))] = {
+          {"total_s", op_ns_[i] / 1e9}, {"per_step_ms", steps_ ? op_ns_[i] / 1e6 / static_cast<double>(steps_) : 0.0}};
+    }
+    j["op_time"] = ops;
+  }
   j["steps"] = steps_;
   j["busy_fraction"] = end > 0 ? static_cast<double>(busy_ns_) / static_cast<double>(end) : 0.0;
   j["gpu_busy_fraction"] = end > 0 ? static_cast<double>(gpu_ns_) / static_cast<double>(end) : 0.0;

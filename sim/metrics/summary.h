@@ -3,6 +3,7 @@
 // (streaming sketches, flat memory), preemptions, KV utilization, batch sizes, busy time.
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <vector>
 
 #include "sim/core/quantile_sketch.h"
@@ -40,6 +41,9 @@ class SummaryCollector final : public MetricsSink {
   Duration busy_ns_ = 0, gpu_ns_ = 0;
   double kv_util_area_ = 0;  // integral of used/capacity over step time (ns)
   double kv_util_max_ = 0;
+  double logical_area_ = 0, stored_area_ = 0;  // bytes x ns, for the achieved ratio
+  std::array<double, kNumOps> op_ns_{};        // device/host time per operator over the run
+  std::int64_t baseline_output_ = 0, longer_1_5x_ = 0, shorter_2x_ = 0;
   // Little's law bookkeeping: integral of requests in system and in the waiting stage.
   std::int64_t in_system_ = 0;
   double in_system_area_ = 0;  // request * ns

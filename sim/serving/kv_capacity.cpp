@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "models/compression/kv_layout.h"
 #include "sim/core/error.h"
 
 namespace kvsim {
@@ -27,12 +28,31 @@ std::int64_t estimate_activation_bytes(const ModelSpec& model, const EngineConfi
   return tokens * per_token + logits;
 }
 
-KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const EngineConfig& engine) {
+KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const EngineConfig& engine,
+                               const std::vector<CompressionSpec>& methods) {
   KvCapacity c;
   c.memory_bytes = gpu.memory_bytes;
   c.weight_bytes = model.weight_bytes();
-  c.bytes_per_token = model.kv_bytes_per_token();
-  c.block_bytes = c.bytes_per_token * engine.block_size;
+  const CompressionSpec fp16;
+  const CompressionSpec& base = methods.empty() ? fp16 : methods.front();
+  c.bytes_per_token = kv_bytes_per_token(base, model);
+  // Page padding: engines align pages; 256 bytes covers the alignment of every kernel here.
+  constexpr std::int64_t kAlign = 256;
+  c.block_bytes = (c.bytes_per_token * engine.block_size + kAlign - 1) / kAlign * kAlign;
+  std::int64_t residual = 0;
+  for (const auto& m : methods.empty() ? std::vector<CompressionSpec>{fp16} : methods) {
+    MethodLayout l;
+    l.name = m.name;
+    l.bytes_per_token = kv_bytes_per_token(m, model);
+    l.tokens_per_page = static_cast<int>(std::max<std::int64_t>(1, c.block_bytes / l.bytes_per_token));
+    l.format_ratio = format_ratio(m, model);
+    const std::int64_t cap = resident_cap(m.retention);
+    l.cap_tokens = cap >= kNoCap ? 0 : cap;
+    residual = std::max(residual, residual_bytes_per_sequence(m, model));
+    c.methods.push_back(l);
+  }
+  // The rethink-kv fork keeps max_batches + 3 fp16 "full" blocks for KIVI residuals.
+  c.residual_pool_bytes = residual * (std::int64_t{engine.max_num_seqs} + 3);
   c.non_torch_bytes = gib(engine.non_torch_reserve_gib);
   c.num_cpu_blocks = static_cast<std::int64_t>(gib(engine.swap_space_gib) / c.block_bytes);
 
@@ -73,12 +93,13 @@ KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const
     throw InputError("model " + model.name + " weights (" + fmt_gib(c.weight_bytes) + ") do not fit in " + gpu.name +
                      " memory budget (" + fmt_gib(weight_room) + ")");
   }
-  c.num_gpu_blocks = c.kv_pool_bytes > 0 ? c.kv_pool_bytes / c.block_bytes : 0;
+  const std::int64_t paged = c.kv_pool_bytes - c.residual_pool_bytes;
+  c.num_gpu_blocks = paged > 0 ? paged / c.block_bytes : 0;
   if (c.num_gpu_blocks < 1) {
     throw InputError("no memory left for the KV cache of " + model.name + " on " + gpu.name + ": budget " +
                      fmt_gib(c.budget_bytes) + " - weights " + fmt_gib(c.weight_bytes) + " - activation " +
                      fmt_gib(c.activation_bytes) + " - graph " + fmt_gib(c.graph_bytes) + " - non-torch " +
-                     fmt_gib(c.non_torch_bytes) + " <= 0");
+                     fmt_gib(c.non_torch_bytes) + " - residual pool " + fmt_gib(c.residual_pool_bytes) + " <= 0");
   }
   return c;
 }

@@ -6,9 +6,21 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
+#include "models/compression/compression_spec.h"
 #include "sim/serving/engine_config.h"
 
 namespace kvsim {
+
+// How one compression method packs tokens into the engine's pages.
+struct MethodLayout {
+  std::string name;
+  std::int64_t bytes_per_token = 0;  // all layers, compressed, with metadata
+  int tokens_per_page = 0;           // floor(page bytes / bytes per token)
+  double format_ratio = 1.0;         // fp16 bytes / compressed bytes
+  std::int64_t cap_tokens = 0;       // resident cap while decoding (0: none)
+};
 
 struct KvCapacity {
   std::int64_t memory_bytes = 0;
@@ -19,17 +31,22 @@ struct KvCapacity {
   std::int64_t non_torch_bytes = 0;
   std::int64_t kv_pool_bytes = 0;
   std::int64_t bytes_per_token = 0;     // KV bytes of one token, all layers
-  std::int64_t block_bytes = 0;
+  std::int64_t block_bytes = 0;         // page: block_size tokens of the default method, padded
+  std::int64_t residual_pool_bytes = 0; // fp16 residual windows, (max_num_seqs + 3) sequences
   std::int64_t num_gpu_blocks = 0;
   std::int64_t num_cpu_blocks = 0;      // swap space
   bool explicit_blocks = false;
   std::string formula;                  // the rule used, for the report
+  std::vector<MethodLayout> methods;    // index 0: the scenario's default method
 
-  std::int64_t tokens() const { return num_gpu_blocks * (block_bytes / std::max<std::int64_t>(1, bytes_per_token)); }
+  std::int64_t tokens() const { return num_gpu_blocks * (methods.empty() ? 0 : methods[0].tokens_per_page); }
 };
 
 // Throws InputError when the weights alone do not fit or no block is left for the KV cache.
-KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const EngineConfig& engine);
+// Pages are sized for `methods[0]` (block_size tokens, padded to 256 bytes); every other
+// method packs as many whole tokens into a page as fit.
+KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const EngineConfig& engine,
+                               const std::vector<CompressionSpec>& methods);
 
 // Peak activation memory of the profile run (max_num_batched_tokens through one layer plus
 // fp32 logits for max_num_seqs rows), used when activation_reserve_gib is unset.

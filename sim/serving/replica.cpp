@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "models/compression/kv_layout.h"
 #include "sim/core/error.h"
 
 namespace kvsim {
@@ -28,18 +29,17 @@ class Replica::View final : public SchedulerView {
   }
   bool needs_block_next_decode(std::int32_t slot) const override {
     const RequestState& s = at(slot);
-    const std::int64_t kv = s.decoding ? r_.pool_.kv_tokens(s) : s.kv_tokens;
-    return kv % r_.kv_.block_size() == 0;
+    return s.decoding ? r_.pool_.needs_block_next_step(s) : r_.needs_page(s, s.resident_tokens);
   }
+  std::int64_t pages_for(std::int32_t slot, std::int64_t tokens) const override {
+    return r_.pages(at(slot).method, tokens);
+  }
+  std::int64_t max_pages_ever(std::int32_t slot) const override { return r_.max_pages_ever(at(slot)); }
   std::int32_t prefill_remaining(std::int32_t slot) const override {
     const RequestState& s = at(slot);
     return s.prefill_target - s.computed;
   }
   std::int32_t prefill_computed(std::int32_t slot) const override { return at(slot).computed; }
-  std::int64_t max_tokens_ever(std::int32_t slot) const override {
-    const RequestState& s = at(slot);
-    return std::int64_t{s.spec.prompt_tokens} + s.target_output;
-  }
   std::int64_t decode_steps_since_prefill() const override { return r_.decode_steps_since_prefill_; }
   std::int32_t static_batch_rows() const override { return r_.static_batch_rows_; }
 
@@ -48,9 +48,19 @@ class Replica::View final : public SchedulerView {
   const Replica& r_;
 };
 
+namespace {
+std::vector<PoolGroupSpec> pool_groups(const KvCapacity& capacity, const std::vector<CompressionSpec>& methods) {
+  std::vector<PoolGroupSpec> out;
+  for (std::size_t i = 0; i < methods.size(); ++i) {
+    out.push_back({capacity.methods.at(i).tokens_per_page, resident_cap(methods[i].retention)});
+  }
+  return out;
+}
+}  // namespace
+
 Replica::Replica(std::int32_t index, const ModelSpec& model, const EngineConfig& engine, const KvCapacity& capacity,
-                 const Scheduler& scheduler, const CostModel& cost, std::vector<MetricsSink*> sinks,
-                 std::int64_t livelock_steps)
+                 const std::vector<CompressionSpec>& methods, const Scheduler& scheduler, const CostModel& cost,
+                 std::vector<MetricsSink*> sinks, std::int64_t livelock_steps)
     : index_(index),
       model_(model),
       engine_(engine),
@@ -61,8 +71,34 @@ Replica::Replica(std::int32_t index, const ModelSpec& model, const EngineConfig&
       livelock_steps_(livelock_steps),
       kv_(capacity.num_gpu_blocks, engine.block_size, engine.watermark,
           engine.preemption_mode == PreemptionMode::kSwap ? capacity.num_cpu_blocks : 0),
-      pool_(slots_, engine.block_size),
-      view_(std::make_unique<View>(*this)) {}
+      pool_(slots_, pool_groups(capacity, methods)),
+      view_(std::make_unique<View>(*this)) {
+  if (methods.empty() || methods.size() != capacity.methods.size() || methods.size() > 255) {
+    throw InvariantViolation("replica needs one page layout per compression method (at most 255)");
+  }
+  for (std::size_t i = 0; i < methods.size(); ++i) {
+    methods_.push_back({capacity.methods[i].tokens_per_page, resident_cap(methods[i].retention), methods[i].retention});
+  }
+  residual_bytes_ = capacity.residual_pool_bytes / (std::int64_t{engine.max_num_seqs} + 3);
+}
+
+std::int64_t Replica::pages(std::uint8_t method, std::int64_t tokens) const {
+  const int per = methods_[method].tokens_per_page;
+  return tokens <= 0 ? 0 : (tokens + per - 1) / per;
+}
+
+bool Replica::needs_page(const RequestState& r, std::int64_t resident) const {
+  const MethodRuntime& m = methods_[r.method];
+  return resident < m.cap && resident % m.tokens_per_page == 0;
+}
+
+std::int64_t Replica::max_pages_ever(const RequestState& r) const {
+  const MethodRuntime& m = methods_[r.method];
+  // The prompt is stored whole before compaction; afterwards at most kept + outputs - 1.
+  const std::int64_t prompt = r.spec.prompt_tokens;
+  const std::int64_t decoded = std::min(kept_after_prefill(m.retention, prompt) + r.target_output - 1, m.cap);
+  return pages(r.method, std::max(prompt, decoded));
+}
 
 Replica::~Replica() = default;
 
@@ -79,16 +115,18 @@ std::int32_t Replica::alloc_slot() {
 
 void Replica::free_slot(std::int32_t slot) { free_slots_.push_back(slot); }
 
-void Replica::enqueue(const RequestSpec& spec, SimTime now) {
+void Replica::enqueue(const RequestSpec& spec, std::uint8_t method, double length_multiplier, SimTime now) {
   ++counters_.arrived;
   for (auto* s : sinks_) s->on_arrival(spec, now);
   const std::int32_t slot = alloc_slot();
   RequestState& r = slots_[static_cast<std::size_t>(slot)];
   r.spec = spec;
+  r.method = method;
   const std::int32_t max_len = engine_.effective_max_model_len(model_);
-  // Output is capped by the request's max_tokens and by the context window (vLLM stops a
-  // sequence at max_model_len).
-  std::int32_t target = spec.output_tokens;
+  // The method's length effect first, then the request's max_tokens and the context window
+  // (vLLM stops a sequence at max_model_len).
+  const double scaled = std::round(static_cast<double>(spec.output_tokens) * length_multiplier);
+  std::int32_t target = static_cast<std::int32_t>(std::clamp(scaled, 1.0, 2.0e9));
   if (spec.max_tokens > 0) target = std::min(target, spec.max_tokens);
   target = std::min(target, max_len - spec.prompt_tokens);
   r.target_output = target;
@@ -100,8 +138,9 @@ void Replica::enqueue(const RequestSpec& spec, SimTime now) {
                           std::to_string(max_len));
     return;
   }
-  // At most prompt + output - 1 tokens are ever stored (the last token is never written).
-  const std::int64_t need = kv_.blocks_for(std::int64_t{spec.prompt_tokens} + target - 1);
+  // At most prompt + output - 1 tokens are ever stored (the last token is never written),
+  // fewer under eviction.
+  const std::int64_t need = max_pages_ever(r);
   if (need > kv_.capacity()) {
     reject(slot, now, "needs " + std::to_string(need) + " KV blocks at its longest but the cache holds " +
                           std::to_string(kv_.capacity()));
@@ -172,7 +211,7 @@ void Replica::preempt(std::int32_t slot, PreemptionMode mode, SimTime now) {
   if (engine_.preemption_mode == PreemptionMode::kSwap) ++counters_.swap_fallbacks;
   kv_.release(r.blocks);
   r.blocks = 0;
-  r.kv_tokens = 0;
+  r.resident_tokens = 0;
   r.computed = 0;
   // Recompute re-prefills the prompt and every token generated so far.
   r.prefill_target = r.spec.prompt_tokens + r.generated;
@@ -199,6 +238,8 @@ void Replica::finish(std::int32_t slot, SimTime now) {
   rec.first_token = r.first_token;
   rec.finish = now;
   rec.output_tokens = r.generated;
+  rec.baseline_output_tokens = r.spec.output_tokens;
+  rec.method = r.method;
   rec.preempt_recompute = r.preempt_recompute;
   rec.preempt_swap = r.preempt_swap;
   rec.recomputed_tokens = r.recomputed_tokens;
@@ -274,7 +315,7 @@ void Replica::apply_plan(SimTime now) {
     if (a.tokens <= 0 || r.computed + a.tokens > r.prefill_target) {
       throw InvariantViolation("prefill chunk of " + std::to_string(a.tokens) + " tokens out of range");
     }
-    const std::int64_t need = kv_.blocks_for(std::int64_t{r.computed} + a.tokens) - r.blocks;
+    const std::int64_t need = pages(r.method, std::int64_t{r.computed} + a.tokens) - r.blocks;
     kv_.allocate(need);
     r.blocks += need;
   }
@@ -291,20 +332,26 @@ void Replica::build_shape() {
   for (const PrefillAssignment& a : plan_.prefills) {
     const RequestState& r = slots_[static_cast<std::size_t>(a.slot)];
     const std::int32_t tokens = plan_.pad_to_longest ? longest : a.tokens;
-    shape_.prefills.push_back({tokens, r.computed, r.computed + a.tokens == r.prefill_target});
+    shape_.prefills.push_back({tokens, r.computed, r.computed + a.tokens == r.prefill_target, r.method});
   }
-  shape_.decode = {};
+  shape_.decode.clear();
   step_decode_rows_ = 0;
   if (plan_.run_decodes) {
     step_decode_rows_ = pool_.count();
-    shape_.decode.count = pool_.count();
-    shape_.decode.context_sum = pool_.kv_sum() + pool_.count();
-    shape_.decode.context_max = static_cast<std::int32_t>(pool_.kv_max() + 1);
-    if (plan_.padded_decode_rows > shape_.decode.count) {
+    for (std::size_t g = 0; g < pool_.group_count(); ++g) {
+      const std::int32_t n = pool_.group_size(g);
+      if (n == 0) continue;
+      // Each request attends over its resident tokens plus the one this step writes.
+      DecodeGroup dg{static_cast<std::uint8_t>(g), n, pool_.resident_sum(g) + n,
+                     static_cast<std::int32_t>(pool_.resident_max(g) + 1)};
+      shape_.decode.push_back(dg);
+    }
+    if (plan_.padded_decode_rows > step_decode_rows_ && !shape_.decode.empty()) {
       // Static batching: finished rows are padding that still computes at the longest length.
-      const std::int32_t pad = plan_.padded_decode_rows - shape_.decode.count;
-      shape_.decode.count += pad;
-      shape_.decode.context_sum += std::int64_t{pad} * shape_.decode.context_max;
+      DecodeGroup& dg = shape_.decode.front();
+      const std::int32_t pad = plan_.padded_decode_rows - step_decode_rows_;
+      dg.count += pad;
+      dg.context_sum += std::int64_t{pad} * dg.context_max;
     }
   }
   shape_.swap_bytes = step_swap_bytes_;
@@ -372,7 +419,16 @@ void Replica::complete_step(SimTime now) {
     r.computed += a.tokens;
     if (r.computed < r.prefill_target) continue;
     remove_prefilling(a.slot);
-    r.kv_tokens = r.prefill_target;
+    // Retention compacts the freshly prefilled sequence (SnapKV/H2O/StreamingLLM once after
+    // prefill; recompute re-applies it) and returns the freed pages.
+    const MethodRuntime& m = methods_[r.method];
+    r.resident_tokens = std::min(kept_after_prefill(m.retention, r.prefill_target), m.cap);
+    const std::int64_t kept_pages = pages(r.method, r.resident_tokens);
+    if (kept_pages < r.blocks) {
+      kv_.release(r.blocks - kept_pages);
+      counters_.compacted_blocks += r.blocks - kept_pages;
+      r.blocks = kept_pages;
+    }
     r.generated += 1;
     ++first_tokens;
     emit_first_or_resumed_token(r, now);
@@ -397,6 +453,14 @@ void Replica::complete_step(SimTime now) {
   rec.batch_requests = rec.decode_rows + rec.prefill_requests;
   rec.kv_used_blocks = kv_.used();
   rec.kv_capacity_blocks = kv_.capacity();
+  {
+    std::int64_t logical = 0;
+    for (std::size_t g = 0; g < pool_.group_count(); ++g) logical += pool_.logical_sum(g);
+    for (const std::int32_t p : prefilling_) logical += slots_[static_cast<std::size_t>(p)].computed;
+    rec.logical_fp16_bytes = static_cast<double>(logical) * static_cast<double>(model_.kv_bytes_per_token());
+    rec.stored_bytes = static_cast<double>(kv_.used()) * static_cast<double>(capacity_.block_bytes) +
+                       static_cast<double>(running_) * static_cast<double>(residual_bytes_);
+  }
   rec.cost = &cost_result_;
   for (auto* s : sinks_) s->on_step(rec);
   if (running_ == 0) static_batch_rows_ = 0;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "models/compression/compression_spec.h"
 #include "models/cost/cost_model.h"
 #include "sim/metrics/metrics_sink.h"
 #include "sim/serving/decode_pool.h"
@@ -28,22 +29,26 @@ struct ReplicaCounters {
   std::int64_t swap_fallbacks = 0;
   std::int64_t swapped_bytes = 0;
   std::int64_t recomputed_tokens = 0;
+  std::int64_t compacted_blocks = 0;  // pages freed by retention after prefill
   Duration busy_ns = 0;  // time with a step in flight
   Duration gpu_ns = 0;   // device share of those steps
 };
 
 class Replica {
  public:
+  // `methods` is the compression table (index 0 the default); capacity.methods its layout.
   Replica(std::int32_t index, const ModelSpec& model, const EngineConfig& engine, const KvCapacity& capacity,
-          const Scheduler& scheduler, const CostModel& cost, std::vector<MetricsSink*> sinks,
-          std::int64_t livelock_steps);
+          const std::vector<CompressionSpec>& methods, const Scheduler& scheduler, const CostModel& cost,
+          std::vector<MetricsSink*> sinks, std::int64_t livelock_steps);
   ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
 
   // Admits a request into the waiting queue, or rejects it with a reason if it can never
-  // be served (it would never fit in KV).
-  void enqueue(const RequestSpec& spec, SimTime now);
+  // be served (it would never fit in KV). `method` indexes the compression table;
+  // `length_multiplier` scales its output length (the method's length effect), before the
+  // max_tokens and context caps.
+  void enqueue(const RequestSpec& spec, std::uint8_t method, double length_multiplier, SimTime now);
 
   bool step_in_flight() const { return in_flight_; }
   // End of the last completed step (steps completed in place run ahead of the event queue).
@@ -75,6 +80,9 @@ class Replica {
   void finish(std::int32_t slot, SimTime now);
   void reject(std::int32_t slot, SimTime now, const std::string& reason);
   void emit_first_or_resumed_token(RequestState& r, SimTime now);
+  std::int64_t pages(std::uint8_t method, std::int64_t tokens) const;
+  bool needs_page(const RequestState& r, std::int64_t resident) const;
+  std::int64_t max_pages_ever(const RequestState& r) const;
   void join_pool(std::int32_t slot);
   void leave_pool(std::int32_t slot);
   void record_decode_token_gaps(SimTime now);
@@ -93,6 +101,13 @@ class Replica {
   std::vector<MetricsSink*> sinks_;
   std::int64_t livelock_steps_;
 
+  struct MethodRuntime {
+    int tokens_per_page;
+    std::int64_t cap;  // resident cap while decoding (kNoCap: none)
+    Retention retention;
+  };
+  std::vector<MethodRuntime> methods_;
+  std::int64_t residual_bytes_ = 0;  // fp16 residual window per running sequence
   KvCacheManager kv_;
   std::vector<RequestState> slots_;
   std::vector<std::int32_t> free_slots_;

@@ -11,17 +11,20 @@ enum class RequestStatus : std::uint8_t { kWaiting, kRunning, kSwapped, kFinishe
 
 struct RequestState {
   RequestSpec spec;
-  std::int32_t target_output = 0;  // tokens it will generate (after max_tokens / context caps)
+  std::int32_t target_output = 0;  // tokens it will generate (after length effect and caps)
+  std::uint8_t method = 0;         // index into the scenario's compression table
   RequestStatus status = RequestStatus::kWaiting;
   bool decoding = false;           // in the DecodePool; the fields below marked (*) are then stale
   std::int32_t generated = 0;      // (*) output tokens produced so far
-  std::int64_t kv_tokens = 0;      // (*) tokens whose K/V are stored
+  std::int64_t resident_tokens = 0; // (*) tokens whose K/V are stored (after eviction)
   std::int64_t blocks = 0;         // (*) GPU blocks held (or CPU blocks while swapped)
   std::int32_t prefill_target = 0; // tokens the current prefill must compute (prompt + generated)
   std::int32_t computed = 0;       // of prefill_target, computed so far (chunked prefill)
-  // DecodePool bookkeeping: kv_tokens = kv_key + pool steps, generated = gen_key + pool steps.
-  std::int64_t kv_key = 0;
+  // DecodePool bookkeeping: resident = res_key + pool steps (until capped), generated =
+  // gen_key + pool steps.
+  std::int64_t res_key = 0;
   std::int64_t gen_key = 0;
+  bool capped = false;
   std::uint32_t epoch = 0;         // bumps whenever the request leaves the pool (lazy heap delete)
   // Running order (admission order; the back is the LIFO preemption victim).
   std::int32_t prev = -1;

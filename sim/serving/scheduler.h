@@ -66,7 +66,11 @@ class SchedulerView {
   virtual bool needs_block_next_decode(std::int32_t slot) const = 0;
   virtual std::int32_t prefill_remaining(std::int32_t slot) const = 0;
   virtual std::int32_t prefill_computed(std::int32_t slot) const = 0;
-  virtual std::int64_t max_tokens_ever(std::int32_t slot) const = 0;  // prompt + target output
+  // Pages `slot` needs to hold `tokens` tokens in its compression method's format.
+  virtual std::int64_t pages_for(std::int32_t slot, std::int64_t tokens) const = 0;
+  // The most pages `slot` will ever hold (its prompt before compaction, or its longest
+  // resident context), for schedulers that reserve whole requests (static batching).
+  virtual std::int64_t max_pages_ever(std::int32_t slot) const = 0;
   virtual std::int64_t decode_steps_since_prefill() const = 0;
   virtual std::int32_t static_batch_rows() const = 0;  // rows of the batch being decoded (static)
 };

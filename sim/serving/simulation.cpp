@@ -7,7 +7,7 @@
 namespace kvsim {
 
 std::unique_ptr<CostModel> make_cost_model(const Scenario& s) {
-  return std::make_unique<RooflineCostModel>(s.model, s.gpu, s.engine.overhead, s.roofline);
+  return std::make_unique<RooflineCostModel>(s.model, s.gpu, s.engine.overhead, s.roofline, s.methods);
 }
 
 Simulation::Simulation(const Scenario& scenario, const CostModel& cost, std::vector<MetricsSink*> sinks)
@@ -17,8 +17,31 @@ Simulation::Simulation(const Scenario& scenario, const CostModel& cost, std::vec
   ErrorList errors;
   workload_ = decode_workload(ConfigReader(scenario.workload, "workload", scenario.source, errors), scenario.base_dir, rng);
   errors.throw_if_any();
-  replica_ = std::make_unique<Replica>(0, scenario.model, scenario.engine, scenario.capacity, *scheduler_, cost, sinks_,
-                                       scenario.run.livelock_steps);
+  replica_ = std::make_unique<Replica>(0, scenario.model, scenario.engine, scenario.capacity, scenario.methods,
+                                       *scheduler_, cost, sinks_, scenario.run.livelock_steps);
+  for (const auto& m : scenario.methods) length_.emplace_back(m.length);
+  length_seed_ = scenario.seed ^ fnv1a64("compression.output_len");
+}
+
+std::uint8_t Simulation::method_for(const RequestSpec& r) const {
+  if (r.method >= 0) return scenario_.trace_methods.at(static_cast<std::size_t>(r.method));
+  for (const RoutingRule& rule : scenario_.routing) {
+    if (r.prompt_tokens >= rule.min_prompt_tokens &&
+        (rule.max_prompt_tokens == 0 || r.prompt_tokens <= rule.max_prompt_tokens)) {
+      return rule.method;
+    }
+  }
+  return 0;
+}
+
+double Simulation::length_multiplier(const RequestSpec& r, std::uint8_t method) const {
+  const LengthEffectSampler& s = length_[method];
+  if (!scenario_.length_effect || !s.enabled()) return 1.0;
+  // Each request draws from its own stream (seed, request id): its length does not depend
+  // on which other requests exist or in which order they arrive.
+  std::uint64_t st = length_seed_ ^ (static_cast<std::uint64_t>(r.id) * 0x9e3779b97f4a7c15ULL);
+  Rng rng(splitmix64(st));
+  return s.sample(rng);
 }
 
 Simulation::~Simulation() = default;
@@ -52,7 +75,8 @@ RunResult Simulation::run() {
           if (pending_->arrival < r.arrival) throw InvariantViolation("workload produced a decreasing arrival time");
           queue_.schedule(pending_->arrival, Phase::kArrival, EventKind::kArrival);
         }
-        replica_->enqueue(r, now);
+        const std::uint8_t method = method_for(r);
+        replica_->enqueue(r, method, length_multiplier(r, method), now);
         if (!replica_->step_in_flight() && !wake_pending_) {
           wake_pending_ = true;
           queue_.schedule(now, Phase::kStepComplete, EventKind::kWake);

@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "models/compression/length_effect.h"
 #include "models/cost/cost_model.h"
 #include "sim/config/scenario.h"
 #include "sim/engine/event_queue.h"
@@ -29,6 +30,8 @@ class Simulation {
 
  private:
   void start_replica(SimTime now);
+  std::uint8_t method_for(const RequestSpec& r) const;
+  double length_multiplier(const RequestSpec& r, std::uint8_t method) const;
 
   const Scenario& scenario_;
   std::vector<MetricsSink*> sinks_;
@@ -38,6 +41,8 @@ class Simulation {
   EventQueue queue_;
   std::optional<RequestSpec> pending_;  // the next arrival (exactly one is queued at a time)
   bool wake_pending_ = false;
+  std::vector<LengthEffectSampler> length_;  // one per compression method
+  std::uint64_t length_seed_ = 0;
 };
 
 // Builds the default cost model of a scenario.

@@ -12,7 +12,7 @@ TEST(Analytic, LoneRequestTtftIsOnePrefillStep) {
   const Scenario s = testing::scenario(
       "workload: {num_requests: 1, arrival: {kind: all-at-once}, prompt_tokens: {kind: fixed, value: 1000}, output_tokens: {kind: fixed, value: 1}}");
   BatchShape shape;
-  shape.prefills.push_back({1000, 0, true});
+  shape.prefills.push_back({1000, 0, true, 0});
   const double want = to_seconds(cost_of(s, shape).total_ns);
   const auto o = testing::run(s);
   EXPECT_DOUBLE_EQ(o.report["summary"]["latency_s"]["ttft"]["max"].get<double>(), want);
@@ -25,11 +25,11 @@ TEST(Analytic, FixedBatchDecodeTimeIsTheSumOfItsSteps) {
   const Scenario s = testing::scenario("workload: {num_requests: 8, arrival: {kind: all-at-once},"
                                        " prompt_tokens: {kind: fixed, value: 256}, output_tokens: {kind: fixed, value: 64}}");
   BatchShape prefill;
-  for (int i = 0; i < B; ++i) prefill.prefills.push_back({P, 0, true});
+  for (int i = 0; i < B; ++i) prefill.prefills.push_back({P, 0, true, 0});
   Duration total = cost_of(s, prefill).total_ns;
   for (int k = 1; k < O; ++k) {
     BatchShape d;
-    d.decode = {B, static_cast<std::int64_t>(B) * (P + k), P + k};
+    d.decode = {BatchShape::uniform_decode(B, P + k)};
     total += cost_of(s, d).total_ns;
   }
   const auto o = testing::run(s);
@@ -57,8 +57,8 @@ TEST(Analytic, ThroughputSaturatesAtTheCostModelsBatchLimit) {
       "workload: {num_requests: 640, arrival: {kind: all-at-once},"
       " prompt_tokens: {kind: fixed, value: 128}, output_tokens: {kind: fixed, value: 256}}");
   BatchShape fastest, slowest;
-  fastest.decode = {64, 64LL * 129, 129};
-  slowest.decode = {64, 64LL * 384, 384};
+  fastest.decode = {BatchShape::uniform_decode(64, 129)};
+  slowest.decode = {BatchShape::uniform_decode(64, 384)};
   const double upper = 64.0 / to_seconds(cost_of(s, fastest).total_ns);
   const double lower = 64.0 / to_seconds(cost_of(s, slowest).total_ns);
   const auto o = testing::run(s);

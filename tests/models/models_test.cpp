@@ -49,7 +49,7 @@ TEST(Roofline, SmallBatchDecodeIsWeightBandwidthBound) {
   RooflineParams p;
   const RooflineCostModel cost(m, g, overhead_preset("none"), p);
   BatchShape s;
-  s.decode = {1, 128, 128};
+  s.decode = {BatchShape::uniform_decode(1, 128)};
   const StepCost sc = cost.step_cost(s);
   // Layer weights streamed once at memory_efficiency x HBM bandwidth, plus kernel gaps.
   const double layer_weights = static_cast<double>(m.weight_bytes()) - 2.0 * 2.0 * m.vocab_size * m.hidden_size;  // minus embedding and LM head (fp16)
@@ -66,13 +66,13 @@ TEST(Roofline, LargePrefillIsComputeBoundAndDecodeAttentionUsesEachContext) {
   const Catalog c = Catalog::builtin();
   const RooflineCostModel cost(c.model("llama-3-8b"), c.gpu("h200"), overhead_preset("cuda-graph"));
   BatchShape pf;
-  pf.prefills.push_back({4096, 0, true});
+  pf.prefills.push_back({4096, 0, true, 0});
   EXPECT_TRUE(cost.step_cost(pf)[Op::kGateUpProj].compute_bound);
   // Same mean context, wider spread: never cheaper (the straggler bound), and strictly
   // more expensive when one sequence dominates.
   BatchShape even, skewed;
-  even.decode = {2, 2 * 4000, 4000};
-  skewed.decode = {2, 2 * 4000, 7990};
+  even.decode = {DecodeGroup{0, 2, 2 * 4000, 4000}};
+  skewed.decode = {DecodeGroup{0, 2, 2 * 4000, 7990}};
   EXPECT_LT(cost.step_cost(even)[Op::kAttnDecode].ns, cost.step_cost(skewed)[Op::kAttnDecode].ns);
 }
 

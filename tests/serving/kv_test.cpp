@@ -7,6 +7,8 @@
 namespace kvsim {
 namespace {
 
+constexpr std::int64_t kNoCapForTest = std::int64_t{1} << 60;
+
 TEST(KvCacheManager, AccountsBlocksAndEnforcesCheckThenAct) {
   KvCacheManager kv(100, 16, 0.01, 10);
   EXPECT_EQ(kv.watermark_blocks(), 1);
@@ -29,45 +31,56 @@ TEST(KvCacheManager, AccountsBlocksAndEnforcesCheckThenAct) {
   EXPECT_THROW(kv.release(1), InvariantViolation);
 }
 
-// The pool's O(1) bookkeeping must equal a naive per-request simulation, step by step.
+// The pool's O(1) bookkeeping must equal a naive per-request simulation, step by step:
+// two methods with different tokens per page, one of them capped (evict every step).
 TEST(DecodePool, MatchesNaivePerRequestBookkeeping) {
-  const int bs = 16;
-  std::vector<RequestState> slots(50);
-  DecodePool pool(slots, bs);
+  const std::vector<PoolGroupSpec> groups = {{16, kNoCapForTest}, {40, 200}};
+  std::vector<RequestState> slots(60);
+  DecodePool pool(slots, groups);
   Rng rng(9);
   struct Naive {
-    std::int64_t kv;
+    std::int64_t res;
     std::int32_t gen, target;
+    std::uint8_t m;
     bool in;
   };
-  std::vector<Naive> naive(50);
-  for (std::int32_t i = 0; i < 50; ++i) {
-    slots[i].kv_tokens = rng.uniform_int(1, 300);
+  std::vector<Naive> naive(60);
+  for (std::int32_t i = 0; i < 60; ++i) {
+    slots[i].method = static_cast<std::uint8_t>(i % 2);
+    const std::int64_t cap = groups[slots[i].method].cap;
+    slots[i].resident_tokens = std::min<std::int64_t>(rng.uniform_int(1, 300), cap);
     slots[i].generated = 1;
     slots[i].target_output = static_cast<std::int32_t>(rng.uniform_int(2, 200));
-    naive[i] = {slots[i].kv_tokens, 1, slots[i].target_output, false};
+    slots[i].spec.prompt_tokens = 50;
+    naive[i] = {slots[i].resident_tokens, 1, slots[i].target_output, slots[i].method, false};
   }
   std::int32_t next_add = 0;
   for (int step = 0; step < 400; ++step) {
-    if (next_add < 50 && step % 5 == 0) {
+    if (next_add < 60 && step % 4 == 0) {
       pool.add(next_add);
       naive[next_add].in = true;
       ++next_add;
     }
-    std::int64_t need = 0, sum = 0, mx = 0;
+    std::int64_t need = 0;
+    std::int64_t sum[2] = {0, 0}, mx[2] = {0, 0}, logical[2] = {0, 0};
     for (const auto& n : naive) {
       if (!n.in) continue;
-      need += n.kv % bs == 0;
-      sum += n.kv;
-      mx = std::max(mx, n.kv);
+      const int per = groups[n.m].tokens_per_page;
+      need += (n.res < groups[n.m].cap && n.res % per == 0);
+      sum[n.m] += n.res;
+      mx[n.m] = std::max(mx[n.m], n.res);
+      logical[n.m] += 50 + n.gen - 1;
     }
     ASSERT_EQ(pool.blocks_needed_next_step(), need) << "step " << step;
-    ASSERT_EQ(pool.kv_sum(), sum);
-    ASSERT_EQ(pool.kv_max(), mx);
+    for (std::size_t g = 0; g < 2; ++g) {
+      ASSERT_EQ(pool.resident_sum(g), sum[g]) << "step " << step << " group " << g;
+      ASSERT_EQ(pool.resident_max(g), mx[g]);
+      ASSERT_EQ(pool.logical_sum(g), logical[g]);
+    }
     pool.advance();
     for (auto& n : naive) {
       if (!n.in) continue;
-      ++n.kv;
+      n.res = std::min(n.res + 1, groups[n.m].cap);
       ++n.gen;
     }
     std::vector<std::int32_t> finished;
@@ -76,7 +89,7 @@ TEST(DecodePool, MatchesNaivePerRequestBookkeeping) {
       finished.push_back(s);
     }
     std::vector<std::int32_t> want;
-    for (std::int32_t i = 0; i < 50; ++i) {
+    for (std::int32_t i = 0; i < 60; ++i) {
       if (naive[i].in && naive[i].gen == naive[i].target) {
         want.push_back(i);
         naive[i].in = false;
@@ -85,8 +98,9 @@ TEST(DecodePool, MatchesNaivePerRequestBookkeeping) {
     std::sort(finished.begin(), finished.end());
     ASSERT_EQ(finished, want) << "step " << step;
     for (auto s : finished) {
-      EXPECT_EQ(slots[s].kv_tokens, naive[s].kv);
-      EXPECT_EQ(slots[s].blocks, (naive[s].kv + bs - 1) / bs);
+      const int per = groups[naive[s].m].tokens_per_page;
+      EXPECT_EQ(slots[s].resident_tokens, naive[s].res);
+      EXPECT_EQ(slots[s].blocks, (naive[s].res + per - 1) / per);
     }
   }
 }

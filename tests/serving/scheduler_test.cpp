@@ -61,7 +61,8 @@ class FakeView final : public SchedulerView {
   bool needs_block_next_decode(std::int32_t s) const override { return reqs_.at(s).needs_block; }
   std::int32_t prefill_remaining(std::int32_t s) const override { return reqs_.at(s).remaining; }
   std::int32_t prefill_computed(std::int32_t s) const override { return reqs_.at(s).computed; }
-  std::int64_t max_tokens_ever(std::int32_t s) const override { return reqs_.at(s).max_tokens; }
+  std::int64_t pages_for(std::int32_t, std::int64_t tokens) const override { return kv_.blocks_for(tokens); }
+  std::int64_t max_pages_ever(std::int32_t s) const override { return kv_.blocks_for(reqs_.at(s).max_tokens); }
   std::int64_t decode_steps_since_prefill() const override { return steps_since_prefill; }
   std::int32_t static_batch_rows() const override { return static_cast<std::int32_t>(order_.size()); }
 

@@ -30,12 +30,12 @@ class LmdeployScheduler final : public Scheduler {
       for (const std::int32_t w : v.waiting()) {
         if (seqs >= e.max_num_seqs) break;
         const std::int32_t n = v.prefill_remaining(w);
-        if (v.kv().never_fits(v.kv().blocks_for(n))) {
+        if (v.kv().never_fits(v.pages_for(w, n))) {
           plan.reject.push_back(w);
           continue;
         }
         if (!plan.prefills.empty() && tokens + n > e.max_num_batched_tokens) break;
-        const std::int64_t need = v.kv().blocks_for(n);
+        const std::int64_t need = v.pages_for(w, n);
         if (need > b.free()) break;
         plan.prefills.push_back({w, n});
         b.take(need);

@@ -22,7 +22,7 @@ class StaticScheduler final : public Scheduler {
     std::int64_t reserved = 0;
     for (const std::int32_t w : v.waiting()) {
       if (static_cast<std::int32_t>(plan.prefills.size()) >= v.engine().max_num_seqs) break;
-      const std::int64_t need = v.kv().blocks_for(v.max_tokens_ever(w));
+      const std::int64_t need = v.max_pages_ever(w);
       if (need > v.kv().capacity()) {
         plan.reject.push_back(w);
         continue;

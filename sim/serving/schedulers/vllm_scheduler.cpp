@@ -40,13 +40,13 @@ class VllmScheduler final : public Scheduler {
       const std::int32_t remaining = v.prefill_remaining(w);
       // vLLM: FINISHED_IGNORED for a sequence that can never fit, and (without chunking)
       // for one longer than the prompt limit min(max_model_len, max_num_batched_tokens).
-      if (v.kv().never_fits(v.kv().blocks_for(remaining)) || (!chunk && remaining > e.max_num_batched_tokens)) {
+      if (v.kv().never_fits(v.pages_for(w, remaining)) || (!chunk && remaining > e.max_num_batched_tokens)) {
         plan.reject.push_back(w);
         continue;
       }
       const std::int32_t tokens = chunk ? static_cast<std::int32_t>(std::min<std::int64_t>(remaining, budget)) : remaining;
       if (tokens > budget) break;
-      const std::int64_t need = v.kv().blocks_for(tokens);
+      const std::int64_t need = v.pages_for(w, tokens);
       if (!admissible(v, b, need)) break;  // LATER
       plan.prefills.push_back({w, tokens});
       b.take(need);
@@ -93,7 +93,7 @@ class VllmScheduler final : public Scheduler {
       if (budget <= 0) break;
       if (b.is_victim(p)) continue;
       const std::int32_t tokens = static_cast<std::int32_t>(std::min<std::int64_t>(v.prefill_remaining(p), budget));
-      const std::int64_t need = v.kv().blocks_for(v.prefill_computed(p) + tokens) - v.blocks_held(p);
+      const std::int64_t need = v.pages_for(p, v.prefill_computed(p) + tokens) - v.blocks_held(p);
       bool self_preempted = false;
       while (b.free() < need) {
         const std::int32_t victim = b.preempt_next(e.preemption_mode);

@@ -1,0 +1,313 @@
+#include "models/compression/compression_registry.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "sim/core/error.h"
+
+namespace kvsim {
+
+namespace {
+
+// Statistics from the study (docs/compression.md): share >= 1.5x longer, share >= 2x
+// shorter, mean ratio on the longer answers (Mistral-7B, ShareGPT, temperature 1.0).
+LengthEffect study_length(double longer, double shorter, double mean_longer, const std::string& what) {
+  LengthEffect l;
+  l.enabled = true;
+  l.longer_1_5x = longer;
+  l.shorter_2x = shorter;
+  l.mean_ratio_longer = mean_longer;
+  l.source = "Gao et al., MLSys'25 (" + what + ")";
+  return l;
+}
+
+CompressionSpec fp16() {
+  CompressionSpec s;
+  s.name = "fp16";
+  s.family = "none";
+  s.description = "uncompressed fp16/bf16 KV (baseline)";
+  s.source = "-";
+  return s;
+}
+
+CompressionSpec per_head_quant(const std::string& name, double bits, double efficiency, const std::string& src) {
+  CompressionSpec s;
+  s.name = name;
+  s.family = "quantization";
+  s.format.key_bits = s.format.value_bits = bits;
+  s.format.per_head_scales = true;
+  s.format.scale_bytes = 4;  // fp16 scale + zero per token per head, for K and for V
+  s.work.quantize_on_write = true;
+  s.work.fused_dequant = true;
+  s.work.attention_efficiency = efficiency;
+  s.source = src;
+  s.description = std::to_string(static_cast<int>(bits)) +
+                  "-bit asymmetric per-token-head KV, fused into paged attention (LMDeploy quant_policy=" +
+                  std::to_string(static_cast<int>(bits)) + ")";
+  return s;
+}
+
+CompressionSpec kivi(int bits) {
+  CompressionSpec s;
+  s.name = "kivi-" + std::to_string(bits);
+  s.family = "quantization";
+  s.format.key_bits = s.format.value_bits = bits;
+  s.format.group_size = 32;
+  s.format.key_per_channel = true;
+  s.format.scale_bytes = 4;
+  s.format.residual_tokens = 128;
+  s.work.quantize_on_write = true;
+  s.work.fused_dequant = true;
+  s.work.flush_every = 128;
+  s.work.attention_efficiency = 0.30;
+  s.description = "KIVI: keys per-channel, values per-token, group 32, fp16 residual of 128 recent tokens";
+  s.source = "jy-yuan/KIVI (ICML'24); rethink-kv LMDeploy fork (paged, fp16 residual blocks)";
+  s.length = study_length(0.449, 0.028, 1.69, "KIVI");
+  return s;
+}
+
+CompressionSpec gear(int bits) {
+  CompressionSpec s;
+  s.name = "gear-" + std::to_string(bits);
+  s.family = "quantization";
+  s.format.key_bits = s.format.value_bits = bits;
+  s.format.group_size = 64;
+  s.format.scale_bytes = 4;
+  s.format.residual_tokens = 64;
+  s.format.lowrank_rank = 0.02 * 128;  // rank 2 % of head_dim
+  s.format.outlier_fraction = 0.02;
+  s.work.quantize_on_write = true;
+  s.work.fused_dequant = true;
+  s.work.flush_every = 64;
+  s.work.attention_efficiency = 0.30;
+  s.description = "GEAR: " + std::to_string(bits) + "-bit KIVI-style codes + low-rank (rank 2 %) + 2 % sparse outliers";
+  s.source = "opengear-project/GEAR (arXiv 2403.05527)";
+  s.length = study_length(0.494, 0.008, 1.70, "GEAR");
+  return s;
+}
+
+CompressionSpec streaming() {
+  CompressionSpec s;
+  s.name = "streamingllm";
+  s.family = "eviction";
+  s.retention.kind = RetentionKind::kWindow;
+  s.retention.sink_tokens = 64;
+  s.retention.recent_tokens = 448;
+  s.retention.budget_tokens = 512;
+  s.work.topk_compaction = true;  // block compaction after prefill (no scores needed)
+  s.description = "StreamingLLM: 64 sink + 448 recent tokens, applied once after prefill (as in the study)";
+  s.source = "mit-han-lab/streaming-llm (ICLR'24); rethink-kv fork";
+  s.length = study_length(0.163, 0.173, 1.76, "StreamingLLM-512");
+  return s;
+}
+
+CompressionSpec h2o() {
+  CompressionSpec s;
+  s.name = "h2o";
+  s.family = "eviction";
+  s.retention.kind = RetentionKind::kHeavyHitter;
+  s.retention.heavy_tokens = 64;
+  s.retention.recent_tokens = 448;
+  s.retention.budget_tokens = 512;
+  s.work.scores_at_prefill = true;  // needs materialized attention probabilities: no flash
+  s.work.topk_compaction = true;
+  s.description = "H2O: 64 heavy hitters + 448 recent tokens, selected once after prefill from accumulated scores";
+  s.source = "FMInference/H2O (NeurIPS'23); rethink-kv fork";
+  s.length = study_length(0.143, 0.110, 1.55, "H2O-512");
+  return s;
+}
+
+CompressionSpec snapkv(bool pyramid) {
+  CompressionSpec s;
+  s.name = pyramid ? "pyramidkv" : "snapkv";
+  s.family = "eviction";
+  s.retention.kind = RetentionKind::kSnapshot;
+  s.retention.recent_tokens = 32;
+  s.retention.budget_tokens = 2048;
+  s.retention.pyramid = pyramid;
+  s.work.topk_compaction = true;
+  s.work.observation_window = 32;
+  s.description = pyramid ? "PyramidKV: SnapKV selection with per-layer budgets (beta 20), mean budget 2048"
+                          : "SnapKV: keep 2048 prompt tokens chosen by a 32-query observation window, once at prefill";
+  s.source = pyramid ? "Zefan-Cai/KVCache-Factory" : "FasterDecoding/SnapKV (NeurIPS'24)";
+  // No length statistics published for SnapKV; the study's H2O numbers are used.
+  s.length = study_length(0.143, 0.110, 1.55, "H2O-512 statistics, assumed for SnapKV/PyramidKV");
+  return s;
+}
+
+CompressionSpec ratio_method(double x, bool eviction) {
+  CompressionSpec s;
+  std::ostringstream name;
+  name << "ratio:" << x << (eviction ? ":eviction" : "");
+  s.name = name.str();
+  s.family = "ratio";
+  // Strength relative to the reference method of the family (KIVI-4 at 3.2x, H2O at
+  // about 4x of a ShareGPT context): shares and mean excess scale with log(ratio).
+  const double ref = eviction ? 4.0 : 3.2;
+  const double k = x > 1 ? std::log(x) / std::log(ref) : 0.0;
+  if (eviction) {
+    s.retention.kind = RetentionKind::kSnapshot;
+    s.retention.budget_tokens = 0;
+    s.retention.keep_fraction = 1.0 / x;  // proportional: keep prompt / ratio
+    s.work.topk_compaction = true;
+    s.work.observation_window = 32;
+    s.description = "generic eviction keeping 1/" + std::to_string(x).substr(0, 5) + " of the prompt once after prefill";
+    const LengthEffect ref_l = h2o().length;
+    s.length = study_length(std::min(0.9, ref_l.longer_1_5x * k), std::min(0.5, ref_l.shorter_2x * k),
+                            1.0 + (ref_l.mean_ratio_longer - 1.0) * k, "H2O statistics scaled by log(ratio)/log(4)");
+  } else {
+    s.format.key_bits = s.format.value_bits = 16.0 / x;
+    s.work.quantize_on_write = x > 1;
+    s.work.fused_dequant = true;
+    s.work.attention_efficiency = x > 1 ? 0.30 + 0.70 / x : 1.0;
+    s.description = "generic quantization storing 16/" + std::to_string(x).substr(0, 5) + " bits per value";
+    const LengthEffect ref_l = kivi(4).length;
+    s.length = study_length(std::min(0.9, ref_l.longer_1_5x * k), std::min(0.5, ref_l.shorter_2x * k),
+                            1.0 + (ref_l.mean_ratio_longer - 1.0) * k, "KIVI statistics scaled by log(ratio)/log(3.2)");
+  }
+  if (x <= 1) s.length.enabled = false;
+  s.source = "kvsim generic method (docs/compression.md)";
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> compression_names() {
+  return {"fp16", "fp8", "int8", "int4", "kivi-2", "kivi-4", "gear-4", "gear-8",
+          "streamingllm", "h2o", "snapkv", "pyramidkv", "ratio:<x>", "ratio:<x>:eviction"};
+}
+
+CompressionSpec builtin_compression(const std::string& name) {
+  if (name == "fp16" || name == "none" || name == "bf16") return fp16();
+  if (name == "fp8") {
+    CompressionSpec s;
+    s.name = "fp8";
+    s.family = "quantization";
+    s.format.key_bits = s.format.value_bits = 8;
+    s.work.quantize_on_write = true;
+    s.work.fused_dequant = true;
+    // vLLM docs: "no latency improvements as the implementation does not yet include
+    // fused dequantization and attention": half the bytes at half the efficiency.
+    s.work.attention_efficiency = 0.5;
+    s.description = "fp8 e4m3 KV with a per-tensor scale (vLLM kv_cache_dtype=fp8)";
+    s.source = "vLLM docs (quantized KV cache)";
+    return s;
+  }
+  if (name == "int8") return per_head_quant("int8", 8, 0.9, "LMDeploy kv_quant docs; TurboMind block layout");
+  if (name == "int4") return per_head_quant("int4", 4, 0.8, "LMDeploy kv_quant docs; TurboMind block layout");
+  if (name == "kivi-2") return kivi(2);
+  if (name == "kivi-4") return kivi(4);
+  if (name == "gear-4") return gear(4);
+  if (name == "gear-8") return gear(8);
+  if (name == "streamingllm") return streaming();
+  if (name == "h2o") return h2o();
+  if (name == "snapkv") return snapkv(false);
+  if (name == "pyramidkv") return snapkv(true);
+  if (name.rfind("ratio:", 0) == 0) {
+    std::string rest = name.substr(6);
+    bool eviction = false;
+    const auto colon = rest.find(':');
+    if (colon != std::string::npos) {
+      const std::string style = rest.substr(colon + 1);
+      if (style == "eviction") eviction = true;
+      else if (style != "quantization") {
+        throw InputError("compression '" + name + "': style must be 'quantization' or 'eviction' (got '" + style + "')");
+      }
+      rest = rest.substr(0, colon);
+    }
+    double x = 0;
+    try {
+      std::size_t pos = 0;
+      x = std::stod(rest, &pos);
+      if (pos != rest.size()) throw std::invalid_argument(rest);
+    } catch (const std::exception&) {
+      throw InputError("compression '" + name + "': ratio must be a number, e.g. ratio:4");
+    }
+    if (!(x >= 1) || x > 64) throw InputError("compression '" + name + "': ratio must be in [1, 64]");
+    return ratio_method(x, eviction);
+  }
+  throw InputError("unknown compression method '" + name + "'" + did_you_mean(name, compression_names()) +
+                   "; valid: " + join(compression_names(), ", "));
+}
+
+CompressionSpec decode_compression_method(const YAML::Node& node, const std::string& path, ConfigReader& parent) {
+  if (node.IsScalar()) {
+    try {
+      return builtin_compression(node.Scalar());
+    } catch (const InputError& e) {
+      parent.errors().add(parent.file() + ": " + path + ": " + e.what());
+      return fp16();
+    }
+  }
+  if (!node.IsMap()) {
+    parent.errors().add(parent.file() + ": " + path + ": expected a method name or a mapping");
+    return fp16();
+  }
+  ConfigReader r(node, path, parent.file(), parent.errors());
+  CompressionSpec s;
+  try {
+    s = builtin_compression(r.require<std::string>("method"));
+  } catch (const InputError& e) {
+    r.error("method", e.what());
+    s = fp16();
+  }
+  KvFormat& f = s.format;
+  f.key_bits = r.get<double>("key_bits", f.key_bits);
+  f.value_bits = r.get<double>("value_bits", f.value_bits);
+  f.group_size = r.get<int>("group_size", f.group_size);
+  f.scale_bytes = r.get<int>("scale_bytes", f.scale_bytes);
+  f.residual_tokens = r.get<int>("residual_tokens", f.residual_tokens);
+  f.lowrank_rank = r.get<double>("lowrank_rank", f.lowrank_rank);
+  f.outlier_fraction = r.get<double>("outlier_fraction", f.outlier_fraction);
+  Retention& t = s.retention;
+  t.sink_tokens = r.get<int>("sink_tokens", t.sink_tokens);
+  t.recent_tokens = r.get<int>("recent_tokens", t.recent_tokens);
+  t.heavy_tokens = r.get<int>("heavy_tokens", t.heavy_tokens);
+  if (r.has("sink_tokens") || r.has("recent_tokens") || r.has("heavy_tokens")) {
+    t.budget_tokens = t.kind == RetentionKind::kWindow        ? t.sink_tokens + t.recent_tokens
+                      : t.kind == RetentionKind::kHeavyHitter ? t.heavy_tokens + t.recent_tokens
+                                                              : t.budget_tokens;
+  }
+  t.budget_tokens = r.get<int>("budget_tokens", t.budget_tokens);
+  t.every_step = r.get<bool>("evict_every_step", t.every_step);
+  ExtraWork& w = s.work;
+  w.fused_dequant = r.get<bool>("fused_dequant", w.fused_dequant);
+  w.attention_efficiency = r.get<double>("attention_efficiency", w.attention_efficiency);
+  if (r.has("evict_every_step") && t.every_step && t.kind == RetentionKind::kHeavyHitter) w.scores_at_decode = true;
+  r.finish();
+  std::ostringstream params;
+  params << s.name;
+  if (node.size() > 1) params << " (customized)";
+  s.name = params.str();
+  return s;
+}
+
+std::vector<std::string> validate_compression(const CompressionSpec& s, int head_dim) {
+  std::vector<std::string> out;
+  const KvFormat& f = s.format;
+  for (double b : {f.key_bits, f.value_bits}) {
+    if (!(b > 0 && b <= 16)) out.push_back("bits must be in (0, 16] (got " + std::to_string(b) + ")");
+  }
+  if (f.group_size < 0) out.push_back("group_size must be >= 0");
+  if (f.group_size > 0 && head_dim % f.group_size != 0 && !f.key_per_channel) {
+    out.push_back("group_size " + std::to_string(f.group_size) + " does not divide head_dim " + std::to_string(head_dim));
+  }
+  if (f.group_size > 0 && f.key_per_channel && head_dim % f.group_size != 0) {
+    out.push_back("group_size " + std::to_string(f.group_size) + " does not divide head_dim " + std::to_string(head_dim));
+  }
+  if (f.scale_bytes < 0) out.push_back("scale_bytes must be >= 0");
+  if (f.residual_tokens < 0) out.push_back("residual_tokens must be >= 0");
+  if (f.lowrank_rank < 0) out.push_back("lowrank_rank must be >= 0");
+  if (!(f.outlier_fraction >= 0 && f.outlier_fraction < 1)) out.push_back("outlier_fraction must be in [0, 1)");
+  const Retention& t = s.retention;
+  if (t.budget_tokens < 0 || t.sink_tokens < 0 || t.recent_tokens < 0 || t.heavy_tokens < 0) {
+    out.push_back("token budgets must be >= 0 (a budget larger than the context is allowed)");
+  }
+  if (t.evicts() && t.budget_tokens == 0 && t.keep_fraction <= 0) out.push_back("budget_tokens must be >= 1");
+  if (!(s.work.attention_efficiency > 0 && s.work.attention_efficiency <= 1)) {
+    out.push_back("attention_efficiency must be in (0, 1]");
+  }
+  return out;
+}
+
+}  // namespace kvsim
