@@ -132,9 +132,9 @@ class Ctx {
 // repeats the key columns with one row per repetition.
 class Table {
  public:
-  Table(std::string family, std::vector<std::string> key_cols, std::vector<std::string> stat_cols,
-        std::vector<std::string> extra_cols);
-  // stat_cols receive, in order, the values produced by stat_values(); extras are free strings.
+  // Columns: key_cols, then time_us_median,time_us_p10,time_us_p90,reps, then extra_cols, then
+  // launches_per_rep,input_sets.
+  Table(std::string family, std::vector<std::string> key_cols, std::vector<std::string> extra_cols);
   void add(const std::vector<std::string>& keys, const Stats& st, const std::vector<std::string>& extras);
   void write(const std::string& out_dir) const;  // atomic (tmp + rename)
   size_t rows() const { return rows_.size(); }

@@ -1,6 +1,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "models/compression/compression_registry.h"
+#include "models/compression/kv_layout.h"
 #include "models/cost/overhead.h"
 #include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
@@ -13,7 +15,7 @@
 namespace kvsim::cli {
 
 int list_command(const std::vector<std::string>& args) {
-  const std::vector<std::string> topics = {"models", "gpus", "engines", "overheads", "arrivals", "lengths"};
+  const std::vector<std::string> topics = {"models", "gpus", "engines", "overheads", "arrivals", "lengths", "compression"};
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << "kvsim list <topic>\n\nShow the catalog. Topics: " << join(topics, ", ") << "\n";
     return args.empty() ? 2 : 0;
@@ -45,6 +47,28 @@ int list_command(const std::vector<std::string>& args) {
       std::printf("%-12s per step %.3f ms, per request %.1f us, per token %.2f us\n", n.c_str(), to_ms(o.per_step_ns),
                   o.per_request_ns / 1e3, o.per_token_ns / 1e3);
     }
+  } else if (t == "compression") {
+    std::printf("%-20s %-13s %6s %6s %10s %7s  %-38s %s\n", "method", "family", "K bits", "V bits", "B/tok-head",
+                "ratio", "retention", "length effect (>=1.5x / <=0.5x / mean longer)");
+    for (const auto& name : compression_names()) {
+      const std::string concrete = name == "ratio:<x>" ? "ratio:4" : name == "ratio:<x>:eviction" ? "ratio:4:eviction" : name;
+      const CompressionSpec s = builtin_compression(concrete);
+      const double bytes = kv_bytes_per_token_head(s.format, 128);
+      std::string ret = "all tokens";
+      if (s.retention.evicts()) {
+        ret = s.retention.keep_fraction > 0 ? "keep 1/" + std::to_string(static_cast<int>(1 / s.retention.keep_fraction + 0.5)) + " of prompt"
+                                            : "keep " + std::to_string(s.retention.budget_tokens) + " tokens";
+        ret += s.retention.every_step ? ", every step" : ", once after prefill";
+      }
+      char le[96] = "none";
+      if (s.length.enabled) {
+        std::snprintf(le, sizeof le, "%.1f%% / %.1f%% / %.2fx", s.length.longer_1_5x * 100, s.length.shorter_2x * 100,
+                      s.length.mean_ratio_longer);
+      }
+      std::printf("%-20s %-13s %6.1f %6.1f %10.1f %6.2fx  %-38s %s\n", concrete.c_str(), s.family.c_str(),
+                  s.format.key_bits, s.format.value_bits, bytes, 512.0 / bytes, ret.c_str(), le);
+    }
+    std::printf("\n(bytes per token per KV head for head_dim 128; fp16 = 512. Sources: docs/compression.md)\n");
   } else if (t == "arrivals") {
     for (const auto& n : arrival_kinds()) std::printf("%s\n", n.c_str());
   } else if (t == "lengths") {

@@ -37,7 +37,14 @@ std::string nearest_name(const std::string& word, const std::vector<std::string>
   }
   // A typo, not a different word: allow about a third of the letters to differ.
   const std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
-  return best_d <= limit ? best : std::string();
+  if (best_d <= limit) return best;
+  // Or a truncated name ("residual" for "residual_tokens").
+  if (word.size() >= 3) {
+    for (const auto& c : candidates) {
+      if (c.rfind(word, 0) == 0) return c;
+    }
+  }
+  return std::string();
 }
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -115,7 +116,7 @@ TEST(Cli, EverySubcommandHasHelp) {
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("kvsim"), std::string::npos) << c;
   }
-  for (const char* topic : {"models", "gpus", "engines", "overheads", "arrivals", "lengths"}) {
+  for (const char* topic : {"models", "gpus", "engines", "overheads", "arrivals", "lengths", "compression"}) {
     EXPECT_EQ(kvsim(std::string("list ") + topic).code, 0) << topic;
   }
 }
@@ -170,6 +171,21 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"v1 without chunking", "run --set engine.chunked_prefill=false", 2, "vLLM V1 always chunks prefills"},
       {"utilization", "run --set engine.gpu_memory_utilization=1.5", 2, "gpu_memory_utilization: must be in (0, 1]"},
       {"swap on v1", "run --set engine.preemption_mode=swap", 2, "swap is only modelled for vllm-v0"},
+      {"unknown method", "run --set compression=kivi-3", 2,
+       "compression: unknown compression method 'kivi-3' (did you mean 'kivi-2'?)"},
+      {"unknown method parameter", "run --set 'compression={method: {method: kivi-4, residual: 64}}'", 2,
+       "compression.method.residual: unknown key (did you mean 'residual_tokens'?)"},
+      {"zero bits", "run --set 'compression={method: {method: int4, key_bits: 0}}'", 2,
+       "method 'int4 (customized)': bits must be in (0, 16] (got 0"},
+      {"negative budget", "run --set 'compression={method: {method: h2o, budget_tokens: -5}}'", 2,
+       "token budgets must be >= 0 (a budget larger than the context is allowed)"},
+      {"group size", "run --set 'compression={method: {method: kivi-2, group_size: 48}}'", 2,
+       "group_size 48 does not divide head_dim 128"},
+      {"bad ratio", "run --set compression=ratio:abc", 2, "ratio must be a number, e.g. ratio:4"},
+      {"routing without method", "run --set 'compression={method: fp16, routing: [{min_prompt_tokens: 5}]}'", 2,
+       "compression.routing[0].method: required key is missing"},
+      {"step unknown method", "step --model llama-3-8b --gpu h200 --batch 1 --context 1 --phase decode --compression x", 2,
+       "unknown compression method 'x'"},
       {"weights too big", "run --set model=llama-2-70b --set gpu=a100-40gb", 2, "do not fit"},
   };
   for (const auto& c : cases) {
@@ -178,6 +194,33 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.name << ": " << r.err;
     EXPECT_TRUE(r.out.empty() || c.code == 0) << c.name << ": nothing on stdout for an error";
   }
+}
+
+// fp16 vs KIVI-4 vs H2O on a memory-bound offline batch: compression raises the KV
+// capacity in tokens (KIVI: more tokens per byte; H2O: fewer tokens per request), so more
+// requests run at once and fewer are preempted. Summaries are golden files too.
+TEST(Golden, CompressionOnAMemoryBoundWorkload) {
+  std::map<std::string, nlohmann::json> r;
+  for (const char* m : {"fp16", "kivi-4", "h2o"}) {
+    const std::string base = "run -c " + src("experiments/examples/memory_bound.yaml") + " --set compression=" + m;
+    const Result text = kvsim(base);
+    ASSERT_EQ(text.code, 0) << text.err;
+    const std::string golden = src(std::string("tests/golden/expected/memory_bound_") + m + ".txt");
+    if (std::getenv("KVSIM_UPDATE_GOLDEN")) std::ofstream(golden) << text.out;
+    EXPECT_EQ(text.out, read(golden)) << m << ": regenerate with KVSIM_UPDATE_GOLDEN=1 if intended";
+    r[m] = nlohmann::json::parse(kvsim(base + " --format json").out);
+  }
+  auto cap = [&](const char* m) { return r[m]["context"]["kv_capacity"]["kv_tokens"].get<double>(); };
+  auto sum = [&](const char* m) { return r[m]["summary"]; };
+  EXPECT_GT(cap("kivi-4"), 2.0 * cap("fp16"));
+  EXPECT_GT(sum("h2o")["compression"]["achieved_ratio"].get<double>(), 2.0);  // tokens per page
+  for (const char* m : {"kivi-4", "h2o"}) {
+    EXPECT_GT(sum(m)["batch_size"]["mean"].get<double>(), 1.2 * sum("fp16")["batch_size"]["mean"].get<double>()) << m;
+    EXPECT_GT(sum(m)["batch_size"]["max"].get<double>(), 1.5 * sum("fp16")["batch_size"]["max"].get<double>()) << m;
+    EXPECT_LT(sum(m)["preemptions"]["recompute"].get<double>(), sum("fp16")["preemptions"]["recompute"].get<double>()) << m;
+  }
+  // ... and they make answers longer (the study's second finding).
+  EXPECT_GT(sum("kivi-4")["compression"]["output_length_ratio"].get<double>(), 1.2);
 }
 
 TEST(Cli, AllErrorsOfAScenarioAreReportedAtOnce) {

@@ -30,6 +30,18 @@ const Config kConfigs[] = {
     {"offline_burst", "engine: {preset: vllm-v1, num_gpu_blocks: 200, max_num_seqs: 32}\n"
                       "workload: {num_requests: 200, arrival: {kind: all-at-once},"
                       " prompt_tokens: {kind: uniform, min: 1, max: 1500}, output_tokens: {kind: zipf, s: 1.1, min: 1, max: 900}}"},
+    {"kivi4_tight", "compression: kivi-4\nengine: {preset: vllm-v1, num_gpu_blocks: 300, max_num_seqs: 64}\n"
+                    "workload: {num_requests: 300, arrival: {kind: poisson, rate_per_s: 80}}"},
+    {"h2o_v0_swap", "compression: h2o\nengine: {preset: vllm-v0, num_gpu_blocks: 200, preemption_mode: swap}\n"
+                    "workload: {num_requests: 300, arrival: {kind: poisson, rate_per_s: 60},"
+                    " prompt_tokens: {kind: uniform, min: 200, max: 1500}}"},
+    {"window_every_step", "compression: {method: {method: streamingllm, evict_every_step: true, recent_tokens: 100}}\n"
+                          "engine: {preset: lmdeploy-pytorch, num_gpu_blocks: 40}\n"
+                          "workload: {num_requests: 200, arrival: {kind: poisson, rate_per_s: 40}}"},
+    {"routed_mix", "compression: {method: int4, routing: [{min_prompt_tokens: 300, method: snapkv},"
+                   " {max_prompt_tokens: 50, method: \"ratio:8:eviction\"}]}\n"
+                   "engine: {preset: vllm-v1, num_gpu_blocks: 250, max_num_seqs: 64}\n"
+                   "workload: {num_requests: 300, arrival: {kind: poisson, rate_per_s: 80}}"},
     {"rejects", "engine: {preset: vllm-v1, num_gpu_blocks: 40}\n"
                 "workload: {num_requests: 100, arrival: {kind: constant, rate_per_s: 20},"
                 " prompt_tokens: {kind: uniform, min: 10, max: 900}, output_tokens: {kind: fixed, value: 10}}"},
@@ -67,7 +79,7 @@ TEST(InvariantsCoverage, TightConfigsReallyPreemptAndReject) {
   const auto swap = testing::run(std::string(kConfigs[2].yaml), {"seed=1"});
   EXPECT_GT(swap.report["summary"]["preemptions"]["swap"].get<std::int64_t>(), 0);
   EXPECT_GT(swap.report["summary"]["preemptions"]["swapped_bytes"].get<std::int64_t>(), 0);
-  const auto rej = testing::run(std::string(kConfigs[7].yaml), {"seed=1"});
+  const auto rej = testing::run(std::string(kConfigs[std::size(kConfigs) - 1].yaml), {"seed=1"});
   EXPECT_GT(rej.report["summary"]["requests"]["rejected"].get<std::int64_t>(), 0);
 }
 
