@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "sim/core/error.h"
-#include "traces/csv.h"
+#include "sim/core/csv.h"
 #include "traces/sharegpt.h"
 
 namespace kvsim {

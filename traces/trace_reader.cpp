@@ -7,7 +7,7 @@
 #include <set>
 
 #include "sim/core/error.h"
-#include "traces/csv.h"
+#include "sim/core/csv.h"
 
 namespace kvsim {
 

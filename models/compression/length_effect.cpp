@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "sim/core/error.h"
-#include "traces/csv.h"
+#include "sim/core/csv.h"
 
 namespace kvsim {
 

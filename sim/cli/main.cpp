@@ -16,7 +16,8 @@ usage: kvsim <command> [options]
 commands:
   run    simulate a scenario (default: the built-in Llama-3-8B / H200 / vLLM V1 scenario)
   step   predict the time of one engine iteration, with a per-operator breakdown
-  list   show the catalog: models, gpus, engines, overheads, arrivals, lengths
+  list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression
+  calibrate  fit, show or check a calibration bundle (kvsim calibrate --help)
 
 Run 'kvsim <command> --help' for a command's options.
 exit codes: 0 ok, 1 internal error, 2 bad input, 3 simulation invariant broken
@@ -36,12 +37,13 @@ int main(int argc, char** argv) {
     if (cmd == "run") return kvsim::cli::run_command(args);
     if (cmd == "step") return kvsim::cli::step_command(args);
     if (cmd == "list") return kvsim::cli::list_command(args);
+    if (cmd == "calibrate") return kvsim::cli::calibrate_command(args);
     if (cmd == "--version") {
       std::cout << "kvsim\n";
       return 0;
     }
     std::cerr << "kvsim: unknown command '" << cmd << "'"
-              << kvsim::did_you_mean(cmd, {"run", "step", "list"}) << "\n" << kUsage;
+              << kvsim::did_you_mean(cmd, {"run", "step", "list", "calibrate"}) << "\n" << kUsage;
     return 2;
   } catch (const kvsim::InputError& e) {
     std::cerr << "kvsim " << cmd << ": error: " << e.what() << "\n";

@@ -17,7 +17,7 @@ namespace kvsim::cli {
 
 int run_command(const std::vector<std::string>& args) {
   po::options_description opts("kvsim run [options]\n\nSimulate a scenario and print a summary");
-  std::string config, out_dir, format = "text", catalog_dir;
+  std::string config, out_dir, format = "text", catalog_dir, calibration;
   std::vector<std::string> sets;
   std::int64_t seed = -1;
   opts.add_options()("help,h", "show this help")(
@@ -26,7 +26,9 @@ int run_command(const std::vector<std::string>& args) {
       "seed", po::value(&seed), "override the scenario's seed")(
       "out", po::value(&out_dir), "also write report.json, requests.csv, timeseries.csv, trace.json, resolved.yaml here")(
       "format", po::value(&format), "stdout format: text (default) or json")(
-      "catalog", po::value(&catalog_dir), "extra catalog directory (models/*.yaml, gpus/*.yaml)");
+      "catalog", po::value(&catalog_dir), "extra catalog directory (models/*.yaml, gpus/*.yaml)")(
+      "calibration", po::value(&calibration),
+      "calibration bundle directory (calibrated cost model; transfer mode if measured on another GPU)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
   po::notify(vm);
@@ -39,9 +41,10 @@ int run_command(const std::vector<std::string>& args) {
 
   Catalog catalog = Catalog::builtin();
   if (!catalog_dir.empty()) catalog.add_directory(catalog_dir);
+  if (!calibration.empty()) sets.push_back("cost_model.calibration=" + calibration);
   const Scenario scenario = load_scenario(
       config, sets, vm.count("seed") ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(seed)) : std::nullopt,
-      catalog);
+      catalog, calibration_search_dirs());
 
   if (!out_dir.empty()) {
     std::error_code ec;

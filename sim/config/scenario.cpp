@@ -1,9 +1,11 @@
 #include "sim/config/scenario.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "calibration/fit/fitter.h"
 #include "models/compression/compression_registry.h"
 #include "models/compression/length_effect.h"
 #include "sim/core/config_reader.h"
@@ -82,10 +84,15 @@ YAML::Node load_yaml_file(const std::string& path) {
   }
 }
 
-RooflineParams decode_roofline(ConfigReader r) {
+RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& calibration) {
   RooflineParams p;
-  const std::string kind = r.get<std::string>("kind", "roofline");
-  if (kind != "roofline") r.error("kind", "unknown cost model '" + kind + "'; valid: roofline");
+  kind = r.get<std::string>("kind", "auto");
+  const std::vector<std::string> kinds = {"auto", "roofline", "calibrated"};
+  if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
+    r.error("kind", "unknown cost model '" + kind + "'" + did_you_mean(kind, kinds) + "; valid: " + join(kinds, ", "));
+  }
+  calibration = r.get<std::string>("calibration", "");
+  if (kind == "calibrated" && calibration.empty()) r.error("calibration", "required when kind is 'calibrated' (a bundle directory)");
   auto fraction = [&](const char* key, double& field) {
     field = r.get<double>(key, field);
     if (!(field > 0 && field <= 1)) r.error(key, "must be in (0, 1] (got " + std::to_string(field) + ")");
@@ -213,21 +220,39 @@ RunOptions decode_run(ConfigReader r) {
 
 namespace {
 Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::string>& overrides,
-                         std::optional<std::uint64_t> seed_override, const Catalog& catalog);
+                         std::optional<std::uint64_t> seed_override, const Catalog& catalog,
+                         const std::vector<std::string>& calibration_dirs);
 }  // namespace
 
+CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name) {
+  const Bundle b = load_bundle(dir);
+  CalibratedCosts c = fit_bundle(b);
+  if (c.model_shape != model_name) {
+    throw InputError(dir + "/meta.json: bundle measured for model shape '" + c.model_shape + "', scenario model is '" +
+                     model_name + "'");
+  }
+  if (c.catalog_gpu.empty()) {
+    throw InputError(dir + "/meta.json: gpu_name '" + c.gpu_name + "' matches no GPU in the catalog");
+  }
+  return c;
+}
+
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
-                       std::optional<std::uint64_t> seed_override, const Catalog& catalog) {
-  if (path.empty()) return load_scenario_text(default_scenario_yaml(), "<builtin default>", overrides, seed_override, catalog);
+                       std::optional<std::uint64_t> seed_override, const Catalog& catalog,
+                       const std::vector<std::string>& calibration_dirs) {
+  if (path.empty()) {
+    return load_scenario_text(default_scenario_yaml(), "<builtin default>", overrides, seed_override, catalog,
+                              calibration_dirs);
+  }
   Scenario s;
   s.source = path;
   s.base_dir = std::filesystem::path(path).parent_path().string();
-  return decode_scenario(load_yaml_file(path), std::move(s), overrides, seed_override, catalog);
+  return decode_scenario(load_yaml_file(path), std::move(s), overrides, seed_override, catalog, calibration_dirs);
 }
 
 Scenario load_scenario_text(const std::string& yaml, const std::string& source,
                             const std::vector<std::string>& overrides, std::optional<std::uint64_t> seed_override,
-                            const Catalog& catalog) {
+                            const Catalog& catalog, const std::vector<std::string>& calibration_dirs) {
   Scenario s;
   s.source = source;
   YAML::Node doc;
@@ -238,12 +263,13 @@ Scenario load_scenario_text(const std::string& yaml, const std::string& source,
   }
   if (doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
   if (!doc.IsMap()) throw InputError(source + ": a scenario must be a YAML mapping");
-  return decode_scenario(doc, std::move(s), overrides, seed_override, catalog);
+  return decode_scenario(doc, std::move(s), overrides, seed_override, catalog, calibration_dirs);
 }
 
 namespace {
 Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::string>& overrides,
-                         std::optional<std::uint64_t> seed_override, const Catalog& catalog) {
+                         std::optional<std::uint64_t> seed_override, const Catalog& catalog,
+                         const std::vector<std::string>& calibration_dirs) {
   for (const auto& o : overrides) apply_override(doc, o);
   s.resolved = YAML::Clone(doc);
 
@@ -275,7 +301,8 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
     s.gpu = catalog.gpu(catalog.gpu_names().front());
   }
   s.engine = decode_engine(r.child("engine"), s.gpu, s.model);
-  s.roofline = decode_roofline(r.child("cost_model"));
+  std::string cost_kind, calibration_dir;
+  s.roofline = decode_roofline(r.child("cost_model"), cost_kind, calibration_dir);
   s.run = decode_run(r.child("run"));
   decode_compression(r.raw("compression"), r, s);
   s.workload = r.raw("workload");
@@ -320,6 +347,27 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
     s.capacity = compute_kv_capacity(s.model, s.gpu, s.engine, s.methods);
   } catch (const InputError& e) {
     throw InputError(s.source + ": " + e.what());
+  }
+  // Cost model: an explicit bundle (calibrated, or transfer when measured on another GPU),
+  // an installed bundle for exactly this GPU and model (auto), or the roofline.
+  namespace fs = std::filesystem;
+  if (!calibration_dir.empty()) {
+    if (!fs::path(calibration_dir).is_absolute() && !s.base_dir.empty() && fs::exists(fs::path(s.base_dir) / calibration_dir)) {
+      calibration_dir = (fs::path(s.base_dir) / calibration_dir).string();
+    }
+    s.calibration = load_calibration(calibration_dir, s.model.name);
+  } else if (cost_kind == "auto") {
+    for (const auto& root : calibration_dirs) {
+      const fs::path dir = fs::path(root) / s.gpu.name / s.model.name;
+      if (fs::exists(dir / "meta.json")) {
+        s.calibration = load_calibration(dir.string(), s.model.name);
+        break;
+      }
+    }
+  }
+  if (s.calibration) {
+    s.cost_kind = "calibrated";
+    s.calibration_gpu = catalog.gpu(s.calibration->catalog_gpu);
   }
   return s;
 }

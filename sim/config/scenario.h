@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/compression/compression_spec.h"
+#include "models/cost/calibrated_costs.h"
 #include "models/cost/roofline_cost_model.h"
 #include "models/spec/catalog.h"
 #include "sim/serving/engine_config.h"
@@ -47,6 +48,12 @@ struct Scenario {
   std::vector<RoutingRule> routing;
   std::vector<std::uint8_t> trace_methods;  // workload method name index -> table index
   bool length_effect = true;
+  // Cost model: "roofline", or calibrated tables (measured on calibration_gpu; a GPU other
+  // than `gpu` means transfer mode). `cost_model.kind: auto` picks a bundle for exactly this
+  // GPU and model from the search directories when one is installed.
+  std::string cost_kind = "roofline";
+  std::optional<CalibratedCosts> calibration;
+  GpuSpec calibration_gpu;
   YAML::Node workload;      // decoded when the run starts (it owns RNG streams)
   RunOptions run;
   YAML::Node resolved;      // the document after --set, echoed as resolved.yaml
@@ -58,13 +65,20 @@ const char* default_scenario_yaml();
 
 // Loads `path` (empty: the built-in default), applies `overrides` ("a.b=value"), decodes and
 // resolves. Throws InputError listing every problem found.
+// `calibration_dirs` are searched for installed bundles (<dir>/<gpu>/<model>/meta.json)
+// when cost_model.kind is auto.
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
-                       std::optional<std::uint64_t> seed_override, const Catalog& catalog);
+                       std::optional<std::uint64_t> seed_override, const Catalog& catalog,
+                       const std::vector<std::string>& calibration_dirs = {});
 
 // Same, from YAML text (tests, embedded examples). `source` names it in messages.
 Scenario load_scenario_text(const std::string& yaml, const std::string& source,
                             const std::vector<std::string>& overrides, std::optional<std::uint64_t> seed_override,
-                            const Catalog& catalog);
+                            const Catalog& catalog, const std::vector<std::string>& calibration_dirs = {});
+
+// Loads and fits a bundle for `model` on `gpu_name` from `dir` (a bundle directory).
+// Throws InputError if it is malformed or measured for another model shape.
+CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name);
 
 // Applies one "a.b.c=value" override to a YAML document (value parsed as YAML).
 void apply_override(YAML::Node& doc, const std::string& assignment);

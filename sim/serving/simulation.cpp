@@ -3,10 +3,15 @@
 #include <algorithm>
 
 #include "models/cost/roofline_cost_model.h"
+#include "models/cost/table_cost_model.h"
 
 namespace kvsim {
 
 std::unique_ptr<CostModel> make_cost_model(const Scenario& s) {
+  if (s.calibration) {
+    return std::make_unique<TableCostModel>(s.model, s.gpu, s.calibration_gpu, s.engine.overhead, s.roofline, s.methods,
+                                            *s.calibration);
+  }
   return std::make_unique<RooflineCostModel>(s.model, s.gpu, s.engine.overhead, s.roofline, s.methods);
 }
 

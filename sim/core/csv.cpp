@@ -1,4 +1,4 @@
-#include "traces/csv.h"
+#include "sim/core/csv.h"
 
 #include <algorithm>
 #include <cmath>
