@@ -1,0 +1,212 @@
+// Calibration without a GPU: bundle parsing (malformed bundles name file and field),
+// fitting synthetic data with known coefficients, cost-model selection and transfer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "../support/run_helpers.h"
+#include "calibration/fit/fitter.h"
+#include "models/cost/table_cost_model.h"
+
+namespace kvsim {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Known ground truth the synthetic bundle is generated from.
+double gemm_truth(double m) { return 8.0 + 0.004 * m; }
+double decode_truth(double b, double sum, double mx) { return 4.0 + 0.3 * b + 0.0009 * sum + 0.0002 * mx; }
+double prefill_truth(double n, double p) { return 10.0 + 0.01 * n + 2e-6 * (n * p + n * (n + 1) / 2) + 0.001 * (n + p); }
+
+std::string make_bundle(const std::string& name, const std::string& gpu = "NVIDIA H200",
+                        const std::string& model = "llama-3-8b") {
+  const fs::path dir = fs::path(::testing::TempDir()) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "meta.json") << R"({"schema_version": 1, "gpu_name": ")" << gpu
+                                   << R"(", "sm_count": 132, "memory_bytes": 150754820096, "date_utc": "2026-11-28T00:00:00Z",
+      "driver_version": "test", "model_shape": {"name": ")" << model << R"("}})";
+  std::ofstream g(dir / "gemm.csv");
+  g.precision(15);
+  g << "op,dtype,m,n,k,time_us_median,time_us_p10,time_us_p90,reps\n";
+  for (const char* op : {"qkv", "o", "gate_up", "down", "lm_head"}) {
+    for (int m : {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}) {
+      g << op << ",fp16," << m << ",4096,4096," << gemm_truth(m) << ",1,1,20\n";
+    }
+  }
+  std::ofstream d(dir / "decode_attention.csv");
+  d.precision(15);
+  d << "kv_format,fused,batch,context_mean,context_max,time_us_median,reps\n";
+  for (const char* f : {"fp16,1", "int4,1", "int4,0"}) {
+    for (int b : {1, 2, 4, 8, 16, 32, 64, 128}) {
+      for (int c : {128, 512, 2048, 8192}) {
+        const double scale = std::string(f) == "int4,0" ? 1.5 : 1.0;
+        d << f << "," << b << "," << c << "," << c << "," << scale * decode_truth(b, double(b) * c, c) << ",20\n";
+      }
+    }
+  }
+  std::ofstream p(dir / "prefill_attention.csv");
+  p.precision(15);
+  p << "variant,new_tokens,cached_tokens,time_us_median,reps\n";
+  for (int n : {128, 512, 1024, 2048, 4096, 8192}) {
+    for (int c : {0, 2048, 8192}) p << "flash," << n << "," << c << "," << prefill_truth(n, c) << ",20\n";
+  }
+  std::ofstream e(dir / "elementwise.csv");
+  e.precision(15);
+  e << "op,rows,width,time_us_median,reps\n";
+  for (const char* op : {"rmsnorm", "rotary", "silu_mul", "residual_add", "softmax_sample"}) {
+    for (int r : {1, 4, 16, 64, 256, 1024, 4096, 16384}) e << op << "," << r << ",4096," << 2.0 + 0.001 * r << ",20\n";
+  }
+  std::ofstream l(dir / "launch.csv");
+  l << "mode,kernels,time_us_median,reps\ngraph,1000,2100,20\neager,1000,5000,20\n";
+  return dir.string();
+}
+
+TEST(CalibrationFit, RecoversKnownCoefficientsAndReportsHeldOutError) {
+  const CalibratedCosts c = fit_bundle(load_bundle(make_bundle("synthetic")));
+  EXPECT_EQ(c.catalog_gpu, "h200");
+  EXPECT_EQ(c.model_shape, "llama-3-8b");
+  // Interpolation between grid points and roofline-shaped extrapolation beyond them.
+  EXPECT_NEAR(c.gemm.at("qkv/fp16").eval(100), gemm_truth(100), 0.02 * gemm_truth(100));
+  EXPECT_NEAR(c.gemm.at("qkv/fp16").eval(8192), gemm_truth(4096) * 2, 1e-6);  // linear beyond the grid
+  EXPECT_NEAR(c.gemm.at("qkv/fp16").eval(0.5), gemm_truth(1), 1e-9);          // flat below it
+  const auto& f = c.decode.at("fp16/fused").coef;
+  ASSERT_EQ(f.size(), 4u);
+  EXPECT_NEAR(f[0], 4.0, 1e-6);
+  EXPECT_NEAR(f[1], 0.3, 1e-8);
+  EXPECT_NEAR(f[2], 0.0009, 1e-10);
+  EXPECT_NEAR(f[3], 0.0002, 1e-10);
+  EXPECT_NEAR(c.decode.at("int4/unfused").eval({1, 8, 8 * 1000.0, 1000}), 1.5 * decode_truth(8, 8000, 1000), 1e-6);
+  EXPECT_NEAR(c.prefill.at("flash").eval({1, 3000, 3000 * 1000 + 3000 * 3001 / 2.0, 4000}), prefill_truth(3000, 1000),
+              1e-6);
+  EXPECT_DOUBLE_EQ(c.graph_us_per_kernel, 2.1);
+  for (const auto& q : c.quality) {
+    EXPECT_GT(q.points, 0) << q.op;
+    if (q.op.rfind("gemm", 0) == 0) continue;  // log-log interpolation of a line has small error
+    EXPECT_LT(q.median_err, 1e-6) << q.op;     // exact models fit exactly on held-out points
+  }
+  const auto report = fit_report_json(c);
+  EXPECT_LT(report["median_of_operator_medians"].get<double>(), 0.05);
+}
+
+TEST(CalibrationFit, RelativeLeastSquaresIsExactOnExactData) {
+  std::vector<std::vector<double>> X;
+  std::vector<double> y;
+  for (int i = 1; i <= 20; ++i) {
+    X.push_back({1.0, double(i), 1e6 * i * i});
+    y.push_back(3 + 2.0 * i + 1e-7 * 1e6 * i * i);
+  }
+  const auto b = fit_relative_ls(X, y);
+  EXPECT_NEAR(b[0], 3, 1e-8);
+  EXPECT_NEAR(b[1], 2, 1e-8);
+  EXPECT_NEAR(b[2], 1e-7, 1e-14);
+}
+
+struct BadBundle {
+  const char* name;
+  std::function<void(const fs::path&)> damage;
+  const char* message;
+};
+
+TEST(CalibrationBundle, MalformedBundlesNameFileLineAndField) {
+  const BadBundle cases[] = {
+      {"no_meta", [](const fs::path& d) { fs::remove(d / "meta.json"); }, "meta.json: missing"},
+      {"meta_json", [](const fs::path& d) { std::ofstream(d / "meta.json") << "{not json"; }, "meta.json: invalid JSON"},
+      {"meta_field",
+       [](const fs::path& d) {
+         std::ofstream(d / "meta.json") << R"({"schema_version": 1, "gpu_name": "x", "sm_count": 1, "memory_bytes": 1, "model_shape": {"name": "m"}})";
+       },
+       "meta.json: missing field 'date_utc'"},
+      {"schema",
+       [](const fs::path& d) {
+         std::ofstream(d / "meta.json") << R"({"schema_version": 7, "gpu_name": "x", "sm_count": 1, "memory_bytes": 1, "date_utc": "", "model_shape": {"name": "m"}})";
+       },
+       "field 'schema_version' must be 1"},
+      {"column", [](const fs::path& d) { std::ofstream(d / "gemm.csv") << "op,dtype,m,n,time_us_median\nqkv,fp16,1,2,3\n"; },
+       "gemm.csv:1: missing required column 'k'"},
+      {"number",
+       [](const fs::path& d) { std::ofstream(d / "gemm.csv") << "op,dtype,m,n,k,time_us_median\nqkv,fp16,1,2,3,4\nqkv,fp16,x,2,3,4\n"; },
+       "gemm.csv:3: field 'm' must be a number (got 'x')"},
+      {"zero_time",
+       [](const fs::path& d) { std::ofstream(d / "launch.csv") << "mode,kernels,time_us_median\ngraph,10,0\n"; },
+       "launch.csv:2: field 'time_us_median' must be > 0"},
+      {"short_row",
+       [](const fs::path& d) { std::ofstream(d / "launch.csv") << "mode,kernels,time_us_median\ngraph,10\n"; },
+       "launch.csv:2: expected 3 fields"},
+      {"empty", [](const fs::path& d) { std::ofstream(d / "copy.csv") << "direction,bytes,time_us_median\n"; },
+       "copy.csv: no measurements"},
+  };
+  for (const auto& c : cases) {
+    const fs::path dir = make_bundle(std::string("bad_") + c.name);
+    c.damage(dir);
+    try {
+      fit_bundle(load_bundle(dir.string()));
+      ADD_FAILURE() << c.name << ": no error";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << c.name << ": " << e.what();
+    }
+  }
+  EXPECT_THROW(load_bundle("/nonexistent/bundle"), InputError);
+}
+
+TEST(CostModelSelection, ExplicitAutoTransferAndShapeMismatch) {
+  const std::string dir = make_bundle("select");
+  const std::string wl = "\nworkload: {num_requests: 20, arrival: {kind: all-at-once}}";
+  // Explicit bundle, same GPU: calibrated.
+  Scenario s = testing::scenario("cost_model: {calibration: " + dir + "}" + wl);
+  ASSERT_TRUE(s.calibration.has_value());
+  EXPECT_NE(make_cost_model(s)->describe().find("calibrated"), std::string::npos);
+  // Installed bundle found by auto-selection (<root>/<gpu>/<model>).
+  const fs::path root = fs::path(::testing::TempDir()) / "installed";
+  fs::remove_all(root);
+  fs::create_directories(root / "h200");
+  fs::copy(dir, root / "h200" / "llama-3-8b", fs::copy_options::recursive);
+  const Scenario autos = load_scenario_text(wl, "<t>", {}, std::nullopt, testing::catalog(), {root.string()});
+  EXPECT_TRUE(autos.calibration.has_value());
+  const Scenario pinned = load_scenario_text("cost_model: {kind: roofline}" + wl, "<t>", {}, std::nullopt,
+                                             testing::catalog(), {root.string()});
+  EXPECT_FALSE(pinned.calibration.has_value());
+  // Same bundle for an H100: transfer mode, marked, and memory-bound decode attention
+  // scaled by the bandwidth ratio (4.8 / 3.35 TB/s).
+  const Scenario h100 = testing::scenario("gpu: h100-sxm\ncost_model: {calibration: " + dir + "}" + wl);
+  const auto cm = make_cost_model(h100);
+  EXPECT_NE(cm->describe().find("transfer: calibrated on h200, scaled to h100-sxm"), std::string::npos);
+  BatchShape shape;
+  shape.decode = {BatchShape::uniform_decode(32, 4096)};
+  const double h100_ns = static_cast<double>(cm->step_cost(shape)[Op::kAttnDecode].ns);
+  const double h200_ns = static_cast<double>(make_cost_model(s)->step_cost(shape)[Op::kAttnDecode].ns);
+  EXPECT_NEAR(h100_ns / h200_ns, 4800.0 / 3350.0, 0.01);
+  // A bundle for another model shape is refused with both names.
+  try {
+    testing::scenario("model: llama-2-7b\ncost_model: {calibration: " + dir + "}" + wl);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("measured for model shape 'llama-3-8b', scenario model is 'llama-2-7b'"),
+              std::string::npos);
+  }
+}
+
+TEST(TableCostModel, UsesMeasuredTimesAndFallsBackToRoofline) {
+  const Scenario s = testing::scenario("cost_model: {calibration: " + make_bundle("table") +
+                                       "}\nworkload: {num_requests: 1, arrival: {kind: all-at-once}}");
+  const auto cm = make_cost_model(s);
+  BatchShape shape;
+  shape.decode = {BatchShape::uniform_decode(16, 1000)};
+  const StepCost c = cm->step_cost(shape);
+  const int L = 32;
+  EXPECT_NEAR(c[Op::kQkvProj].ns / 1e3, L * gemm_truth(16), 0.02 * L * gemm_truth(16));
+  EXPECT_NEAR(c[Op::kAttnDecode].ns / 1e3, L * decode_truth(16, 16 * 1001, 1001), 1.0);
+  EXPECT_NEAR(c[Op::kKernelGaps].ns / 1e3, 2.1 * (9 * L + 3), 1.0);
+  // No copy table in this bundle: swaps are costed by the roofline.
+  BatchShape swap;
+  swap.swap_bytes = 1 << 30;
+  EXPECT_EQ(cm->step_cost(swap)[Op::kSwap].ns,
+            RooflineCostModel(s.model, s.gpu, s.engine.overhead, s.roofline).step_cost(swap)[Op::kSwap].ns);
+  // A whole run on the calibrated model works and is deterministic.
+  EXPECT_EQ(testing::run(s).report.dump(), testing::run(s).report.dump());
+}
+
+}  // namespace
+}  // namespace kvsim
