@@ -1,11 +1,15 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "models/compression/compression_registry.h"
 #include "models/compression/kv_layout.h"
 #include "models/cost/roofline_cost_model.h"
+#include "models/cost/table_cost_model.h"
+#include "sim/config/scenario.h"
 #include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
 #include "sim/core/error.h"
@@ -21,7 +25,8 @@ int step_command(const std::vector<std::string>& args) {
       "Predict the time of one engine iteration with a per-operator breakdown.\n"
       "  prefill: B requests each prefilling L prompt tokens in one step\n"
       "  decode:  B requests each generating one token over a context of L tokens");
-  std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16";
+  std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16", calibration,
+      cost_kind = "auto";
   int batch = 0, context = 0;
   opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models)")(
       "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
@@ -30,7 +35,9 @@ int step_command(const std::vector<std::string>& args) {
       "batch", po::value(&batch), "requests in the batch (>= 1)")("context", po::value(&context),
                                                                   "tokens per request (>= 1)")(
       "phase", po::value(&phase), "prefill or decode")(
-      "compression", po::value(&compression), "KV compression method (kvsim list compression; default fp16)")("format", po::value(&format), "text (default) or json");
+      "compression", po::value(&compression), "KV compression method (kvsim list compression; default fp16)")(
+      "calibration", po::value(&calibration), "calibration bundle directory (default: an installed one for this GPU and model)")(
+      "cost-model", po::value(&cost_kind), "auto (default: calibrated if a bundle is installed), roofline or calibrated")("format", po::value(&format), "text (default) or json");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
   po::notify(vm);
@@ -48,6 +55,9 @@ int step_command(const std::vector<std::string>& args) {
     errors.add("--phase must be 'prefill' or 'decode' (got '" + phase + "')");
   }
   if (format != "text" && format != "json") errors.add("--format must be 'text' or 'json'");
+  if (cost_kind != "auto" && cost_kind != "roofline" && cost_kind != "calibrated") {
+    errors.add("--cost-model must be auto, roofline or calibrated (got '" + cost_kind + "')");
+  }
   errors.throw_if_any();
 
   const Catalog catalog = Catalog::builtin();
@@ -62,7 +72,30 @@ int step_command(const std::vector<std::string>& args) {
   const CompressionSpec method = builtin_compression(compression);
   const auto problems = validate_compression(method, m.head_dim);
   if (!problems.empty()) throw InputError("--compression " + compression + ": " + join(problems, "; "));
-  const RooflineCostModel cost(m, g, e.overhead, RooflineParams{}, {method});
+  std::optional<CalibratedCosts> costs;
+  if (!calibration.empty()) {
+    costs = load_calibration(calibration, m.name);
+  } else if (cost_kind != "roofline") {
+    for (const auto& root : calibration_search_dirs()) {
+      const auto dir = std::filesystem::path(root) / g.name / m.name;
+      if (std::filesystem::exists(dir / "meta.json")) {
+        costs = load_calibration(dir.string(), m.name);
+        break;
+      }
+    }
+    if (!costs && cost_kind == "calibrated") {
+      throw InputError("--cost-model calibrated: no bundle installed for " + g.name + "/" + m.name +
+                       " (give one with --calibration DIR)");
+    }
+  }
+  std::unique_ptr<CostModel> cost_model;
+  if (costs) {
+    cost_model = std::make_unique<TableCostModel>(m, g, catalog.gpu(costs->catalog_gpu), e.overhead, RooflineParams{},
+                                                  std::vector<CompressionSpec>{method}, *costs);
+  } else {
+    cost_model = std::make_unique<RooflineCostModel>(m, g, e.overhead, RooflineParams{}, std::vector<CompressionSpec>{method});
+  }
+  const CostModel& cost = *cost_model;
   BatchShape shape;
   if (phase == "prefill") {
     for (int i = 0; i < batch; ++i) shape.prefills.push_back({context, 0, true, 0});
