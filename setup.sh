@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build git
       libboost-graph-dev libboost-program-options-dev
       libeigen3-dev libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+      libboost-mpi-dev openmpi-bin python3-matplotlib
       python3)
 missing=()
 for p in "${pkgs[@]}"; do

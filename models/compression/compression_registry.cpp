@@ -1,5 +1,6 @@
 #include "models/compression/compression_registry.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -74,7 +75,7 @@ CompressionSpec gear(int bits) {
   s.format.group_size = 64;
   s.format.scale_bytes = 4;
   s.format.residual_tokens = 64;
-  s.format.lowrank_rank = 0.02 * 128;  // rank 2 % of head_dim
+  s.format.lowrank_fraction = 0.02;  // rank 2 % of head_dim
   s.format.outlier_fraction = 0.02;
   s.work.quantize_on_write = true;
   s.work.fused_dequant = true;
@@ -166,6 +167,13 @@ CompressionSpec ratio_method(double x, bool eviction) {
                             1.0 + (ref_l.mean_ratio_longer - 1.0) * k, "KIVI statistics scaled by log(ratio)/log(3.2)");
   }
   if (x <= 1) s.length.enabled = false;
+  // Scaled-down statistics must stay a valid mixture: the mean of the longer answers can be
+  // no less than the mean of its (1, 1.5) band and the 1.5x tail at their shares.
+  const double mid = (1.0 - s.length.longer_1_5x - s.length.shorter_2x) / 2.0;
+  if (mid + s.length.longer_1_5x > 0) {
+    const double floor_mean = (1.25 * mid + 1.5 * s.length.longer_1_5x) / (mid + s.length.longer_1_5x);
+    s.length.mean_ratio_longer = std::max(s.length.mean_ratio_longer, floor_mean + 1e-9);
+  }
   s.source = "kvsim generic method (docs/compression.md)";
   return s;
 }
@@ -257,7 +265,7 @@ CompressionSpec decode_compression_method(const YAML::Node& node, const std::str
   f.group_size = r.get<int>("group_size", f.group_size);
   f.scale_bytes = r.get<int>("scale_bytes", f.scale_bytes);
   f.residual_tokens = r.get<int>("residual_tokens", f.residual_tokens);
-  f.lowrank_rank = r.get<double>("lowrank_rank", f.lowrank_rank);
+  f.lowrank_fraction = r.get<double>("lowrank_fraction", f.lowrank_fraction);
   f.outlier_fraction = r.get<double>("outlier_fraction", f.outlier_fraction);
   Retention& t = s.retention;
   t.sink_tokens = r.get<int>("sink_tokens", t.sink_tokens);
@@ -275,10 +283,18 @@ CompressionSpec decode_compression_method(const YAML::Node& node, const std::str
   w.attention_efficiency = r.get<double>("attention_efficiency", w.attention_efficiency);
   if (r.has("evict_every_step") && t.every_step && t.kind == RetentionKind::kHeavyHitter) w.scores_at_decode = true;
   r.finish();
-  std::ostringstream params;
-  params << s.name;
-  if (node.size() > 1) params << " (customized)";
-  s.name = params.str();
+  // Name a customized method by its overrides, so two variants of one method stay distinct
+  // in a scenario's method table (and in reports).
+  std::vector<std::string> overrides;
+  for (const auto& kv : node) {
+    const std::string k = kv.first.as<std::string>();
+    if (k != "method" && kv.second.IsScalar()) overrides.push_back(k + "=" + kv.second.Scalar());
+  }
+  std::sort(overrides.begin(), overrides.end());
+  if (!overrides.empty()) {
+    s.name += "{" + join(overrides, ",") + "}";
+    s.description += " (customized: " + join(overrides, ", ") + ")";
+  }
   return s;
 }
 
@@ -297,7 +313,7 @@ std::vector<std::string> validate_compression(const CompressionSpec& s, int head
   }
   if (f.scale_bytes < 0) out.push_back("scale_bytes must be >= 0");
   if (f.residual_tokens < 0) out.push_back("residual_tokens must be >= 0");
-  if (f.lowrank_rank < 0) out.push_back("lowrank_rank must be >= 0");
+  if (!(f.lowrank_fraction >= 0 && f.lowrank_fraction <= 1)) out.push_back("lowrank_fraction must be in [0, 1]");
   if (!(f.outlier_fraction >= 0 && f.outlier_fraction < 1)) out.push_back("outlier_fraction must be in [0, 1)");
   const Retention& t = s.retention;
   if (t.budget_tokens < 0 || t.sink_tokens < 0 || t.recent_tokens < 0 || t.heavy_tokens < 0) {

@@ -23,7 +23,8 @@ struct KvFormat {
   int scale_bytes = 0;              // bytes of (scale, zero) per group, e.g. 4 for two fp16
   bool per_head_scales = false;     // one (scale, zero) per token per head (LMDeploy int8/int4)
   int residual_tokens = 0;          // R: most recent tokens kept in fp16 (KIVI, GEAR)
-  double lowrank_rank = 0;          // GEAR: rank r of P (tokens x r) and Q (D x r) per head
+  double lowrank_fraction = 0;      // GEAR: rank r = fraction x head_dim of P (tokens x r), Q (D x r)
+  double lowrank_rank(int head_dim) const { return lowrank_fraction * head_dim; }
   double outlier_fraction = 0;      // GEAR: share of entries kept sparse in fp16 + index
   int outlier_index_bytes = 4;
 

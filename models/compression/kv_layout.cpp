@@ -10,10 +10,11 @@ double kv_bytes_per_token_head(const KvFormat& f, int d) {
     double b = d * bits / 8.0;
     if (f.per_head_scales) b += f.scale_bytes;            // one (scale, zero) per token-head
     else if (f.group_size > 0) b += static_cast<double>(d) * f.scale_bytes / f.group_size;
-    if (f.lowrank_rank > 0) {
+    if (f.lowrank_fraction > 0) {
+      const double r = f.lowrank_rank(d);
       // P row (r fp16) per token + Q (D x r fp16) amortized over a residual-sized chunk.
       const double chunk = f.residual_tokens > 0 ? f.residual_tokens : 64.0;
-      b += 2.0 * f.lowrank_rank + 2.0 * d * f.lowrank_rank / chunk;
+      b += 2.0 * r + 2.0 * d * r / chunk;
     }
     b += f.outlier_fraction * d * (2.0 + f.outlier_index_bytes);
     return b;

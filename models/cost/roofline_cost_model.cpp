@@ -17,8 +17,9 @@ RooflineCostModel::RooflineCostModel(ModelSpec model, GpuSpec gpu, OverheadSpec 
     MethodCost mc;
     mc.kv_bytes_layer = kv_bytes_per_token_head(m.format, model_.head_dim) * model_.num_kv_heads;
     mc.fp16_bytes_layer = static_cast<double>(model_.kv_bytes_per_token_per_layer());
-    // KIVI keeps (T mod R) keys and min(T, R) values in fp16: on average 0.75 R tokens.
-    mc.residual_tokens = 0.75 * m.format.residual_tokens;
+    // KIVI keeps (T mod R) keys and min(T, R) values in fp16: on average 0.75 R tokens;
+    // GEAR flushes K and V in whole chunks (both T mod R): 0.5 R.
+    mc.residual_tokens = (m.format.lowrank_fraction > 0 ? 0.5 : 0.75) * m.format.residual_tokens;
     mc.spec = std::move(m);
     methods_.push_back(std::move(mc));
   }
@@ -167,10 +168,10 @@ void RooflineCostModel::decode_attention(StepCost& sc, const DecodeGroup& g) con
     add_memory_op(sc, Op::kKvScores, 0, sum * model_.num_attention_heads * 4.0 * 2.0);
     add_memory_op(sc, Op::kKvCompaction, 0, sum * m.fp16_bytes_layer * 2.0);
   }
-  if (m.spec.format.lowrank_rank > 0) {
+  if (m.spec.format.lowrank_fraction > 0) {
     // a @ Q @ P^T for every stored token: 4 r flops per token per query head.
-    add_memory_op(sc, Op::kKvLowRank, 4.0 * sum * m.spec.format.lowrank_rank * model_.num_attention_heads,
-                  sum * 2.0 * m.spec.format.lowrank_rank * model_.num_kv_heads);
+    add_memory_op(sc, Op::kKvLowRank, 4.0 * sum * m.spec.format.lowrank_rank(model_.head_dim) * model_.num_attention_heads,
+                  sum * 2.0 * m.spec.format.lowrank_rank(model_.head_dim) * model_.num_kv_heads);
   }
 }
 
@@ -187,6 +188,11 @@ void RooflineCostModel::prefill_compression(StepCost& sc, const PrefillChunk& c)
     const double pairs = n * p + n * (n + 1) / 2.0;
     add_memory_op(sc, Op::kKvScores, 2.0 * hq * pairs, hq * pairs * 2.0 * 4.0);
   }
+  if (m.spec.format.lowrank_fraction > 0) {
+    // Power iteration (3 loops) on the quantization error of the new tokens, every chunk.
+    add_memory_op(sc, Op::kKvLowRank, 3.0 * 4.0 * n * model_.head_dim * m.spec.format.lowrank_rank(model_.head_dim) * model_.num_kv_heads,
+                  3.0 * n * m.fp16_bytes_layer);
+  }
   if (!c.last_chunk) return;
   const double total = p + n;
   const double kept = static_cast<double>(kept_after_prefill(m.spec.retention, static_cast<std::int64_t>(total)));
@@ -197,11 +203,6 @@ void RooflineCostModel::prefill_compression(StepCost& sc, const PrefillChunk& c)
   if (w.topk_compaction && kept < total) {
     // Top-k over per-token scores, then a gather of the kept tokens into fresh pages.
     add_memory_op(sc, Op::kKvCompaction, total * hq, total * hq * 4.0 + kept * m.fp16_bytes_layer * 2.0);
-  }
-  if (m.spec.format.lowrank_rank > 0) {
-    // Power iteration (3 loops) on the quantization error of the new tokens.
-    add_memory_op(sc, Op::kKvLowRank, 3.0 * 4.0 * n * model_.head_dim * m.spec.format.lowrank_rank * model_.num_kv_heads,
-                  3.0 * n * m.fp16_bytes_layer);
   }
 }
 

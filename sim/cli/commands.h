@@ -10,6 +10,8 @@ int run_command(const std::vector<std::string>& args);
 int step_command(const std::vector<std::string>& args);
 int list_command(const std::vector<std::string>& args);
 int calibrate_command(const std::vector<std::string>& args);
+int sweep_command(const std::vector<std::string>& args);
+int plan_command(const std::vector<std::string>& args);
 
 // Where installed calibration bundles are searched (<dir>/<gpu>/<model>/).
 std::vector<std::string> calibration_search_dirs();

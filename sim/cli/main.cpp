@@ -17,6 +17,8 @@ commands:
   run    simulate a scenario (default: the built-in Llama-3-8B / H200 / vLLM V1 scenario)
   step   predict the time of one engine iteration, with a per-operator breakdown
   list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression
+  sweep  run a grid of scenarios in parallel (threads; MPI ranks under mpirun), resumable
+  plan   capacity planning: request rate at SLO, replicas, cost, ranked candidates
   calibrate  fit, show or check a calibration bundle (kvsim calibrate --help)
 
 Run 'kvsim <command> --help' for a command's options.
@@ -38,12 +40,14 @@ int main(int argc, char** argv) {
     if (cmd == "step") return kvsim::cli::step_command(args);
     if (cmd == "list") return kvsim::cli::list_command(args);
     if (cmd == "calibrate") return kvsim::cli::calibrate_command(args);
+    if (cmd == "sweep") return kvsim::cli::sweep_command(args);
+    if (cmd == "plan") return kvsim::cli::plan_command(args);
     if (cmd == "--version") {
       std::cout << "kvsim\n";
       return 0;
     }
     std::cerr << "kvsim: unknown command '" << cmd << "'"
-              << kvsim::did_you_mean(cmd, {"run", "step", "list", "calibrate"}) << "\n" << kUsage;
+              << kvsim::did_you_mean(cmd, {"run", "step", "list", "calibrate", "sweep", "plan"}) << "\n" << kUsage;
     return 2;
   } catch (const kvsim::InputError& e) {
     std::cerr << "kvsim " << cmd << ": error: " << e.what() << "\n";

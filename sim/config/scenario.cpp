@@ -135,14 +135,15 @@ void decode_compression(const YAML::Node& node, ConfigReader& parent, Scenario& 
   YAML::Node method = r.raw("method");
   if (!method) method = YAML::Node("fp16");
   YAML::Node params = r.raw("params");
-  YAML::Node spec_node = method;
-  if (params) {
-    if (!params.IsMap()) {
-      r.error("params", "expected a mapping of method parameters");
-    } else {
-      spec_node = YAML::Clone(params);
-      spec_node["method"] = method;
-    }
+  // Build the method node fresh: assigning to a yaml-cpp handle would write through to
+  // `method` itself.
+  YAML::Node spec_node;
+  if (params && params.IsMap()) {
+    spec_node = YAML::Clone(params);
+    spec_node["method"] = YAML::Clone(method);
+  } else {
+    if (params) r.error("params", "expected a mapping of method parameters");
+    spec_node = YAML::Clone(method);
   }
   s.methods.push_back(decode_compression_method(spec_node, r.key_path(params ? "params" : "method"), r));
   const YAML::Node le = r.raw("length_effect");

@@ -14,7 +14,7 @@ std::string num(double v, int precision = 6) {
 
 RequestCsvWriter::RequestCsvWriter(const std::string& path) : file_(path) {
   file_.stream() << "id,status,replica,arrival_s,first_scheduled_s,first_token_s,finish_s,prompt_tokens,"
-                    "output_tokens,ttft_ms,tpot_ms,e2e_ms,preemptions_recompute,preemptions_swap\n";
+                    "output_tokens,ttft_ms,tpot_ms,e2e_ms,preemptions_recompute,preemptions_swap,method\n";
 }
 
 void RequestCsvWriter::on_finish(const RequestRecord& r) {
@@ -24,12 +24,12 @@ void RequestCsvWriter::on_finish(const RequestRecord& r) {
                  << num(to_seconds(r.first_scheduled)) << ',' << num(to_seconds(r.first_token)) << ','
                  << num(to_seconds(r.finish)) << ',' << r.spec.prompt_tokens << ',' << r.output_tokens << ','
                  << num(ttft, 3) << ',' << num(tpot, 3) << ',' << num(to_ms(r.finish - r.spec.arrival), 3) << ','
-                 << r.preempt_recompute << ',' << r.preempt_swap << '\n';
+                 << r.preempt_recompute << ',' << r.preempt_swap << ',' << static_cast<int>(r.method) << '\n';
 }
 
 void RequestCsvWriter::on_reject(const RequestSpec& r, SimTime now, const std::string&) {
   file_.stream() << r.id << ",rejected,0," << num(to_seconds(r.arrival)) << ",,,"
-                 << num(to_seconds(now)) << ',' << r.prompt_tokens << ",0,,,,0,0\n";
+                 << num(to_seconds(now)) << ',' << r.prompt_tokens << ",0,,,,0,0,\n";
 }
 
 TimeseriesWriter::TimeseriesWriter(const std::string& path) : file_(path) {

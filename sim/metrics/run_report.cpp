@@ -92,6 +92,7 @@ nlohmann::json build_report(const Scenario& s, const std::string& cost_model, co
   j["summary"]["horizon_reached"] = result.horizon_reached;
   j["summary"]["events"] = result.events;
   j["summary"]["preemptions"]["swap_fallbacks_to_recompute"] = result.counters.swap_fallbacks;
+  j["summary"]["compression"]["compacted_blocks"] = result.counters.compacted_blocks;
   return j;
 }
 

@@ -79,7 +79,25 @@ void SummaryCollector::on_finish(const RequestRecord& r) {
   ttft_.add(to_seconds(r.first_token - r.spec.arrival));
   e2e_.add(to_seconds(r.finish - r.spec.arrival));
   queueing_.add(to_seconds(r.first_scheduled - r.spec.arrival));
+  add_queue_trend(to_seconds(r.spec.arrival), to_seconds(r.first_scheduled - r.spec.arrival));
   if (r.output_tokens > 1) tpot_.add(to_seconds(r.finish - r.first_token) / (r.output_tokens - 1));
+}
+
+void SummaryCollector::add_queue_trend(double arrival_s, double queueing_s) {
+  auto idx = static_cast<std::size_t>(arrival_s / queue_bin_s_);
+  while (idx >= 64) {
+    std::vector<std::pair<double, std::int64_t>> merged((queue_bins_.size() + 1) / 2, {0.0, 0});
+    for (std::size_t i = 0; i < queue_bins_.size(); ++i) {
+      merged[i / 2].first += queue_bins_[i].first;
+      merged[i / 2].second += queue_bins_[i].second;
+    }
+    queue_bins_ = std::move(merged);
+    queue_bin_s_ *= 2;
+    idx = static_cast<std::size_t>(arrival_s / queue_bin_s_);
+  }
+  if (queue_bins_.size() <= idx) queue_bins_.resize(idx + 1, {0.0, 0});
+  queue_bins_[idx].first += queueing_s;
+  queue_bins_[idx].second += 1;
 }
 
 double SummaryCollector::mean_in_system(SimTime end) const {
@@ -128,6 +146,22 @@ nlohmann::json SummaryCollector::summary(SimTime end) const {
   j["steps"] = steps_;
   j["busy_fraction"] = end > 0 ? static_cast<double>(busy_ns_) / static_cast<double>(end) : 0.0;
   j["gpu_busy_fraction"] = end > 0 ? static_cast<double>(gpu_ns_) / static_cast<double>(end) : 0.0;
+  {
+    // Mean queueing delay of the requests that arrived in the first and last quarter of the
+    // arrival window: a growing queue is the signature of an unsustainable load.
+    const std::size_t n = queue_bins_.size();
+    auto mean_of = [&](std::size_t from, std::size_t to) {
+      double s = 0;
+      std::int64_t c = 0;
+      for (std::size_t i = from; i < to && i < n; ++i) {
+        s += queue_bins_[i].first;
+        c += queue_bins_[i].second;
+      }
+      return c ? s / static_cast<double>(c) : 0.0;
+    };
+    const std::size_t q = std::max<std::size_t>(1, n / 4);
+    j["queueing_trend_s"] = {{"first_quarter", mean_of(0, q)}, {"last_quarter", mean_of(n > q ? n - q : 0, n)}};
+  }
   j["littles_law"] = {{"mean_in_system", mean_in_system(end)},
                       {"arrival_rate_per_s", end > 0 ? static_cast<double>(arrived_) / to_seconds(end) : 0.0},
                       {"mean_e2e_s", e2e_.mean()}};

@@ -44,6 +44,11 @@ class SummaryCollector final : public MetricsSink {
   double logical_area_ = 0, stored_area_ = 0;  // bytes x ns, for the achieved ratio
   std::array<double, kNumOps> op_ns_{};        // device/host time per operator over the run
   std::int64_t baseline_output_ = 0, longer_1_5x_ = 0, shorter_2x_ = 0;
+  // Queueing delay by arrival time, in at most 64 bins whose width doubles as the run grows
+  // (flat memory): the saturation verdict compares the start and the end of the run.
+  std::vector<std::pair<double, std::int64_t>> queue_bins_;
+  double queue_bin_s_ = 1.0;
+  void add_queue_trend(double arrival_s, double queueing_s);
   // Little's law bookkeeping: integral of requests in system and in the waiting stage.
   std::int64_t in_system_ = 0;
   double in_system_area_ = 0;  // request * ns

@@ -106,7 +106,10 @@ std::int32_t Replica::alloc_slot() {
   if (!free_slots_.empty()) {
     const std::int32_t s = free_slots_.back();
     free_slots_.pop_back();
+    // Keep counting the epoch: heap entries of the slot's previous request must stay stale.
+    const std::uint32_t epoch = slots_[static_cast<std::size_t>(s)].epoch + 1;
     slots_[static_cast<std::size_t>(s)] = RequestState{};
+    slots_[static_cast<std::size_t>(s)].epoch = epoch;
     return s;
   }
   slots_.emplace_back();
@@ -127,8 +130,15 @@ void Replica::enqueue(const RequestSpec& spec, std::uint8_t method, double lengt
   // (vLLM stops a sequence at max_model_len).
   const double scaled = std::round(static_cast<double>(spec.output_tokens) * length_multiplier);
   std::int32_t target = static_cast<std::int32_t>(std::clamp(scaled, 1.0, 2.0e9));
-  if (spec.max_tokens > 0) target = std::min(target, spec.max_tokens);
+  // The baseline is what the request would generate without compression, under the same caps.
+  std::int32_t baseline = spec.output_tokens;
+  if (spec.max_tokens > 0) {
+    target = std::min(target, spec.max_tokens);
+    baseline = std::min(baseline, spec.max_tokens);
+  }
   target = std::min(target, max_len - spec.prompt_tokens);
+  baseline = std::max(1, std::min(baseline, max_len - spec.prompt_tokens));
+  r.baseline_output = baseline;
   r.target_output = target;
   r.prefill_target = spec.prompt_tokens;
   r.status = RequestStatus::kWaiting;
@@ -238,7 +248,7 @@ void Replica::finish(std::int32_t slot, SimTime now) {
   rec.first_token = r.first_token;
   rec.finish = now;
   rec.output_tokens = r.generated;
-  rec.baseline_output_tokens = r.spec.output_tokens;
+  rec.baseline_output_tokens = r.baseline_output;
   rec.method = r.method;
   rec.preempt_recompute = r.preempt_recompute;
   rec.preempt_swap = r.preempt_swap;

@@ -13,6 +13,7 @@ struct RequestState {
   RequestSpec spec;
   std::int32_t target_output = 0;  // tokens it will generate (after length effect and caps)
   std::uint8_t method = 0;         // index into the scenario's compression table
+  std::int32_t baseline_output = 0; // tokens it would generate uncompressed (same caps)
   RequestStatus status = RequestStatus::kWaiting;
   bool decoding = false;           // in the DecodePool; the fields below marked (*) are then stale
   std::int32_t generated = 0;      // (*) output tokens produced so far

@@ -176,7 +176,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"unknown method parameter", "run --set 'compression={method: {method: kivi-4, residual: 64}}'", 2,
        "compression.method.residual: unknown key (did you mean 'residual_tokens'?)"},
       {"zero bits", "run --set 'compression={method: {method: int4, key_bits: 0}}'", 2,
-       "method 'int4 (customized)': bits must be in (0, 16] (got 0"},
+       "method 'int4{key_bits=0}': bits must be in (0, 16] (got 0"},
       {"negative budget", "run --set 'compression={method: {method: h2o, budget_tokens: -5}}'", 2,
        "token budgets must be >= 0 (a budget larger than the context is allowed)"},
       {"group size", "run --set 'compression={method: {method: kivi-2, group_size: 48}}'", 2,

@@ -231,3 +231,44 @@ TEST(CompressionCost, MethodsAddTheirOwnOperators) {
 
 }  // namespace
 }  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+TEST(CompressionRegression, EvictEveryStepWithReusedSlots) {
+  // Many requests reuse request slots: stale heap entries of earlier requests must not cap
+  // or finish later ones (found in review: a reused slot restarted its epoch).
+  const auto o = testing::run(
+      "compression: {method: {method: streamingllm, evict_every_step: true}, length_effect: false}\n"
+      "workload: {num_requests: 300, arrival: {kind: poisson, rate_per_s: 30}}\nrun: {deep_check_every: 1}");
+  EXPECT_EQ(o.report["summary"]["requests"]["finished"], 300);
+}
+
+TEST(CompressionRegression, ParamsFormAndDistinctCustomizedMethods) {
+  const Scenario s = testing::scenario(
+      "compression: {method: h2o, params: {budget_tokens: 256},"
+      " routing: [{min_prompt_tokens: 500, method: {method: h2o, budget_tokens: 1024}}]}\n"
+      "workload: {num_requests: 1, arrival: {kind: all-at-once}}");
+  ASSERT_EQ(s.methods.size(), 2u);
+  EXPECT_EQ(s.methods[0].name, "h2o{budget_tokens=256}");
+  EXPECT_EQ(s.methods[0].retention.budget_tokens, 256);
+  EXPECT_EQ(s.methods[1].name, "h2o{budget_tokens=1024}");
+  EXPECT_EQ(s.methods[1].retention.budget_tokens, 1024);
+}
+
+TEST(CompressionRegression, SmallRatiosAreValidMethods) {
+  for (const char* m : {"ratio:1.2", "ratio:1.5", "ratio:2:eviction", "ratio:1.1:eviction"}) {
+    EXPECT_NO_THROW(testing::scenario(std::string("compression: \"") + m +
+                                      "\"\nworkload: {num_requests: 1, arrival: {kind: all-at-once}}"))
+        << m;
+  }
+}
+
+TEST(CompressionRegression, LengthRatioComparesWithTheCappedBaseline) {
+  const auto o = testing::run("workload: {num_requests: 100, arrival: {kind: all-at-once}, max_tokens: 50}");
+  EXPECT_DOUBLE_EQ(o.report["summary"]["compression"]["output_length_ratio"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(o.report["summary"]["compression"]["share_2x_shorter"].get<double>(), 0.0);
+}
+
+}  // namespace
+}  // namespace kvsim

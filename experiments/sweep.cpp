@@ -1,0 +1,390 @@
+#include "experiments/sweep.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "sim/config/scenario.h"
+#include "sim/core/atomic_file.h"
+#include "sim/core/config_reader.h"
+#include "sim/core/error.h"
+#include "sim/core/rng.h"
+#include "sim/metrics/run_report.h"
+#include "sim/metrics/summary.h"
+#include "sim/serving/simulation.h"
+
+namespace kvsim {
+
+namespace {
+
+std::string flow(const YAML::Node& n) {
+  YAML::Emitter em;
+  em.SetMapFormat(YAML::Flow);
+  em.SetSeqFormat(YAML::Flow);
+  em << n;
+  return em.c_str();
+}
+
+std::vector<SweepAxis> decode_axes(const YAML::Node& map, const std::string& path, ErrorList& errors,
+                                   const std::string& file) {
+  std::vector<SweepAxis> out;
+  if (!map.IsMap()) {
+    errors.add(file + ": " + path + ": expected a mapping of key: [values]");
+    return out;
+  }
+  for (const auto& kv : map) {
+    SweepAxis a;
+    a.key = kv.first.as<std::string>();
+    const YAML::Node& vals = kv.second;
+    const std::string where = file + ":" + std::to_string(kv.first.Mark().line + 1) + ": " + path + "." + a.key;
+    if (!vals.IsSequence()) {
+      errors.add(where + ": expected a list of values");
+      continue;
+    }
+    if (vals.size() == 0) {
+      errors.add(where + ": empty list (an axis needs at least one value)");
+      continue;
+    }
+    for (const auto& v : vals) a.values.push_back(flow(v));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
+  SweepSpec s;
+  s.source = source;
+  s.text = text;
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  if (!doc.IsMap()) throw InputError(source + ": a sweep spec must be a mapping with 'axes' and/or 'zip'");
+  ErrorList errors;
+  ConfigReader r(doc, "", source, errors);
+  const YAML::Node axes = r.raw("axes");
+  if (axes) s.axes = decode_axes(axes, "axes", errors, source);
+  const YAML::Node zip = r.raw("zip");
+  if (zip) {
+    if (!zip.IsSequence()) {
+      r.error("zip", "expected a list of {key: [values], ...} groups");
+    } else {
+      for (std::size_t i = 0; i < zip.size(); ++i) {
+        const std::string path = "zip[" + std::to_string(i) + "]";
+        auto group = decode_axes(zip[i], path, errors, source);
+        for (std::size_t j = 1; j < group.size(); ++j) {
+          if (group[j].values.size() != group[0].values.size()) {
+            errors.add(source + ": " + path + ": zipped lists differ in length ('" + group[0].key + "' has " +
+                       std::to_string(group[0].values.size()) + ", '" + group[j].key + "' has " +
+                       std::to_string(group[j].values.size()) + ")");
+          }
+        }
+        if (!group.empty()) s.zips.push_back(std::move(group));
+      }
+    }
+  }
+  s.repetitions = r.get<int>("repetitions", 1);
+  if (s.repetitions < 1) r.error("repetitions", "must be >= 1");
+  r.finish();
+  if (errors.empty() && s.axes.empty() && s.zips.empty()) {
+    errors.add(source + ": empty grid: give at least one axis under 'axes' or 'zip'");
+  }
+  std::set<std::string> seen;
+  for (const auto& k : sweep_keys(s)) {
+    if (!seen.insert(k).second) errors.add(source + ": key '" + k + "' appears on more than one axis");
+  }
+  errors.throw_if_any();
+  return s;
+}
+
+SweepSpec load_sweep_spec(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open sweep spec");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_sweep_spec(ss.str(), path);
+}
+
+std::vector<std::string> sweep_keys(const SweepSpec& spec) {
+  std::vector<std::string> keys;
+  for (const auto& g : spec.zips) {
+    for (const auto& a : g) keys.push_back(a.key);
+  }
+  for (const auto& a : spec.axes) keys.push_back(a.key);
+  return keys;
+}
+
+std::vector<SweepPoint> expand_sweep(const SweepSpec& spec, std::uint64_t base_seed) {
+  // Dimensions: each zip group is one dimension (its lists advance together), each axis one.
+  struct Dim {
+    std::vector<const SweepAxis*> axes;
+    std::size_t size;
+  };
+  std::vector<Dim> dims;
+  for (const auto& g : spec.zips) {
+    Dim d;
+    for (const auto& a : g) d.axes.push_back(&a);
+    d.size = g.front().values.size();
+    dims.push_back(d);
+  }
+  for (const auto& a : spec.axes) dims.push_back(Dim{{&a}, a.values.size()});
+  std::vector<SweepPoint> out;
+  std::vector<std::size_t> idx(dims.size(), 0);
+  std::int64_t n = 0;
+  for (;;) {
+    for (int rep = 0; rep < spec.repetitions; ++rep) {
+      SweepPoint p;
+      p.index = n++;
+      p.rep = rep;
+      p.seed = base_seed + static_cast<std::uint64_t>(rep);
+      for (std::size_t d = 0; d < dims.size(); ++d) {
+        for (const SweepAxis* a : dims[d].axes) p.params.emplace_back(a->key, a->values[idx[d]]);
+      }
+      out.push_back(std::move(p));
+    }
+    // Odometer: the last dimension moves fastest.
+    std::size_t d = dims.size();
+    while (d > 0) {
+      --d;
+      if (++idx[d] < dims[d].size) break;
+      idx[d] = 0;
+      if (d == 0) return out;
+    }
+    if (dims.empty()) return out;
+  }
+}
+
+void validate_sweep_axes(const SweepSpec& spec, const std::string& base_path, const Catalog& catalog) {
+  for (const auto& key : sweep_keys(spec)) {
+    std::string first;
+    for (const auto& a : spec.axes) {
+      if (a.key == key) first = a.values.front();
+    }
+    for (const auto& g : spec.zips) {
+      for (const auto& a : g) {
+        if (a.key == key) first = a.values.front();
+      }
+    }
+    try {
+      load_scenario(base_path, {key + "=" + first}, std::nullopt, catalog);
+    } catch (const InputError& e) {
+      throw InputError(spec.source + ": axis '" + key + "': " + e.what());
+    }
+  }
+}
+
+const std::vector<std::string>& sweep_metric_names() {
+  static const std::vector<std::string> names = {
+      "finished", "rejected", "unfinished", "requests_per_s", "prompt_tokens_per_s", "output_tokens_per_s",
+      "ttft_mean_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_mean_s", "tpot_p50_s", "tpot_p99_s",
+      "itl_p99_s", "e2e_mean_s", "e2e_p50_s", "e2e_p90_s", "e2e_p99_s", "queueing_p99_s", "preempt_recompute",
+      "preempt_swap", "kv_util_mean", "kv_util_max", "batch_mean", "batch_max", "kv_capacity_tokens",
+      "achieved_ratio", "output_length_ratio", "busy_fraction", "simulated_s"};
+  return names;
+}
+
+std::vector<double> sweep_metrics(const nlohmann::json& r) {
+  const auto& s = r["summary"];
+  const auto& l = s["latency_s"];
+  return {s["requests"]["finished"].get<double>(),
+          s["requests"]["rejected"].get<double>(),
+          s["requests"]["unfinished"].get<double>(),
+          s["throughput"]["requests_per_s"].get<double>(),
+          s["throughput"]["prompt_tokens_per_s"].get<double>(),
+          s["throughput"]["output_tokens_per_s"].get<double>(),
+          l["ttft"]["mean"].get<double>(),
+          l["ttft"]["p50"].get<double>(),
+          l["ttft"]["p90"].get<double>(),
+          l["ttft"]["p99"].get<double>(),
+          l["tpot"]["mean"].get<double>(),
+          l["tpot"]["p50"].get<double>(),
+          l["tpot"]["p99"].get<double>(),
+          l["itl"]["p99"].get<double>(),
+          l["e2e"]["mean"].get<double>(),
+          l["e2e"]["p50"].get<double>(),
+          l["e2e"]["p90"].get<double>(),
+          l["e2e"]["p99"].get<double>(),
+          l["queueing"]["p99"].get<double>(),
+          s["preemptions"]["recompute"].get<double>(),
+          s["preemptions"]["swap"].get<double>(),
+          s["kv_utilization"]["mean"].get<double>(),
+          s["kv_utilization"]["max"].get<double>(),
+          s["batch_size"]["mean"].get<double>(),
+          s["batch_size"]["max"].get<double>(),
+          r["context"]["kv_capacity"]["kv_tokens"].get<double>(),
+          s["compression"]["achieved_ratio"].get<double>(),
+          s["compression"]["output_length_ratio"].get<double>(),
+          s["busy_fraction"].get<double>(),
+          s["simulated_s"].get<double>()};
+}
+
+namespace {
+std::string csv_field(const std::string& v) {
+  if (v.find_first_of(",\"\n") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+std::string num(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+}  // namespace
+
+SweepRow run_sweep_point(const SweepSpec&, const SweepPoint& p, const std::string& base_path, const Catalog& catalog,
+                         const std::vector<std::string>& calibration_dirs) {
+  std::vector<std::string> sets;
+  for (const auto& [k, v] : p.params) sets.push_back(k + "=" + v);
+  const Scenario s = load_scenario(base_path, sets, p.seed, catalog, calibration_dirs);
+  SummaryCollector summary;
+  const auto cost = make_cost_model(s);
+  Simulation sim(s, *cost, {&summary});
+  const RunResult result = sim.run();
+  const nlohmann::json report = build_report(s, cost->describe(), "", result, summary.summary(result.end_time));
+  const std::vector<double> m = sweep_metrics(report);
+  SweepRow row;
+  row.index = p.index;
+  row.csv = std::to_string(p.index) + "," + std::to_string(p.rep) + "," + std::to_string(p.seed);
+  nlohmann::json params = nlohmann::json::object(), metrics = nlohmann::json::object();
+  for (const auto& [k, v] : p.params) {
+    row.csv += "," + csv_field(v);
+    params[k] = v;
+  }
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    row.csv += "," + num(m[i]);
+    metrics[sweep_metric_names()[i]] = m[i];
+  }
+  row.csv += "\n";
+  nlohmann::json j = {{"point", p.index}, {"rep", p.rep}, {"seed", p.seed}, {"params", params}, {"metrics", metrics}};
+  row.json = j.dump() + "\n";
+  return row;
+}
+
+std::string sweep_signature(const SweepSpec& spec, const std::string& base_text) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(fnv1a64(spec.text + "\n--\n" + base_text)));
+  return buf;
+}
+
+namespace {
+
+std::vector<std::string> read_lines(const std::string& path, bool& torn) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string all = ss.str();
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  torn = false;
+  while (start < all.size()) {
+    const auto nl = all.find('\n', start);
+    if (nl == std::string::npos) {
+      torn = true;  // a last line without its newline was cut by a crash
+      break;
+    }
+    lines.push_back(all.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+std::int64_t leading_int(const std::string& s) {
+  std::size_t pos = 0;
+  try {
+    const long long v = std::stoll(s, &pos);
+    return pos > 0 ? v : -1;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+void write_all(int fd, const std::string& s, const std::string& path) {
+  // One write per line keeps rows whole with O_APPEND; retry only on a short write.
+  std::size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n <= 0) throw std::runtime_error("write failed: " + path);
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+SweepResults::SweepResults(const std::string& dir, const std::string& signature, const std::vector<std::string>& keys,
+                           bool resume) {
+  namespace fs = std::filesystem;
+  csv_path_ = (fs::path(dir) / "sweep.csv").string();
+  jsonl_path_ = (fs::path(dir) / "sweep.jsonl").string();
+  const std::string sig_line = "# kvsim-sweep v1 signature=" + signature;
+  std::string header = "point,rep,seed";
+  for (const auto& k : keys) header += "," + csv_field(k);
+  for (const auto& m : sweep_metric_names()) header += "," + m;
+  const bool exists = fs::exists(csv_path_) || fs::exists(jsonl_path_);
+  if (exists && !resume) {
+    throw InputError(dir + ": already holds sweep results; use --resume to continue them or choose another --out");
+  }
+  std::string csv_body, json_body;
+  if (exists) {
+    bool torn_csv = false, torn_json = false;
+    const auto csv = read_lines(csv_path_, torn_csv);
+    const auto json = read_lines(jsonl_path_, torn_json);
+    if (csv.size() < 2 || csv[0] != sig_line || csv[1] != header) {
+      throw InputError(csv_path_ + ": not the results of this sweep (its signature line and header must read '" +
+                       sig_line + "' and the columns of this spec); refusing to resume");
+    }
+    std::map<std::int64_t, std::string> csv_rows, json_rows;
+    for (std::size_t i = 2; i < csv.size(); ++i) {
+      const std::int64_t p = leading_int(csv[i]);
+      if (p < 0) throw InputError(csv_path_ + ":" + std::to_string(i + 1) + ": not a sweep row; refusing to resume");
+      csv_rows[p] = csv[i];
+    }
+    for (std::size_t i = 0; i < json.size(); ++i) {
+      try {
+        const auto j = nlohmann::json::parse(json[i]);
+        json_rows[j.at("point").get<std::int64_t>()] = json[i];
+      } catch (const std::exception&) {
+        throw InputError(jsonl_path_ + ":" + std::to_string(i + 1) + ": not a sweep row; refusing to resume");
+      }
+    }
+    for (const auto& [p, line] : csv_rows) {
+      if (json_rows.count(p)) {
+        done_.insert(p);
+        csv_body += line + "\n";
+        json_body += json_rows[p] + "\n";
+      }
+    }
+  }
+  // (Re)write both files with only whole rows of points present in both, atomically.
+  write_file_atomically(csv_path_, sig_line + "\n" + header + "\n" + csv_body);
+  write_file_atomically(jsonl_path_, json_body);
+  csv_fd_ = ::open(csv_path_.c_str(), O_WRONLY | O_APPEND);
+  jsonl_fd_ = ::open(jsonl_path_.c_str(), O_WRONLY | O_APPEND);
+  if (csv_fd_ < 0 || jsonl_fd_ < 0) throw std::runtime_error("cannot open sweep results in " + dir);
+}
+
+SweepResults::~SweepResults() {
+  if (csv_fd_ >= 0) ::close(csv_fd_);
+  if (jsonl_fd_ >= 0) ::close(jsonl_fd_);
+}
+
+void SweepResults::append(const SweepRow& row) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  // CSV first, JSONL second: a point counts as done only when both hold it.
+  write_all(csv_fd_, row.csv, csv_path_);
+  write_all(jsonl_fd_, row.json, jsonl_path_);
+}
+
+}  // namespace kvsim

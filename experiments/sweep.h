@@ -1,0 +1,91 @@
+#pragma once
+// Sweeps: a grid of config overrides x repetitions over one base scenario.
+//   axes:        {key: [v1, v2, ...], ...}      cartesian product
+//   zip:         [{key1: [...], key2: [...]}]   each group's lists advance together
+//   repetitions: N                               seeds base_seed + 0 .. N-1
+// Every point is an independent run (its own Simulation, no shared state), so points run
+// in parallel and results do not depend on the thread count.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/spec/catalog.h"
+
+namespace kvsim {
+
+struct SweepAxis {
+  std::string key;
+  std::vector<std::string> values;  // YAML flow text, applied as --set key=value
+};
+
+struct SweepSpec {
+  std::string source;
+  std::vector<SweepAxis> axes;
+  std::vector<std::vector<SweepAxis>> zips;
+  int repetitions = 1;
+  std::string text;  // the file's content, for the results signature
+};
+
+struct SweepPoint {
+  std::int64_t index = 0;
+  int rep = 0;
+  std::uint64_t seed = 0;
+  std::vector<std::pair<std::string, std::string>> params;  // key, value
+};
+
+// Strict decode; InputError names the file and key (empty grid, mismatched zip lengths...).
+SweepSpec load_sweep_spec(const std::string& path);
+SweepSpec parse_sweep_spec(const std::string& text, const std::string& source);
+// Deterministic order: zip groups and axes in file order, repetitions innermost.
+std::vector<SweepPoint> expand_sweep(const SweepSpec& spec, std::uint64_t base_seed);
+// The parameter keys of every point, in column order.
+std::vector<std::string> sweep_keys(const SweepSpec& spec);
+// Checks that every axis key is a valid scenario key, by loading the base scenario with
+// each axis set to its first value. InputError names the axis.
+void validate_sweep_axes(const SweepSpec& spec, const std::string& base_path, const Catalog& catalog);
+
+// One finished point, as the CSV and JSONL lines it produces (each with its newline).
+struct SweepRow {
+  std::int64_t index = 0;
+  std::string csv;
+  std::string json;
+};
+
+// The metrics columns every row carries (flattened from the run summary).
+const std::vector<std::string>& sweep_metric_names();
+std::vector<double> sweep_metrics(const nlohmann::json& report);
+
+// Runs one point and renders its row. Throws InputError / InvariantViolation like a run.
+SweepRow run_sweep_point(const SweepSpec& spec, const SweepPoint& point, const std::string& base_path,
+                         const Catalog& catalog, const std::vector<std::string>& calibration_dirs);
+
+// Results files (sweep.csv + sweep.jsonl) that survive kill -9: every row is one write(2)
+// of a whole line with O_APPEND; on resume, rows of points missing from either file and
+// any torn last line are dropped (files rewritten atomically), and the done points are
+// returned. The first CSV line carries a signature of the spec: resuming files written by
+// another sweep (or by something else) is refused.
+class SweepResults {
+ public:
+  SweepResults(const std::string& dir, const std::string& signature, const std::vector<std::string>& keys,
+               bool resume);
+  ~SweepResults();
+  SweepResults(const SweepResults&) = delete;
+  SweepResults& operator=(const SweepResults&) = delete;
+  const std::set<std::int64_t>& done() const { return done_; }
+  void append(const SweepRow& row);  // thread-safe
+
+ private:
+  std::string csv_path_, jsonl_path_;
+  int csv_fd_ = -1, jsonl_fd_ = -1;
+  std::mutex mutex_;
+  std::set<std::int64_t> done_;
+};
+
+std::string sweep_signature(const SweepSpec& spec, const std::string& base_text);
+
+}  // namespace kvsim

@@ -1,0 +1,212 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "experiments/sweep.h"
+#include "sim/cli/commands.h"
+#include "sim/cli/progress.h"
+#include "sim/config/scenario.h"
+#include "sim/core/atomic_file.h"
+#include "sim/core/error.h"
+
+#ifdef KVSIM_WITH_MPI
+#include <boost/mpi.hpp>
+#include <boost/serialization/set.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+#endif
+
+namespace po = boost::program_options;
+
+namespace kvsim::cli {
+
+namespace {
+
+struct Shard {
+  int index = 0;
+  int count = 1;
+};
+
+Shard parse_shard(const std::string& s) {
+  const auto slash = s.find('/');
+  Shard sh;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument(s);
+    sh.index = std::stoi(s.substr(0, slash));
+    sh.count = std::stoi(s.substr(slash + 1));
+  } catch (const std::exception&) {
+    throw InputError("--shard must be i/N with 0 <= i < N (got '" + s + "')");
+  }
+  if (sh.count < 1 || sh.index < 0 || sh.index >= sh.count) {
+    throw InputError("--shard must be i/N with 0 <= i < N (got '" + s + "')");
+  }
+  return sh;
+}
+
+std::string read_text(const std::string& path) {
+  if (path.empty()) return default_scenario_yaml();
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+int sweep_command(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "kvsim sweep -c BASE.yaml --sweep GRID.yaml --out DIR [options]\n\n"
+      "Run every point of a grid over scenario keys, in parallel, writing one row per point to\n"
+      "DIR/sweep.csv and DIR/sweep.jsonl as points finish. Under mpirun, points are split\n"
+      "across ranks and rank 0 writes the results");
+  std::string config, sweep, out, shard_text;
+  int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  bool resume = false, no_progress = false;
+  opts.add_options()("help,h", "show this help")("config,c", po::value(&config), "base scenario (default: built-in)")(
+      "sweep", po::value(&sweep), "sweep spec YAML (axes, zip, repetitions)")("out", po::value(&out),
+                                                                              "results directory")(
+      "jobs,j", po::value(&jobs), "worker threads (default: all cores)")("resume", po::bool_switch(&resume),
+                                                                          "run only the points missing from DIR")(
+      "shard", po::value(&shard_text), "run only points with index % N == i (i/N), for job arrays")(
+      "no-progress", po::bool_switch(&no_progress), "no progress bar on stderr");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  ErrorList errors;
+  if (sweep.empty()) errors.add("--sweep is required");
+  if (out.empty()) errors.add("--out is required");
+  if (jobs < 1) errors.add("--jobs must be >= 1");
+  errors.throw_if_any();
+  Shard shard;
+  if (!shard_text.empty()) shard = parse_shard(shard_text);
+
+#ifdef KVSIM_WITH_MPI
+  // Initialize MPI only when launched by mpirun, so a plain run needs no MPI runtime.
+  std::unique_ptr<boost::mpi::environment> env;
+  std::unique_ptr<boost::mpi::communicator> world;
+  if (std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE")) {
+    env = std::make_unique<boost::mpi::environment>();
+    world = std::make_unique<boost::mpi::communicator>();
+  }
+  const int rank = world ? world->rank() : 0;
+  const int ranks = world ? world->size() : 1;
+  if (ranks > 1 && !shard_text.empty()) throw InputError("--shard and mpirun both split the points; use one");
+#else
+  const int rank = 0;
+  const int ranks = 1;
+#endif
+
+  const Catalog catalog = Catalog::builtin();
+  const SweepSpec spec = load_sweep_spec(sweep);
+  const Scenario base = load_scenario(config, {}, std::nullopt, catalog);
+  validate_sweep_axes(spec, config, catalog);
+  const std::vector<SweepPoint> all = expand_sweep(spec, base.seed);
+  const std::string signature = sweep_signature(spec, read_text(config));
+
+  std::unique_ptr<SweepResults> results;
+  std::set<std::int64_t> done;
+  if (rank == 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    if (!std::filesystem::is_directory(out)) throw InputError("--out " + out + ": cannot create directory");
+    results = std::make_unique<SweepResults>(out, signature, sweep_keys(spec), resume);
+    done = results->done();
+  }
+#ifdef KVSIM_WITH_MPI
+  if (world) boost::mpi::broadcast(*world, done, 0);
+#endif
+  std::vector<const SweepPoint*> mine;
+  for (const auto& p : all) {
+    const int owner = static_cast<int>(p.index % (ranks > 1 ? ranks : shard.count));
+    if (owner == (ranks > 1 ? rank : shard.index) && !done.count(p.index)) mine.push_back(&p);
+  }
+  const auto dirs = calibration_search_dirs();
+  Progress progress("sweep", static_cast<std::int64_t>(mine.size()), !no_progress && rank == 0);
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::vector<SweepRow> gathered;  // MPI: rows kept for the final gather
+  std::vector<std::string> failures;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto worker = [&]() {
+    for (std::size_t i; (i = next.fetch_add(1)) < mine.size();) {
+      try {
+        SweepRow row = run_sweep_point(spec, *mine[i], config, catalog, dirs);
+        if (results && ranks == 1) results->append(row);
+        else {
+          const std::lock_guard<std::mutex> lock(mu);
+          gathered.push_back(std::move(row));
+        }
+      } catch (const std::exception& e) {
+        std::string params;
+        for (const auto& [k, v] : mine[i]->params) params += " " + k + "=" + v;
+        const std::lock_guard<std::mutex> lock(mu);
+        failures.push_back("point " + std::to_string(mine[i]->index) + " (" + params.substr(params.empty() ? 0 : 1) +
+                           ", seed " + std::to_string(mine[i]->seed) + "): " + e.what());
+      }
+      progress.tick();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < jobs; ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  progress.finish();
+
+#ifdef KVSIM_WITH_MPI
+  if (world && ranks > 1) {
+    std::vector<std::string> local;
+    for (const auto& r : gathered) local.push_back(std::to_string(r.index) + "\x1f" + r.csv + "\x1f" + r.json);
+    std::vector<std::vector<std::string>> per_rank;
+    boost::mpi::gather(*world, local, per_rank, 0);
+    std::vector<std::string> local_fail = failures;
+    std::vector<std::vector<std::string>> fails;
+    boost::mpi::gather(*world, local_fail, fails, 0);
+    if (rank != 0) return 0;
+    std::vector<SweepRow> rows;
+    for (const auto& v : per_rank) {
+      for (const auto& s : v) {
+        const auto a = s.find('\x1f'), b = s.find('\x1f', a + 1);
+        rows.push_back({std::stoll(s.substr(0, a)), s.substr(a + 1, b - a - 1), s.substr(b + 1)});
+      }
+    }
+    std::sort(rows.begin(), rows.end(), [](const SweepRow& x, const SweepRow& y) { return x.index < y.index; });
+    for (const auto& r : rows) results->append(r);
+    failures.clear();
+    for (const auto& v : fails) failures.insert(failures.end(), v.begin(), v.end());
+  }
+#endif
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::sort(failures.begin(), failures.end());
+  const nlohmann::json manifest = {{"schema_version", 1},
+                                   {"signature", signature},
+                                   {"base", config.empty() ? "<builtin default>" : config},
+                                   {"sweep", sweep},
+                                   {"points_total", all.size()},
+                                   {"points_run_now", mine.size()},
+                                   {"points_skipped_done", done.size()},
+                                   {"failures", failures},
+                                   {"ranks", ranks},
+                                   {"shard", shard_text},
+                                   {"jobs", jobs},
+                                   {"wall_seconds", wall}};
+  const std::string manifest_name = shard_text.empty() ? "manifest.json" : "manifest.shard" + std::to_string(shard.index) + ".json";
+  write_file_atomically((std::filesystem::path(out) / manifest_name).string(), manifest.dump(2) + "\n");
+  std::printf("sweep: %zu of %zu points run (%zu already done), %zu failed, %.2f s wall, results in %s\n", mine.size(),
+              all.size(), done.size(), failures.size(), wall, out.c_str());
+  for (const auto& f : failures) std::fprintf(stderr, "kvsim sweep: %s\n", f.c_str());
+  return failures.empty() ? 0 : 2;
+}
+
+}  // namespace kvsim::cli
