@@ -173,10 +173,13 @@ class DevBuf {
   size_t bytes_ = 0;
 };
 
+// Host -> device copy that has fully landed when upload() returns (cudaMemcpy from pageable
+// memory may return before its DMA completes; kernels then run on another stream).
 template <class T>
 DevBuf upload(const std::vector<T>& v) {
   DevBuf b(v.size() * sizeof(T));
   if (!v.empty()) CK(cudaMemcpy(b.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  CK(cudaDeviceSynchronize());
   return b;
 }
 template <class T>

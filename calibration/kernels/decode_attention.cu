@@ -387,6 +387,10 @@ SplitPlan plan_splits(const std::vector<int>& ctx, int kv_heads, int sm_count) {
   SplitPlan sp;
   sp.split_tokens = static_cast<int>(std::min<long long>(per * kTile, 1LL << 30));
   sp.num_splits = std::max(1, (max_ctx + sp.split_tokens - 1) / sp.split_tokens);
+  // Even out the splits of the longest sequence (e.g. 4096 -> 2 x 2048, not 3968 + 128).
+  const int tiles_max = (max_ctx + kTile - 1) / kTile;
+  sp.split_tokens = std::max(2, (tiles_max + sp.num_splits - 1) / sp.num_splits) * kTile;
+  sp.num_splits = std::max(1, (max_ctx + sp.split_tokens - 1) / sp.split_tokens);
   return sp;
 }
 
