@@ -1,7 +1,8 @@
 // Linear layers through cuBLAS: Y[M,N] = X[M,K] * W[N,K]^T (PyTorch nn.Linear layout).
-// fp16 and bf16 via cublasGemmEx (fp32 accumulate); fp8 e4m3 x e4m3 -> bf16 via cublasLt with
-// per-tensor scales (fp32 accumulate, no fast-accumulation mode). In column-major cuBLAS terms
-// this is C(N x M) = op_T(W) * X^T, the "TN" layout fp8 requires.
+// fp16 and bf16 via cublasGemmEx (fp32 accumulate). The fp8 e4m3 path through cublasLt is kept
+// but not run: on the lent H200 (driver 580.159.04, CUDA 13.0) cublasLtMatmul returned status 15
+// (NOT_SUPPORTED) for the check shape after the heuristic had offered an algorithm, and kvsim
+// models fp16/bf16 weights only (fp8 applies to the KV cache, measured in decode_attention).
 #include <cmath>
 #include <memory>
 
@@ -96,7 +97,7 @@ void fill_in(GDt dt, void* p, size_t n, uint64_t seed, cudaStream_t s) {
 
 void check_gemm(Ctx& ctx, const DevBuf& scales) {
   const int N = 64, K = 128;
-  for (GDt dt : {GDt::FP16, GDt::BF16, GDt::FP8}) {
+  for (GDt dt : {GDt::FP16, GDt::BF16}) {
     for (int M : {1, 37}) {
       DevBuf X(static_cast<size_t>(M) * K * in_elt(dt)), W(static_cast<size_t>(N) * K * in_elt(dt));
       DevBuf Y(static_cast<size_t>(M) * N * 2);
@@ -151,7 +152,7 @@ void run_gemm(Ctx& ctx, std::string& grid) {
   int done = 0;
   const int total = static_cast<int>(ops.size() * ms.size() * 3);
   for (const LinOp& op : ops) {
-    for (GDt dt : {GDt::FP16, GDt::BF16, GDt::FP8}) {
+    for (GDt dt : {GDt::FP16, GDt::BF16}) {
       for (long long M64 : ms) {
         ++done;
         const int M = static_cast<int>(M64), N = op.n, K = op.k;
@@ -185,7 +186,7 @@ void run_gemm(Ctx& ctx, std::string& grid) {
   std::vector<std::string> names;
   for (const auto& o : ops) names.push_back(o.name + ":" + std::to_string(o.n) + "x" + std::to_string(o.k));
   grid = "{\"m\":" + json_int_list(ms) + ",\"ops\":" + json_str_list(names) +
-         ",\"dtypes\":[\"fp16\",\"bf16\",\"fp8_e4m3\"],\"output\":\"fp16 for fp16, bf16 for bf16 and fp8\"}";
+         ",\"dtypes\":[\"fp16\",\"bf16\"],\"output\":\"fp16 for fp16, bf16 for bf16 and fp8\"}";
 }
 
 }  // namespace kvcal

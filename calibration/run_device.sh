@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# What kvsim runs on a lent GPU machine (docs/calibration.md, "Reproducing the H200 bundle").
+#   calibration/run_device.sh smoke            dry-run checks + a quick grid + quick e2e
+#   calibration/run_device.sh bundle SHAPE...  full grids, one bundle per shape
+#   calibration/run_device.sh e2e MODEL...     end-to-end PyTorch ground truth
+# Results go to $OUT (or ./device-out) as one tar.gz per stage.
+set -uo pipefail
+stage="$1"; shift
+out="${OUT:-./device-out}"
+mkdir -p "$out" work
+bin=./build/release/calibration/kvsim-calibrate
+if ! "$bin" --help > /dev/null 2>&1; then
+  echo "carried binary does not run here; building" >&2
+  calibration/build.sh work/kvsim-calibrate && bin=work/kvsim-calibrate
+fi
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv | tee work/smi.txt
+case "$stage" in
+  smoke)
+    "$bin" --model-shape llama-3-8b --out work/dry --dry-run 2>&1 | tail -20
+    "$bin" --model-shape llama-3-8b --out work/quick --quick 2>&1 | tail -15
+    PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_llama_e2e.py --model llama-3-8b --out work/e2e-quick --quick 2>&1 | tail -20
+    ;;
+  bundle)
+    "$bin" --model-shape "$1" --out work/dry --dry-run > work/dry.log 2>&1; echo "dry-run rc=$?"; grep -c " ok$" work/dry.log; grep -i "fail\|error" work/dry.log | head
+    for s in "$@"; do "$bin" --model-shape "$s" --out "work/bundle/$s" > "work/bundle-$s.log" 2>&1; echo "$s rc=$?"; tail -4 "work/bundle-$s.log"; done
+    ;;
+  bundle+e2e)
+    shape="$1"; shift
+    "$bin" --model-shape "$shape" --out work/dry --dry-run > work/dry.log 2>&1; echo "dry-run rc=$?"; grep -c " ok$" work/dry.log; grep -i "fail\|error" work/dry.log | head
+    "$bin" --model-shape "$shape" --out "work/bundle/$shape" > "work/bundle-$shape.log" 2>&1; echo "$shape rc=$?"; tail -4 "work/bundle-$shape.log"
+    for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_llama_e2e.py --model "$m" --out work/e2e 2>&1 | grep -v Warn | tail -45; done
+    ;;
+  e2e)
+    for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_llama_e2e.py --model "$m" --out work/e2e 2>&1 | tail -40; done
+    ;;
+esac
+cp work/smi.txt work/ 2>/dev/null
+tar czf "$out/$stage.tar.gz" -C work . && ls -la "$out"
