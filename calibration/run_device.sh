@@ -21,13 +21,17 @@ case "$stage" in
     PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_llama_e2e.py --model llama-3-8b --out work/e2e-quick --quick 2>&1 | tail -20
     ;;
   bundle)
-    "$bin" --model-shape "$1" --out work/dry --dry-run > work/dry.log 2>&1; echo "dry-run rc=$?"; grep -c " ok$" work/dry.log; grep -i "fail\|error" work/dry.log | head
+    "$bin" --model-shape "$1" --out work/dry --dry-run > work/dry.log 2>&1; echo "dry-run rc=$?"; grep -c " ok$" work/dry.log; tail -5 work/dry.log
     for s in "$@"; do "$bin" --model-shape "$s" --out "work/bundle/$s" > "work/bundle-$s.log" 2>&1; echo "$s rc=$?"; tail -4 "work/bundle-$s.log"; done
     ;;
-  bundle+e2e)
-    shape="$1"; shift
-    "$bin" --model-shape "$shape" --out work/dry --dry-run > work/dry.log 2>&1; echo "dry-run rc=$?"; grep -c " ok$" work/dry.log; grep -i "fail\|error" work/dry.log | head
-    "$bin" --model-shape "$shape" --out "work/bundle/$shape" > "work/bundle-$shape.log" 2>&1; echo "$shape rc=$?"; tail -4 "work/bundle-$shape.log"
+  bundle_e2e)
+    # SHAPES (comma-separated) get full bundles, then the remaining args get e2e runs.
+    shapes="$1"; shift
+    first="${shapes%%,*}"
+    "$bin" --model-shape "$first" --out work/dry --dry-run > work/dry.log 2>&1; echo "dry-run rc=$?"; grep -c " ok$" work/dry.log; tail -5 work/dry.log
+    for shape in ${shapes//,/ }; do
+      "$bin" --model-shape "$shape" --out "work/bundle/$shape" > "work/bundle-$shape.log" 2>&1; echo "$shape rc=$?"; tail -3 "work/bundle-$shape.log"
+    done
     for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_llama_e2e.py --model "$m" --out work/e2e 2>&1 | grep -v Warn | tail -45; done
     ;;
   e2e)
@@ -35,4 +39,5 @@ case "$stage" in
     ;;
 esac
 cp work/smi.txt work/ 2>/dev/null
-tar czf "$out/$stage.tar.gz" -C work . && ls -la "$out"
+# $OUT file names may hold only letters, digits, '.', '_' and '-'.
+tar czf "$out/${stage//[^A-Za-z0-9._-]/_}.tar.gz" -C work . && ls -la "$out"
