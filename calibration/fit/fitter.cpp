@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <array>
 #include <map>
+#include <set>
 
 #include "sim/core/error.h"
 
@@ -105,6 +107,59 @@ PiecewiseLogLog fit_curve(const std::string& op, std::map<double, std::vector<do
   return c;
 }
 
+// Builds a log-log grid from (x, y, t) points; held-out error: each interior point predicted
+// from its neighbours along x and along y (log-linear), as interpolation would without it.
+Grid2D fit_grid(const std::string& op, const std::vector<std::array<double, 3>>& pts, bool log_x, bool log_y,
+                std::vector<FitQuality>& report) {
+  Grid2D g;
+  g.log_x = log_x;
+  g.log_y = log_y;
+  std::set<double> xs, ys;
+  for (const auto& p : pts) {
+    xs.insert(p[0]);
+    ys.insert(p[1]);
+  }
+  g.xs.assign(xs.begin(), xs.end());
+  g.ys.assign(ys.begin(), ys.end());
+  g.t_us.assign(g.xs.size(), std::vector<double>(g.ys.size(), 0.0));
+  std::vector<std::vector<double>> X;
+  std::vector<double> y;
+  for (const auto& p : pts) {
+    const auto i = static_cast<std::size_t>(std::lower_bound(g.xs.begin(), g.xs.end(), p[0]) - g.xs.begin());
+    const auto j = static_cast<std::size_t>(std::lower_bound(g.ys.begin(), g.ys.end(), p[1]) - g.ys.begin());
+    g.t_us[i][j] = p[2];
+    X.push_back({1.0, p[0], p[0] * p[1], p[1]});
+    y.push_back(p[2]);
+  }
+  g.fallback.coef = fit_relative_ls(X, y);
+  auto interp_x = [&](double x0, double t0, double x1, double t1, double x) {
+    return Grid2D::lerp(x0, t0, x1, t1, x, log_x);
+  };
+  auto interp_y = [&](double y0, double t0, double y1, double t1, double at) {
+    return Grid2D::lerp(y0, t0, y1, t1, at, log_y);
+  };
+  std::vector<double> errors;
+  for (std::size_t i = 0; i < g.xs.size(); ++i) {
+    for (std::size_t j = 0; j < g.ys.size(); ++j) {
+      const double t = g.t_us[i][j];
+      if (t <= 0) continue;
+      std::vector<double> preds;
+      if (i > 0 && i + 1 < g.xs.size() && g.t_us[i - 1][j] > 0 && g.t_us[i + 1][j] > 0) {
+        preds.push_back(interp_x(g.xs[i - 1], g.t_us[i - 1][j], g.xs[i + 1], g.t_us[i + 1][j], g.xs[i]));
+      }
+      if (j > 0 && j + 1 < g.ys.size() && g.t_us[i][j - 1] > 0 && g.t_us[i][j + 1] > 0) {
+        preds.push_back(interp_y(g.ys[j - 1], g.t_us[i][j - 1], g.ys[j + 1], g.t_us[i][j + 1], g.ys[j]));
+      }
+      if (preds.empty()) continue;
+      double lp = 0;
+      for (double p : preds) lp += std::log(p);
+      errors.push_back(std::abs(std::exp(lp / static_cast<double>(preds.size())) - t) / t);
+    }
+  }
+  report.push_back(quality(op, errors, static_cast<int>(pts.size())));
+  return g;
+}
+
 bool truthy(const std::string& s) { return s == "1" || s == "true" || s == "fused" || s == "yes"; }
 
 }  // namespace
@@ -139,31 +194,52 @@ CalibratedCosts fit_bundle(const Bundle& b, const std::string& catalog_gpu) {
   }
   if (b.has("decode_attention")) {
     const BundleTable& t = b.tables.at("decode_attention");
-    std::map<std::string, std::vector<Sample>> by;
+    std::map<std::string, std::vector<std::array<double, 3>>> uniform;
+    std::map<std::string, std::vector<std::array<double, 4>>> mixed;  // B, mean, max, t
     for (std::size_t i = 0; i < t.rows.size(); ++i) {
       const double B = t.num(i, "batch"), mean = t.num(i, "context_mean"), mx = t.num(i, "context_max");
       const std::string key = t.str(i, "kv_format") + "/" + (truthy(t.str(i, "fused")) ? "fused" : "unfused");
-      by[key].push_back({{1.0, B, B * mean, mx}, t.num(i, "time_us_median")});
+      if (mx <= mean * 1.0001) uniform[key].push_back({B, mean, t.num(i, "time_us_median")});
+      else mixed[key].push_back({B, mean, mx, t.num(i, "time_us_median")});
     }
-    for (auto& [key, s] : by) c.decode[key] = fit_linear("decode_attention " + key, s, c.quality);
+    for (auto& [key, pts] : uniform) {
+      c.decode[key] = fit_grid("decode_attention " + key, pts, false, false, c.quality);
+      // Spread: what mixed batches cost beyond a uniform batch of the same mean context,
+      // per token of (max - mean): the longest sequence's split-K tail.
+      std::vector<double> per;
+      std::vector<double> errors;
+      for (const auto& m : mixed[key]) {
+        const double base = c.decode[key].eval(m[0], m[1]);
+        per.push_back(std::max(0.0, (m[3] - base) / (m[2] - m[1])));
+      }
+      std::sort(per.begin(), per.end());
+      const double spread = per.empty() ? 0.0 : per[per.size() / 2];
+      c.decode_spread_us_per_token[key] = spread;
+      for (const auto& m : mixed[key]) {
+        const double pred = c.decode[key].eval(m[0], m[1]) + spread * (m[2] - m[1]);
+        errors.push_back(std::abs(pred - m[3]) / m[3]);
+      }
+      if (!mixed[key].empty()) {
+        c.quality.push_back(quality("decode_attention " + key + " mixed batches (in-sample)", errors,
+                                    static_cast<int>(mixed[key].size())));
+        c.quality.back().held_out = 0;  // in-sample: not counted as held-out error
+      }
+    }
   }
   if (b.has("prefill_attention")) {
     const BundleTable& t = b.tables.at("prefill_attention");
-    std::map<std::string, std::vector<Sample>> by;
+    std::map<std::string, std::vector<std::array<double, 3>>> by;
     for (std::size_t i = 0; i < t.rows.size(); ++i) {
-      const double n = t.num(i, "new_tokens"), p = t.num(i, "cached_tokens");
-      const double pairs = n * p + n * (n + 1) / 2.0;
-      by[t.str(i, "variant")].push_back({{1.0, n, pairs, n + p}, t.num(i, "time_us_median")});
+      // y = cached + 1 keeps the log axis defined for a prefill with nothing cached.
+      by[t.str(i, "variant")].push_back({t.num(i, "new_tokens"), t.num(i, "cached_tokens") + 1, t.num(i, "time_us_median")});
     }
-    for (auto& [key, s] : by) c.prefill[key] = fit_linear("prefill_attention " + key, s, c.quality);
+    for (auto& [key, pts] : by) c.prefill[key] = fit_grid("prefill_attention " + key, pts, true, false, c.quality);
   }
   if (b.has("elementwise")) {
     const BundleTable& t = b.tables.at("elementwise");
-    std::map<std::string, std::vector<Sample>> by;
-    for (std::size_t i = 0; i < t.rows.size(); ++i) {
-      by[t.str(i, "op")].push_back({{1.0, t.num(i, "rows")}, t.num(i, "time_us_median")});
-    }
-    for (auto& [key, s] : by) c.elementwise[key] = fit_linear("elementwise " + key, s, c.quality);
+    std::map<std::string, std::map<double, std::vector<double>>> by;
+    for (std::size_t i = 0; i < t.rows.size(); ++i) by[t.str(i, "op")][t.num(i, "rows")].push_back(t.num(i, "time_us_median"));
+    for (auto& [key, pts] : by) c.elementwise[key] = fit_curve("elementwise " + key, std::move(pts), c.quality);
   }
   if (b.has("compression")) {
     const BundleTable& t = b.tables.at("compression");
@@ -176,11 +252,9 @@ CalibratedCosts fit_bundle(const Bundle& b, const std::string& catalog_gpu) {
   }
   if (b.has("copy")) {
     const BundleTable& t = b.tables.at("copy");
-    std::map<std::string, std::vector<Sample>> by;
-    for (std::size_t i = 0; i < t.rows.size(); ++i) {
-      by[t.str(i, "direction")].push_back({{1.0, t.num(i, "bytes")}, t.num(i, "time_us_median")});
-    }
-    for (auto& [key, s] : by) c.copy[key] = fit_linear("copy " + key, s, c.quality);
+    std::map<std::string, std::map<double, std::vector<double>>> by;
+    for (std::size_t i = 0; i < t.rows.size(); ++i) by[t.str(i, "direction")][t.num(i, "bytes")].push_back(t.num(i, "time_us_median"));
+    for (auto& [key, pts] : by) c.copy[key] = fit_curve("copy " + key, std::move(pts), c.quality);
   }
   if (b.has("launch")) {
     const BundleTable& t = b.tables.at("launch");
@@ -188,9 +262,10 @@ CalibratedCosts fit_bundle(const Bundle& b, const std::string& catalog_gpu) {
     for (std::size_t i = 0; i < t.rows.size(); ++i) {
       const double k = t.num(i, "kernels"), tm = t.num(i, "time_us_median");
       const std::string mode = t.str(i, "mode");
-      // The largest launch count amortizes the fixed cost of the measurement itself.
-      if (mode == "graph" && k > kg) kg = k, best_graph = tm / k;
-      if (mode == "eager" && k > ke) ke = k, best_eager = tm / k;
+      // The largest launch count amortizes the fixed cost of the measurement itself; device
+      // events time the GPU side only (what a replayed graph costs).
+      if (mode == "graph_device_events" && k > kg) kg = k, best_graph = tm / k;
+      if (mode == "eager_device_events" && k > ke) ke = k, best_eager = tm / k;
     }
     c.graph_us_per_kernel = best_graph;
     c.eager_us_per_kernel = best_eager;

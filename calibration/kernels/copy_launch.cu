@@ -26,7 +26,9 @@ void run_copy(Ctx& ctx, std::string& grid) {
   } else {
     for (long long s = 1LL << 20; s <= (2LL << 30); s *= 2) sizes.push_back(s);
   }
-  const long long max_size = sizes.back();
+  // The round-trip check below moves 3 MiB: the pinned buffer must hold it even in --dry-run
+  // (whose grid is 1 MiB; a smaller buffer overflowed and crashed the dry run on the H200).
+  const long long max_size = std::max(sizes.back(), 3LL << 20);
   void* host = nullptr;
   CK(cudaHostAlloc(&host, static_cast<size_t>(max_size), cudaHostAllocDefault));
   std::memset(host, 0x5A, static_cast<size_t>(max_size));

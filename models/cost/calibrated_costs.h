@@ -24,6 +24,22 @@ struct LinearFit {
   bool empty() const { return coef.empty(); }
 };
 
+// A measured grid t(x, y), interpolated along x then along y, each axis either linearly or
+// in log-log space (bilinear interpolation in linear space is exact for t = a + bx + cy +
+// dxy, the shape of decode attention; prefill's quadratic growth in new tokens is closer to
+// a power law). Outside the grid, or where a corner is missing, `fallback` (a linear fit)
+// is used, rescaled to agree with the nearest grid point so the surface stays continuous.
+struct Grid2D {
+  std::vector<double> xs, ys;            // sorted axis values
+  std::vector<std::vector<double>> t_us;  // [i][j], 0 where not measured
+  bool log_x = false, log_y = false;
+  LinearFit fallback;                    // features {1, x, x*y, y}
+  // Interpolates t between (a, ta) and (b, tb) at `at`, in log-log space if `log`.
+  static double lerp(double a, double ta, double b, double tb, double at, bool log);
+  double eval(double x, double y) const;
+  bool empty() const { return xs.empty(); }
+};
+
 struct FitQuality {
   std::string op;
   int points = 0;
@@ -40,16 +56,18 @@ struct CalibratedCosts {
   std::string provenance;    // one line: bundle dir, date, driver, tool version
   // gemm[op + "/" + dtype], op in qkv, o, gate_up, down, lm_head; x = rows (tokens)
   std::map<std::string, PiecewiseLogLog> gemm;
-  // decode[kv_format + "/" + (fused ? "fused" : "unfused")]: features {1, B, sum ctx, max ctx}
-  std::map<std::string, LinearFit> decode;
-  // prefill[variant]: features {1, new tokens, attended pairs, new + cached}
-  std::map<std::string, LinearFit> prefill;
-  // elementwise[op]: features {1, rows}
-  std::map<std::string, LinearFit> elementwise;
+  // decode[kv_format + "/" + (fused ? "fused" : "unfused")]: t(batch, mean context) from the
+  // uniform batches, plus decode_spread[...] x (max - mean context) fitted on mixed batches.
+  std::map<std::string, Grid2D> decode;
+  std::map<std::string, double> decode_spread_us_per_token;
+  // prefill[variant]: t(new tokens, cached tokens + 1) for one sequence
+  std::map<std::string, Grid2D> prefill;
+  // elementwise[op]: t(rows)
+  std::map<std::string, PiecewiseLogLog> elementwise;
   // compression[op + "/" + format]: features {1, tokens, context}
   std::map<std::string, LinearFit> compression;
-  // copy[direction]: features {1, bytes}
-  std::map<std::string, LinearFit> copy;
+  // copy[direction]: t(bytes)
+  std::map<std::string, PiecewiseLogLog> copy;
   double graph_us_per_kernel = 0;   // launch gap inside a CUDA graph
   double eager_us_per_kernel = 0;
   std::vector<FitQuality> quality;

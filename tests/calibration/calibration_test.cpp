@@ -60,7 +60,7 @@ std::string make_bundle(const std::string& name, const std::string& gpu = "NVIDI
     for (int r : {1, 4, 16, 64, 256, 1024, 4096, 16384}) e << op << "," << r << ",4096," << 2.0 + 0.001 * r << ",20\n";
   }
   std::ofstream l(dir / "launch.csv");
-  l << "mode,kernels,time_us_median,reps\ngraph,1000,2100,20\neager,1000,5000,20\n";
+  l << "mode,kernels,time_us_median,reps\ngraph_device_events,1000,2100,20\neager_device_events,1000,5000,20\n";
   return dir.string();
 }
 
@@ -72,20 +72,22 @@ TEST(CalibrationFit, RecoversKnownCoefficientsAndReportsHeldOutError) {
   EXPECT_NEAR(c.gemm.at("qkv/fp16").eval(100), gemm_truth(100), 0.02 * gemm_truth(100));
   EXPECT_NEAR(c.gemm.at("qkv/fp16").eval(8192), gemm_truth(4096) * 2, 1e-6);  // linear beyond the grid
   EXPECT_NEAR(c.gemm.at("qkv/fp16").eval(0.5), gemm_truth(1), 1e-9);          // flat below it
-  const auto& f = c.decode.at("fp16/fused").coef;
-  ASSERT_EQ(f.size(), 4u);
-  EXPECT_NEAR(f[0], 4.0, 1e-6);
-  EXPECT_NEAR(f[1], 0.3, 1e-8);
-  EXPECT_NEAR(f[2], 0.0009, 1e-10);
-  EXPECT_NEAR(f[3], 0.0002, 1e-10);
-  EXPECT_NEAR(c.decode.at("int4/unfused").eval({1, 8, 8 * 1000.0, 1000}), 1.5 * decode_truth(8, 8000, 1000), 1e-6);
-  EXPECT_NEAR(c.prefill.at("flash").eval({1, 3000, 3000 * 1000 + 3000 * 3001 / 2.0, 4000}), prefill_truth(3000, 1000),
-              1e-6);
+  // Grid points are reproduced exactly; between them log-log interpolation of these smooth
+  // truths stays within a few percent; beyond them the fallback fit (exact for this linear
+  // truth) takes over, anchored at the grid's edge.
+  const Grid2D& g = c.decode.at("fp16/fused");
+  EXPECT_NEAR(g.eval(8, 2048), decode_truth(8, 8 * 2048, 2048), 1e-9);
+  EXPECT_NEAR(g.eval(12, 1000), decode_truth(12, 12 * 1000, 1000), 0.05 * decode_truth(12, 12000, 1000));
+  EXPECT_NEAR(c.decode.at("int4/unfused").eval(8, 1000), 1.5 * decode_truth(8, 8000, 1000), 0.05 * 1.5 * decode_truth(8, 8000, 1000));
+  EXPECT_NEAR(g.eval(512, 16384), decode_truth(512, 512 * 16384.0, 16384), 0.01 * decode_truth(512, 512 * 16384.0, 16384));
+  const double pf = prefill_truth(3000, 1000);
+  EXPECT_NEAR(c.prefill.at("flash").eval(3000, 1001), pf, 0.10 * pf);
+  EXPECT_NEAR(c.prefill.at("flash").eval(2048, 2049), prefill_truth(2048, 2048), 1e-9);
   EXPECT_DOUBLE_EQ(c.graph_us_per_kernel, 2.1);
   for (const auto& q : c.quality) {
     EXPECT_GT(q.points, 0) << q.op;
-    if (q.op.rfind("gemm", 0) == 0) continue;  // log-log interpolation of a line has small error
-    EXPECT_LT(q.median_err, 1e-6) << q.op;     // exact models fit exactly on held-out points
+    // Interpolated families: small held-out error on these smooth truths.
+    EXPECT_LT(q.median_err, 0.15) << q.op;
   }
   const auto report = fit_report_json(c);
   EXPECT_LT(report["median_of_operator_medians"].get<double>(), 0.05);
@@ -197,8 +199,9 @@ TEST(TableCostModel, UsesMeasuredTimesAndFallsBackToRoofline) {
   const StepCost c = cm->step_cost(shape);
   const int L = 32;
   EXPECT_NEAR(c[Op::kQkvProj].ns / 1e3, L * gemm_truth(16), 0.02 * L * gemm_truth(16));
-  EXPECT_NEAR(c[Op::kAttnDecode].ns / 1e3, L * decode_truth(16, 16 * 1001, 1001), 1.0);
-  EXPECT_NEAR(c[Op::kKernelGaps].ns / 1e3, 2.1 * (9 * L + 3), 1.0);
+  EXPECT_NEAR(c[Op::kAttnDecode].ns / 1e3, L * decode_truth(16, 16 * 1001, 1001), 0.03 * L * decode_truth(16, 16 * 1001, 1001));
+  // 9 kernels per layer (the default, a fused engine) are all measured: only 3 step gaps remain.
+  EXPECT_NEAR(c[Op::kKernelGaps].ns / 1e3, 3 * 2.1, 0.01);
   // No copy table in this bundle: swaps are costed by the roofline.
   BatchShape swap;
   swap.swap_bytes = 1 << 30;
