@@ -158,7 +158,7 @@ struct Probe {
 };
 
 Probe probe(const std::string& base, std::vector<std::string> sets, double rate, std::uint64_t seed,
-            const PlanSpec& spec, const Catalog& catalog, const std::vector<std::string>& dirs) {
+            const PlanSpec& spec, const Catalog& catalog, const CalibrationSource& dirs) {
   sets.push_back("workload.num_requests=" + std::to_string(spec.requests));
   sets.push_back("workload.arrival.rate_per_s=" + std::to_string(rate));
   const Scenario s = load_scenario(base, sets, seed, catalog, dirs);
@@ -182,7 +182,7 @@ struct Found {
 
 // Bisection on the rate: the largest rate whose run is stable and meets every SLO.
 Found bisect(const std::string& base, const std::vector<std::string>& sets, std::uint64_t seed, const PlanSpec& spec,
-             const Catalog& catalog, const std::vector<std::string>& dirs) {
+             const Catalog& catalog, const CalibrationSource& dirs) {
   Found f;
   Probe lo = probe(base, sets, spec.min_rate, seed, spec, catalog, dirs);
   if (!lo.ok) {
@@ -226,7 +226,7 @@ std::string param_value(const SweepPoint& p, const std::string& key) {
 }  // namespace
 
 PlanResult run_plan(const PlanSpec& spec, const std::string& base_path, const Catalog& catalog,
-                    const std::vector<std::string>& dirs, int jobs) {
+                    const CalibrationSource& dirs, int jobs) {
   SweepSpec cands = spec.candidates;
   cands.repetitions = 1;
   const Scenario base = load_scenario(base_path, {}, std::nullopt, catalog, dirs);

@@ -54,6 +54,6 @@ struct PlanResult {
 };
 
 PlanResult run_plan(const PlanSpec& spec, const std::string& base_path, const Catalog& catalog,
-                    const std::vector<std::string>& calibration_dirs, int jobs);
+                    const CalibrationSource& calibration_dirs, int jobs);
 
 }  // namespace kvsim

@@ -244,7 +244,7 @@ std::string num(double v) {
 }  // namespace
 
 SweepRow run_sweep_point(const SweepSpec&, const SweepPoint& p, const std::string& base_path, const Catalog& catalog,
-                         const std::vector<std::string>& calibration_dirs) {
+                         const CalibrationSource& calibration_dirs) {
   std::vector<std::string> sets;
   for (const auto& [k, v] : p.params) sets.push_back(k + "=" + v);
   const Scenario s = load_scenario(base_path, sets, p.seed, catalog, calibration_dirs);

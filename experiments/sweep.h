@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "models/spec/catalog.h"
+#include "sim/config/scenario.h"
 
 namespace kvsim {
 
@@ -62,7 +63,7 @@ std::vector<double> sweep_metrics(const nlohmann::json& report);
 
 // Runs one point and renders its row. Throws InputError / InvariantViolation like a run.
 SweepRow run_sweep_point(const SweepSpec& spec, const SweepPoint& point, const std::string& base_path,
-                         const Catalog& catalog, const std::vector<std::string>& calibration_dirs);
+                         const Catalog& catalog, const CalibrationSource& calibration_dirs);
 
 // Results files (sweep.csv + sweep.jsonl) that survive kill -9: every row is one write(2)
 // of a whole line with O_APPEND; on resume, rows of points missing from either file and

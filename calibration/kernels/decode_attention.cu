@@ -12,6 +12,9 @@
 // fp16 kernel.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <string>
 #include <numeric>
 
 #include "families.cuh"
@@ -284,6 +287,269 @@ __global__ void __launch_bounds__(kHeadDim) decode_combine_kernel(const DecodePa
   p.out[row * kHeadDim + d] = __float2half_rn(acc / wsum);
 }
 
+// ---------------------------------------------------------------------------------------------
+// v2 (default): warp-streamed decode. Grid as v1 (num_splits, kv_heads, batch), 128 threads, but
+// each of the 4 warps streams its own pages of the split (local pages w, w+4, w+8, ...) through a
+// private S-stage cp.async ring (one 16-token page of K and V per stage; fp16 S=3, smaller
+// formats deeper), so the main loop has no block barrier: only __syncwarp. Per page a warp does
+// (A) scores, 2 lanes per token (same mapping and conflict-free K padding as v1), a warp max and
+// the online-softmax update kept in registers (m warp-uniform, l per lane, summed at the end);
+// (C) P.V, lane = (8-channel chunk, token parity) for all G heads. At the end the 4 warps'
+// (m, l, acc) are merged through shared memory and written exactly as v1 writes them (same
+// partial/LSE format, same combine kernel). Sized for 2 CTAs (8 warps) per SM.
+constexpr int kWarps2 = 4;
+constexpr int kThreads2 = kWarps2 * 32;
+
+template <KvFmt F>
+struct Layout2 {
+  static constexpr int kRow = code_row_bytes(F);
+  static constexpr int kRS = Layout<F>::kRS;  // padded K rows (phase A); V rows unpadded
+  static constexpr bool kParams = fmt_has_params(F);
+  static constexpr int kKCode = kBlockSize * kRS;
+  static constexpr int kVCode = kBlockSize * kRow;
+  static constexpr int kPar = kParams ? kBlockSize * kParamRowBytes : 0;
+  static constexpr int kStage = kKCode + kVCode + 2 * kPar;
+  // About 26 KB of ring per warp: fp16 3 stages, fp8 6, int8 5, int4 8, int2 8.
+  static constexpr int kStages = std::min(8, std::max(3, 26112 / kStage));
+  static constexpr int kWarpRing = kStages * kStage;
+};
+
+template <KvFmt F, int G>
+struct Smem2 {
+  using L = Layout2<F>;
+  static constexpr int kRing = kWarps2 * L::kWarpRing;
+  static constexpr int kRed = kWarps2 * G * kHeadDim * 4;  // final merge, aliases the rings
+  static constexpr int kRegion = std::max(kRing, kRed);
+  static constexpr int kQ = G * kHeadDim * 4;
+  static constexpr int kP = kWarps2 * kBlockSize * G * 4;
+  static constexpr int kStat = 2 * kWarps2 * 8 * 4;
+  static constexpr int kTotal = kRegion + kQ + kP + kStat;
+  static_assert(kTotal <= 112 * 1024, "v2 decode is sized for 2 CTAs per SM");
+  static_assert(L::kStage % 16 == 0 && kRegion % 16 == 0, "16-byte alignment");
+};
+
+template <KvFmt F, int G>
+__global__ void __launch_bounds__(kThreads2, 2) decode_attn_kernel_v2(const DecodeParams p) {
+  using L = Layout2<F>;
+  using S = Smem2<F, G>;
+  constexpr int NS = L::kStages;
+  extern __shared__ __align__(16) uint8_t smem[];
+  const int split = blockIdx.x, kvh = blockIdx.y, seq = blockIdx.z;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+
+  const int ctx = p.context_lens[seq];
+  const int t_begin = split * p.split_tokens;  // split_tokens is a multiple of kBlockSize
+  if (t_begin >= ctx) return;                  // uniform over the CTA
+  const int t_end = min(ctx, t_begin + p.split_tokens);
+  const int page_first = t_begin / kBlockSize;
+  const int npg = (t_end - t_begin + kBlockSize - 1) / kBlockSize;
+  const int my_n = warp < npg ? (npg - warp + kWarps2 - 1) / kWarps2 : 0;  // warp-uniform
+
+  uint8_t* ring = smem + warp * L::kWarpRing;
+  float* q_s = reinterpret_cast<float*>(smem + S::kRegion);  // [G][128]
+  float* p_w = q_s + G * kHeadDim + warp * kBlockSize * G;    // this warp's [16][G]
+  float* st_m = q_s + G * kHeadDim + kWarps2 * kBlockSize * G;  // [warps][8]
+  float* st_l = st_m + kWarps2 * 8;
+
+  auto kcode = [&](int b) { return ring + b * L::kStage; };
+  auto vcode = [&](int b) { return ring + b * L::kStage + L::kKCode; };
+  auto kpar = [&](int b) { return ring + b * L::kStage + L::kKCode + L::kVCode; };
+  auto vpar = [&](int b) { return ring + b * L::kStage + L::kKCode + L::kVCode + L::kPar; };
+
+  const int* bt = p.block_tables + static_cast<size_t>(seq) * p.max_blocks + page_first + warp;
+  auto blk_of = [&](int i) { return __ldg(bt + kWarps2 * i); };  // block id of this warp's page i
+
+  auto load_page = [&](int blk, int b) {
+    const size_t pg = static_cast<size_t>(blk) * p.kv_heads + kvh;
+    const uint8_t* ks = p.k_codes + pg * (kBlockSize * L::kRow);
+    const uint8_t* vs = p.v_codes + pg * (kBlockSize * L::kRow);
+    constexpr int CPR = L::kRow / 16;     // 16-byte chunks per row
+    constexpr int U = kBlockSize * CPR;   // per page: 256, 128, 128, 64, 32
+    static_assert(U % 32 == 0, "whole warp per chunk round");
+    uint8_t* kd = kcode(b);
+    uint8_t* vd = vcode(b);
+#pragma unroll
+    for (int u = lane; u < U; u += 32) {
+      const int r = u / CPR, c = u % CPR;
+      cp_async16(kd + r * L::kRS + c * 16, ks + u * 16);
+      cp_async16(vd + u * 16, vs + u * 16);
+    }
+    if constexpr (L::kParams) {
+      const size_t off = pg * (kBlockSize * kParamRowBytes) + (lane & 15) * 16;
+      if (lane < 16) cp_async16(kpar(b) + lane * 16, p.k_params + off);
+      else cp_async16(vpar(b) + (lane - 16) * 16, p.v_params + off);
+    }
+  };
+
+  // Prologue: the first NS-1 pages (one commit group each, empty groups keep the count uniform).
+#pragma unroll
+  for (int s = 0; s < NS - 1; ++s) {
+    if (s < my_n) load_page(blk_of(s), s);
+    cp_async_commit();
+  }
+  int nb = (NS - 1 < my_n) ? blk_of(NS - 1) : 0;
+
+  const float qmul = (F == KvFmt::FP8) ? p.k_scale : 1.0f;
+  for (int i = tid; i < G * kHeadDim; i += kThreads2) {
+    const int g = i / kHeadDim, d = i % kHeadDim;
+    const int qh = kvh * G + g;
+    q_s[i] = __half2float(p.q[(static_cast<size_t>(seq) * p.q_heads + qh) * kHeadDim + d]) * qmul;
+  }
+  __syncthreads();
+
+  float acc[G][8], m_run[G], l_run[G];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    m_run[g] = -INFINITY;
+    l_run[g] = 0.f;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) acc[g][e] = 0.f;
+  }
+  const int a_tok = lane >> 1, a_half = lane & 1;   // phase A
+  const int c_chunk = lane & 15, c_par = lane >> 4;  // phase C
+
+  int rb = 0;            // ring slot of page i
+  int wb = NS - 1;       // ring slot of page i + NS - 1
+  for (int i = 0; i < my_n; ++i) {
+    cp_async_wait<NS - 2>();  // this lane's copies of page i are done
+    __syncwarp();             // ... and every lane's; all lanes finished page i-1 (slot wb free)
+    if (i + NS - 1 < my_n) load_page(nb, wb);
+    cp_async_commit();
+    if (i + NS < my_n) nb = blk_of(i + NS);
+    wb = (wb + 1 == NS) ? 0 : wb + 1;
+
+    const int tok0 = (page_first + warp + kWarps2 * i) * kBlockSize;
+
+    // (A) scores + online softmax (registers)
+    float alpha[G];
+    {
+      const uint8_t* krow = kcode(rb) + a_tok * L::kRS;
+      const uint8_t* kp = kpar(rb) + a_tok * kParamRowBytes;
+      float dot[G];
+#pragma unroll
+      for (int g = 0; g < G; ++g) dot[g] = 0.f;
+#pragma unroll
+      for (int cc = 0; cc < kHeadDim / 16; ++cc) {
+        const int chunk = 2 * cc + a_half;
+        float kv[8];
+        dequant8<F>(krow, kp, chunk, kv);
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+          const float4 qa = *reinterpret_cast<const float4*>(q_s + g * kHeadDim + chunk * 8);
+          const float4 qb = *reinterpret_cast<const float4*>(q_s + g * kHeadDim + chunk * 8 + 4);
+          float t = dot[g];
+          t = fmaf(qa.x, kv[0], t);
+          t = fmaf(qa.y, kv[1], t);
+          t = fmaf(qa.z, kv[2], t);
+          t = fmaf(qa.w, kv[3], t);
+          t = fmaf(qb.x, kv[4], t);
+          t = fmaf(qb.y, kv[5], t);
+          t = fmaf(qb.z, kv[6], t);
+          t = fmaf(qb.w, kv[7], t);
+          dot[g] = t;
+        }
+      }
+      const bool valid = tok0 + a_tok < t_end;
+      float pv[G];
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        const float full = dot[g] + __shfl_xor_sync(0xffffffffu, dot[g], 1);
+        const float sc = valid ? full * p.scale_log2 : -INFINITY;
+        float mx = sc;  // the lane pair holds the same value: reduce over the 16 tokens
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+        const float m_new = fmaxf(m_run[g], mx);  // finite: token tok0 < t_end is valid
+        alpha[g] = exp2f(m_run[g] - m_new);
+        m_run[g] = m_new;
+        pv[g] = exp2f(sc - m_new);
+        l_run[g] = fmaf(l_run[g], alpha[g], a_half == 0 ? pv[g] : 0.f);
+      }
+      if (a_half == 0) {
+#pragma unroll
+        for (int g = 0; g < G; ++g) p_w[a_tok * G + g] = pv[g];
+      }
+    }
+    __syncwarp();
+
+    // (C) P.V
+    {
+#pragma unroll
+      for (int g = 0; g < G; ++g)
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[g][e] *= alpha[g];
+      const uint8_t* vb = vcode(rb);
+      const uint8_t* vpb = vpar(rb);
+#pragma unroll
+      for (int kk = 0; kk < kBlockSize / 2; ++kk) {
+        const int t = 2 * kk + c_par;
+        if (tok0 + t < t_end) {
+          float vv[8];
+          dequant8<F>(vb + t * L::kRow, vpb + t * kParamRowBytes, c_chunk, vv);
+#pragma unroll
+          for (int g = 0; g < G; ++g) {
+            const float pg = p_w[t * G + g];
+#pragma unroll
+            for (int e = 0; e < 8; ++e) acc[g][e] = fmaf(pg, vv[e], acc[g][e]);
+          }
+        }
+      }
+    }
+    rb = (rb + 1 == NS) ? 0 : rb + 1;
+  }
+
+  // Warp totals: token parities (lane ^ 16) and the per-lane l.
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+#pragma unroll
+    for (int e = 0; e < 8; ++e) acc[g][e] += __shfl_xor_sync(0xffffffffu, acc[g][e], 16);
+    l_run[g] = warp_sum(l_run[g]);
+  }
+  cp_async_wait<0>();
+  __syncthreads();  // every warp is done with its ring: the merge buffer may alias it
+  float* red = reinterpret_cast<float*>(smem);  // [warps][G][128]
+  if (lane < 16) {
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      float4* dst = reinterpret_cast<float4*>(red + (warp * G + g) * kHeadDim + c_chunk * 8);
+      dst[0] = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+      dst[1] = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
+    }
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      st_m[warp * 8 + g] = m_run[g];  // -inf for a warp without pages (its l and acc are 0)
+      st_l[warp * 8 + g] = l_run[g];
+    }
+  }
+  __syncthreads();
+  const float vmul = (F == KvFmt::FP8) ? p.v_scale : 1.0f;
+  for (int o = tid; o < G * kHeadDim; o += kThreads2) {
+    const int g = o / kHeadDim, d = o % kHeadDim;
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps2; ++w) M = fmaxf(M, st_m[w * 8 + g]);  // finite: warp 0 has a page
+    float sum = 0.f, l = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps2; ++w) {
+      const float wt = exp2f(st_m[w * 8 + g] - M);
+      sum = fmaf(wt, red[(w * G + g) * kHeadDim + d], sum);
+      l = fmaf(wt, st_l[w * 8 + g], l);
+    }
+    const float val = sum / l * vmul;
+    const int qh = kvh * G + g;
+    const size_t row = static_cast<size_t>(seq) * p.q_heads + qh;
+    if (p.num_splits == 1) {
+      p.out[row * kHeadDim + d] = __float2half_rn(val);
+    } else {
+      p.part_o[(row * p.num_splits + split) * kHeadDim + d] = val;
+      if (d == 0) p.part_lse[row * p.num_splits + split] = M + log2f(l);
+    }
+  }
+}
+
 // UNFUSED path, pass 1: dequantize `rows` token rows of K and V to fp16 (grid.y: 0 = K, 1 = V).
 template <KvFmt F>
 __global__ void dequant_rows_kernel(const uint8_t* kc, const uint8_t* vc, const uint8_t* kp, const uint8_t* vp,
@@ -310,16 +576,36 @@ __global__ void dequant_rows_kernel(const uint8_t* kc, const uint8_t* vc, const 
 
 // ---------------------------------------------------------------------------------------------
 // Host side
+// KVSIM_DECODE_KERNEL=v1 selects the original block-synchronous kernel (and its split plan);
+// anything else (default) the warp-streamed v2.
+int decode_kernel_version() {
+  static const int v = [] {
+    const char* e = std::getenv("KVSIM_DECODE_KERNEL");
+    return (e && std::string(e) == "v1") ? 1 : 2;
+  }();
+  return v;
+}
+
 template <KvFmt F, int G>
 void launch_fused_t(const DecodeParams& p, int batch, cudaStream_t s) {
-  constexpr int smem = Smem<F, G>::kTotal;
-  static bool configured = false;
-  if (!configured) {
-    CK(cudaFuncSetAttribute(decode_attn_kernel<F, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    configured = true;
-  }
   dim3 grid(p.num_splits, p.kv_heads, batch);
-  decode_attn_kernel<F, G><<<grid, kThreads, smem, s>>>(p);
+  if (decode_kernel_version() == 1) {
+    constexpr int smem = Smem<F, G>::kTotal;
+    static bool configured = false;
+    if (!configured) {
+      CK(cudaFuncSetAttribute(decode_attn_kernel<F, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+      configured = true;
+    }
+    decode_attn_kernel<F, G><<<grid, kThreads, smem, s>>>(p);
+  } else {
+    constexpr int smem = Smem2<F, G>::kTotal;
+    static bool configured = false;
+    if (!configured) {
+      CK(cudaFuncSetAttribute(decode_attn_kernel_v2<F, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+      configured = true;
+    }
+    decode_attn_kernel_v2<F, G><<<grid, kThreads2, smem, s>>>(p);
+  }
   CK_LAUNCH();
   if (p.num_splits > 1) {
     decode_combine_kernel<<<dim3(p.q_heads, batch), kHeadDim, 0, s>>>(p);
@@ -373,8 +659,8 @@ struct SplitPlan {
   int num_splits;
 };
 
-// Split so that the number of non-empty CTAs is about 4 per SM, with at least 2 tiles per split.
-SplitPlan plan_splits(const std::vector<int>& ctx, int kv_heads, int sm_count) {
+// v1: split so that the number of non-empty CTAs is about 4 per SM, with at least 2 tiles per split.
+SplitPlan plan_splits_v1(const std::vector<int>& ctx, int kv_heads, int sm_count) {
   long long tiles = 0;
   int max_ctx = 0;
   for (int c : ctx) {
@@ -392,6 +678,56 @@ SplitPlan plan_splits(const std::vector<int>& ctx, int kv_heads, int sm_count) {
   sp.split_tokens = std::max(2, (tiles_max + sp.num_splits - 1) / sp.num_splits) * kTile;
   sp.num_splits = std::max(1, (max_ctx + sp.split_tokens - 1) / sp.split_tokens);
   return sp;
+}
+
+// v2: 2 CTAs per SM run at once. For each candidate split (a multiple of kTile = 4 warps x one
+// page), simulate the block scheduler (CTAs in launch order, each to the earliest free slot, a
+// CTA costing its tokens plus a fixed start-up/merge cost, an empty CTA almost nothing) and add
+// the combine kernel's cost when there are several splits; keep the cheapest (fewest splits on
+// ties). Costs are in tokens streamed by one CTA slot at its fair share of HBM bandwidth.
+SplitPlan plan_splits_v2(const std::vector<int>& ctx, int kv_heads, int sm_count) {
+  const int slots = 2 * std::max(1, sm_count);
+  const double kCtaCost = 48, kEmptyCost = 2, kCombineCost = 100;
+  int max_ctx = 1;
+  for (int c : ctx) max_ctx = std::max(max_ctx, c);
+  const int tiles_max = (max_ctx + kTile - 1) / kTile;
+  const long long units = static_cast<long long>(ctx.size()) * kv_heads;
+  // More than ~4 CTAs per slot cannot help; cap the candidates there.
+  const int s_cap = static_cast<int>(std::min<long long>(tiles_max, std::max<long long>(1, (4LL * slots + units - 1) / units)));
+  SplitPlan best{tiles_max * kTile, 1};
+  double best_cost = 1e300;
+  int last_split_tokens = -1;
+  std::vector<double> heap;
+  for (int s = 1; s <= s_cap; ++s) {
+    const int split_tokens = ((tiles_max + s - 1) / s) * kTile;
+    if (split_tokens == last_split_tokens) continue;
+    last_split_tokens = split_tokens;
+    const int ns = (max_ctx + split_tokens - 1) / split_tokens;
+    heap.assign(static_cast<size_t>(slots), 0.0);  // min-heap of slot free times
+    double makespan = 0;
+    for (size_t b = 0; b < ctx.size(); ++b) {
+      for (int h = 0; h < kv_heads; ++h) {
+        for (int sp = 0; sp < ns; ++sp) {
+          const int tb = sp * split_tokens;
+          const double cost = tb >= ctx[b] ? kEmptyCost : kCtaCost + std::min(split_tokens, ctx[b] - tb);
+          std::pop_heap(heap.begin(), heap.end(), std::greater<double>());
+          heap.back() += cost;
+          makespan = std::max(makespan, heap.back());
+          std::push_heap(heap.begin(), heap.end(), std::greater<double>());
+        }
+      }
+    }
+    const double total = makespan + (ns > 1 ? kCombineCost : 0.0);
+    if (total < best_cost * (1 - 1e-9)) {
+      best_cost = total;
+      best = SplitPlan{split_tokens, ns};
+    }
+  }
+  return best;
+}
+
+SplitPlan plan_splits(const std::vector<int>& ctx, int kv_heads, int sm_count) {
+  return decode_kernel_version() == 1 ? plan_splits_v1(ctx, kv_heads, sm_count) : plan_splits_v2(ctx, kv_heads, sm_count);
 }
 
 // A decode batch: contexts, a shuffled page assignment and the device-side tables.
@@ -596,7 +932,8 @@ void run_decode_attention(Ctx& ctx, std::string& grid) {
   const ModelShape& m = ctx.shape;
   if (m.head_dim != kHeadDim) die("decode attention is built for head_dim 128");
   const int G = m.group();
-  logf("[decode_attention] checks\n");
+  logf("[decode_attention] checks (kernel v%d%s)\n", decode_kernel_version(),
+       decode_kernel_version() == 1 ? ", KVSIM_DECODE_KERNEL=v1" : "");
   check_decode(ctx);
 
   std::vector<long long> batches, contexts;

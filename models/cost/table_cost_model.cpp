@@ -17,12 +17,28 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
       overhead_(std::move(overhead)),
       params_(params),
       transfer_(gpu.name != measured_on.name) {
-  gemm_dtype_ = costs_.gemm.count("qkv/bf16") ? "bf16" : "fp16";
-}
-
-double TableCostModel::gemm_us(const std::string& op, double rows) const {
-  const auto it = costs_.gemm.find(op + "/" + gemm_dtype_);
-  return it == costs_.gemm.end() ? -1.0 : it->second.eval(rows);
+  const std::string dtype = costs_.gemm.count("qkv/bf16") ? "bf16" : "fp16";
+  const char* ops[5] = {"qkv", "o", "gate_up", "down", "lm_head"};
+  for (int i = 0; i < 5; ++i) {
+    const auto it = costs_.gemm.find(std::string(ops[i]) + "/" + dtype);
+    gemm_[i] = it == costs_.gemm.end() ? nullptr : &it->second;
+  }
+  norm_ = elementwise("rmsnorm");
+  rotary_ = elementwise("rotary");
+  residual_ = elementwise("residual");
+  silu_ = elementwise("silu");
+  softmax_ = elementwise("softmax");
+  const auto pf = costs_.prefill.find("flash");
+  prefill_ = pf == costs_.prefill.end() ? nullptr : &pf->second;
+  for (const auto& m : methods_) {
+    const std::string key = decode_key(m);
+    const auto it = costs_.decode.find(key);
+    const auto sp = costs_.decode_spread_us_per_token.find(key);
+    decode_.push_back({it == costs_.decode.end() ? nullptr : &it->second,
+                       sp == costs_.decode_spread_us_per_token.end() ? 0.0 : sp->second});
+  }
+  const auto h2d = costs_.copy.find("h2d");
+  h2d_ = h2d == costs_.copy.end() ? nullptr : &h2d->second;
 }
 
 std::string TableCostModel::decode_key(const CompressionSpec& m) const {
@@ -39,11 +55,11 @@ std::string TableCostModel::decode_key(const CompressionSpec& m) const {
   return key;
 }
 
-double TableCostModel::elementwise_us(const std::string& needle, double rows) const {
+const PiecewiseLogLog* TableCostModel::elementwise(const std::string& needle) const {
   for (const auto& [op, fit] : costs_.elementwise) {
-    if (op.find(needle) != std::string::npos) return fit.eval(rows);
+    if (op.find(needle) != std::string::npos) return &fit;
   }
-  return -1.0;
+  return nullptr;
 }
 
 StepCost TableCostModel::step_cost(const BatchShape& shape) const {
@@ -61,12 +77,12 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
   const double tokens = static_cast<double>(shape.tokens());
   if (tokens > 0) {
     auto layers = [&](double us) { return us < 0 ? -1.0 : us * L; };
-    set(Op::kQkvProj, layers(gemm_us("qkv", tokens)));
-    set(Op::kOProj, layers(gemm_us("o", tokens)));
-    set(Op::kGateUpProj, layers(gemm_us("gate_up", tokens)));
-    set(Op::kDownProj, layers(gemm_us("down", tokens)));
-    const double norm = elementwise_us("rmsnorm", tokens), rope = elementwise_us("rotary", tokens),
-                 add = elementwise_us("residual", tokens), act = elementwise_us("silu", tokens);
+    set(Op::kQkvProj, layers(at(gemm_[0], tokens)));
+    set(Op::kOProj, layers(at(gemm_[1], tokens)));
+    set(Op::kGateUpProj, layers(at(gemm_[2], tokens)));
+    set(Op::kDownProj, layers(at(gemm_[3], tokens)));
+    const double norm = at(norm_, tokens), rope = at(rotary_, tokens), add = at(residual_, tokens),
+                 act = at(silu_, tokens);
     if (norm >= 0 && rope >= 0) set(Op::kNormRope, L * (2 * norm + rope + 2 * std::max(add, 0.0)));
     set(Op::kActivation, layers(act));
     // Measured per-launch times include each kernel's launch gap. Kernels the bundle does
@@ -75,19 +91,18 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
     // minimal elementwise launch at this row count.
     constexpr int kCostedKernelsPerLayer = 11;
     const double extra = std::max(0, params_.kernels_per_layer - kCostedKernelsPerLayer);
-    const double small = std::max(elementwise_us("residual", tokens), costs_.graph_us_per_kernel);
+    const double small = std::max(add, costs_.graph_us_per_kernel);
     if (small > 0) set(Op::kKernelGaps, extra * L * small + 3 * costs_.graph_us_per_kernel);
   }
   const std::int32_t rows = shape.sampled_rows();
   if (rows > 0) {
-    set(Op::kLmHead, gemm_us("lm_head", rows));
-    set(Op::kSampling, elementwise_us("softmax", rows));
+    set(Op::kLmHead, at(gemm_[4], rows));
+    set(Op::kSampling, at(softmax_, rows));
   }
   if (!shape.prefills.empty()) {
-    const auto it = costs_.prefill.find("flash");
-    if (it != costs_.prefill.end()) {
+    if (prefill_) {
       double us = 0;
-      for (const auto& c : shape.prefills) us += it->second.eval(c.new_tokens, c.cached_tokens + 1.0);
+      for (const auto& c : shape.prefills) us += prefill_->eval(c.new_tokens, c.cached_tokens + 1.0);
       set(Op::kAttnPrefill, us * L);
     }
   }
@@ -95,22 +110,18 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
     double us = 0;
     bool all = true;
     for (const auto& g : shape.decode) {
-      const std::string key = decode_key(methods_.at(g.method));
-      const auto it = costs_.decode.find(key);
-      if (it == costs_.decode.end()) {
+      const DecodeTable& t = decode_.at(g.method);
+      if (!t.grid) {
         all = false;
         break;
       }
       const double mean = static_cast<double>(g.context_sum) / g.count;
-      const auto sp = costs_.decode_spread_us_per_token.find(key);
-      us += it->second.eval(g.count, mean) +
-            (sp == costs_.decode_spread_us_per_token.end() ? 0.0 : sp->second * (g.context_max - mean));
+      us += t.grid->eval(g.count, mean) + t.spread * (g.context_max - mean);
     }
     if (all) set(Op::kAttnDecode, us * L);
   }
   if (shape.swap_bytes > 0) {
-    const auto it = costs_.copy.find("h2d");
-    if (it != costs_.copy.end()) set(Op::kSwap, it->second.eval(static_cast<double>(shape.swap_bytes)));
+    set(Op::kSwap, at(h2d_, static_cast<double>(shape.swap_bytes)));
   }
   Duration gpu = 0;
   for (std::size_t i = 0; i < kNumOps; ++i) {

@@ -25,9 +25,9 @@ class TableCostModel final : public CostModel {
   bool transfer() const { return transfer_; }
 
  private:
-  double gemm_us(const std::string& op, double rows) const;
   std::string decode_key(const CompressionSpec& m) const;
-  double elementwise_us(const std::string& needle, double rows) const;
+  const PiecewiseLogLog* elementwise(const std::string& needle) const;
+  static double at(const PiecewiseLogLog* t, double x) { return t ? t->eval(x) : -1.0; }
 
   ModelSpec model_;
   GpuSpec gpu_;
@@ -39,7 +39,20 @@ class TableCostModel final : public CostModel {
   OverheadSpec overhead_;
   RooflineParams params_;
   bool transfer_;
-  std::string gemm_dtype_;
+  // Tables resolved once (no string lookups on the per-step path); nullptr: not measured.
+  const PiecewiseLogLog* gemm_[5] = {};  // qkv, o, gate_up, down, lm_head
+  const PiecewiseLogLog* norm_ = nullptr;
+  const PiecewiseLogLog* rotary_ = nullptr;
+  const PiecewiseLogLog* residual_ = nullptr;
+  const PiecewiseLogLog* silu_ = nullptr;
+  const PiecewiseLogLog* softmax_ = nullptr;
+  const Grid2D* prefill_ = nullptr;
+  struct DecodeTable {
+    const Grid2D* grid = nullptr;
+    double spread = 0;
+  };
+  std::vector<DecodeTable> decode_;  // per method
+  const PiecewiseLogLog* h2d_ = nullptr;
 };
 
 }  // namespace kvsim

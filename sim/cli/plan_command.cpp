@@ -40,7 +40,8 @@ int plan_command(const std::vector<std::string>& args) {
   const Catalog catalog = Catalog::builtin();
   const PlanSpec spec = load_plan_spec(plan);
   const auto t0 = std::chrono::steady_clock::now();
-  const PlanResult r = run_plan(spec, config, catalog, calibration_search_dirs(), jobs);
+  const CalibrationSource calibration(calibration_search_dirs());
+  const PlanResult r = run_plan(spec, config, catalog, calibration, jobs);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!out.empty()) {
     std::error_code ec;

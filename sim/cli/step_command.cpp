@@ -5,7 +5,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include <yaml-cpp/yaml.h>
+
 #include "models/compression/compression_registry.h"
+#include "sim/core/config_reader.h"
 #include "models/compression/kv_layout.h"
 #include "models/cost/roofline_cost_model.h"
 #include "models/cost/table_cost_model.h"
@@ -27,7 +30,7 @@ int step_command(const std::vector<std::string>& args) {
       "  decode:  B requests each generating one token over a context of L tokens");
   std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16", calibration,
       cost_kind = "auto";
-  int batch = 0, context = 0;
+  int batch = 0, context = 0, kernels_per_layer = RooflineParams{}.kernels_per_layer;
   opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models)")(
       "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
                                                            "engine preset, sets the CPU overhead (default vllm-v1)")(
@@ -37,7 +40,9 @@ int step_command(const std::vector<std::string>& args) {
       "phase", po::value(&phase), "prefill or decode")(
       "compression", po::value(&compression), "KV compression method (kvsim list compression; default fp16)")(
       "calibration", po::value(&calibration), "calibration bundle directory (default: an installed one for this GPU and model)")(
-      "cost-model", po::value(&cost_kind), "auto (default: calibrated if a bundle is installed), roofline or calibrated")("format", po::value(&format), "text (default) or json");
+      "cost-model", po::value(&cost_kind), "auto (default: calibrated if a bundle is installed), roofline or calibrated")(
+      "kernels-per-layer", po::value(&kernels_per_layer),
+      "kernels the implementation launches per layer (default 9: a fused engine); unfused frameworks launch more")("format", po::value(&format), "text (default) or json");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
   po::notify(vm);
@@ -55,6 +60,7 @@ int step_command(const std::vector<std::string>& args) {
     errors.add("--phase must be 'prefill' or 'decode' (got '" + phase + "')");
   }
   if (format != "text" && format != "json") errors.add("--format must be 'text' or 'json'");
+  if (kernels_per_layer < 1) errors.add("--kernels-per-layer must be >= 1");
   if (cost_kind != "auto" && cost_kind != "roofline" && cost_kind != "calibrated") {
     errors.add("--cost-model must be auto, roofline or calibrated (got '" + cost_kind + "')");
   }
@@ -69,9 +75,26 @@ int step_command(const std::vector<std::string>& args) {
     throw InputError("--context " + std::to_string(context) + " exceeds " + m.name + "'s context of " +
                      std::to_string(m.max_context) + " tokens");
   }
-  const CompressionSpec method = builtin_compression(compression);
+  // A method name, or a YAML mapping with overrides: '{method: fp8, fused_dequant: false}'.
+  CompressionSpec method;
+  if (!compression.empty() && compression.front() == '{') {
+    ErrorList errs;
+    YAML::Node root;
+    try {
+      root["compression"] = YAML::Load(compression);
+    } catch (const YAML::Exception& ex) {
+      throw InputError("--compression: invalid YAML: " + ex.msg);
+    }
+    ConfigReader r(root, "", "--compression", errs);
+    method = decode_compression_method(root["compression"], "compression", r);
+    errs.throw_if_any();
+  } else {
+    method = builtin_compression(compression);
+  }
   const auto problems = validate_compression(method, m.head_dim);
   if (!problems.empty()) throw InputError("--compression " + compression + ": " + join(problems, "; "));
+  RooflineParams params;
+  params.kernels_per_layer = kernels_per_layer;
   std::optional<CalibratedCosts> costs;
   if (!calibration.empty()) {
     costs = load_calibration(calibration, m.name);
@@ -90,10 +113,10 @@ int step_command(const std::vector<std::string>& args) {
   }
   std::unique_ptr<CostModel> cost_model;
   if (costs) {
-    cost_model = std::make_unique<TableCostModel>(m, g, catalog.gpu(costs->catalog_gpu), e.overhead, RooflineParams{},
+    cost_model = std::make_unique<TableCostModel>(m, g, catalog.gpu(costs->catalog_gpu), e.overhead, params,
                                                   std::vector<CompressionSpec>{method}, *costs);
   } else {
-    cost_model = std::make_unique<RooflineCostModel>(m, g, e.overhead, RooflineParams{}, std::vector<CompressionSpec>{method});
+    cost_model = std::make_unique<RooflineCostModel>(m, g, e.overhead, params, std::vector<CompressionSpec>{method});
   }
   const CostModel& cost = *cost_model;
   BatchShape shape;

@@ -133,7 +133,7 @@ int sweep_command(const std::vector<std::string>& args) {
     const int owner = static_cast<int>(p.index % (ranks > 1 ? ranks : shard.count));
     if (owner == (ranks > 1 ? rank : shard.index) && !done.count(p.index)) mine.push_back(&p);
   }
-  const auto dirs = calibration_search_dirs();
+  const CalibrationSource dirs(calibration_search_dirs());
   Progress progress("sweep", static_cast<std::int64_t>(mine.size()), !no_progress && rank == 0);
   std::atomic<std::size_t> next{0};
   std::mutex mu;

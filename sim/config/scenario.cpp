@@ -222,7 +222,7 @@ RunOptions decode_run(ConfigReader r) {
 namespace {
 Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::string>& overrides,
                          std::optional<std::uint64_t> seed_override, const Catalog& catalog,
-                         const std::vector<std::string>& calibration_dirs);
+                         const CalibrationSource& calibration);
 }  // namespace
 
 CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name) {
@@ -238,22 +238,35 @@ CalibratedCosts load_calibration(const std::string& dir, const std::string& mode
   return c;
 }
 
+CalibratedCosts CalibrationSource::load(const std::string& dir, const std::string& model_name) const {
+  const std::string key = dir + "\n" + model_name;
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+  }
+  CalibratedCosts c = load_calibration(dir, model_name);
+  const std::lock_guard<std::mutex> lock(mutex_);
+  cache_.emplace(key, c);
+  return c;
+}
+
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
                        std::optional<std::uint64_t> seed_override, const Catalog& catalog,
-                       const std::vector<std::string>& calibration_dirs) {
+                       const CalibrationSource& calibration) {
   if (path.empty()) {
     return load_scenario_text(default_scenario_yaml(), "<builtin default>", overrides, seed_override, catalog,
-                              calibration_dirs);
+                              calibration);
   }
   Scenario s;
   s.source = path;
   s.base_dir = std::filesystem::path(path).parent_path().string();
-  return decode_scenario(load_yaml_file(path), std::move(s), overrides, seed_override, catalog, calibration_dirs);
+  return decode_scenario(load_yaml_file(path), std::move(s), overrides, seed_override, catalog, calibration);
 }
 
 Scenario load_scenario_text(const std::string& yaml, const std::string& source,
                             const std::vector<std::string>& overrides, std::optional<std::uint64_t> seed_override,
-                            const Catalog& catalog, const std::vector<std::string>& calibration_dirs) {
+                            const Catalog& catalog, const CalibrationSource& calibration) {
   Scenario s;
   s.source = source;
   YAML::Node doc;
@@ -264,13 +277,13 @@ Scenario load_scenario_text(const std::string& yaml, const std::string& source,
   }
   if (doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
   if (!doc.IsMap()) throw InputError(source + ": a scenario must be a YAML mapping");
-  return decode_scenario(doc, std::move(s), overrides, seed_override, catalog, calibration_dirs);
+  return decode_scenario(doc, std::move(s), overrides, seed_override, catalog, calibration);
 }
 
 namespace {
 Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::string>& overrides,
                          std::optional<std::uint64_t> seed_override, const Catalog& catalog,
-                         const std::vector<std::string>& calibration_dirs) {
+                         const CalibrationSource& calibration) {
   for (const auto& o : overrides) apply_override(doc, o);
   s.resolved = YAML::Clone(doc);
 
@@ -356,12 +369,12 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
     if (!fs::path(calibration_dir).is_absolute() && !s.base_dir.empty() && fs::exists(fs::path(s.base_dir) / calibration_dir)) {
       calibration_dir = (fs::path(s.base_dir) / calibration_dir).string();
     }
-    s.calibration = load_calibration(calibration_dir, s.model.name);
+    s.calibration = calibration.load(calibration_dir, s.model.name);
   } else if (cost_kind == "auto") {
-    for (const auto& root : calibration_dirs) {
+    for (const auto& root : calibration.dirs()) {
       const fs::path dir = fs::path(root) / s.gpu.name / s.model.name;
       if (fs::exists(dir / "meta.json")) {
-        s.calibration = load_calibration(dir.string(), s.model.name);
+        s.calibration = calibration.load(dir.string(), s.model.name);
         break;
       }
     }

@@ -4,6 +4,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,16 +67,32 @@ const char* default_scenario_yaml();
 
 // Loads `path` (empty: the built-in default), applies `overrides` ("a.b=value"), decodes and
 // resolves. Throws InputError listing every problem found.
-// `calibration_dirs` are searched for installed bundles (<dir>/<gpu>/<model>/meta.json)
-// when cost_model.kind is auto.
+// Where calibration bundles come from: search directories for installed bundles
+// (<dir>/<gpu>/<model>/meta.json, used when cost_model.kind is auto) and a cache of fitted
+// bundles, so a sweep or a plan fits each bundle once, not once per run. Thread-safe; owned
+// by the caller (no process-wide state).
+class CalibrationSource {
+ public:
+  CalibrationSource() = default;
+  CalibrationSource(std::vector<std::string> dirs) : dirs_(std::move(dirs)) {}  // NOLINT: implicit on purpose
+  const std::vector<std::string>& dirs() const { return dirs_; }
+  // Loads and fits `dir` (or returns the cached fit). Throws InputError like load_calibration.
+  CalibratedCosts load(const std::string& dir, const std::string& model_name) const;
+
+ private:
+  std::vector<std::string> dirs_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, CalibratedCosts> cache_;
+};
+
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,
                        std::optional<std::uint64_t> seed_override, const Catalog& catalog,
-                       const std::vector<std::string>& calibration_dirs = {});
+                       const CalibrationSource& calibration = {});
 
 // Same, from YAML text (tests, embedded examples). `source` names it in messages.
 Scenario load_scenario_text(const std::string& yaml, const std::string& source,
                             const std::vector<std::string>& overrides, std::optional<std::uint64_t> seed_override,
-                            const Catalog& catalog, const std::vector<std::string>& calibration_dirs = {});
+                            const Catalog& catalog, const CalibrationSource& calibration = {});
 
 // Loads and fits a bundle for `model` on `gpu_name` from `dir` (a bundle directory).
 // Throws InputError if it is malformed or measured for another model shape.

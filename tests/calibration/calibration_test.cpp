@@ -165,10 +165,10 @@ TEST(CostModelSelection, ExplicitAutoTransferAndShapeMismatch) {
   fs::remove_all(root);
   fs::create_directories(root / "h200");
   fs::copy(dir, root / "h200" / "llama-3-8b", fs::copy_options::recursive);
-  const Scenario autos = load_scenario_text(wl, "<t>", {}, std::nullopt, testing::catalog(), {root.string()});
+  const Scenario autos = load_scenario_text(wl, "<t>", {}, std::nullopt, testing::catalog(), CalibrationSource(std::vector<std::string>{root.string()}));
   EXPECT_TRUE(autos.calibration.has_value());
   const Scenario pinned = load_scenario_text("cost_model: {kind: roofline}" + wl, "<t>", {}, std::nullopt,
-                                             testing::catalog(), {root.string()});
+                                             testing::catalog(), CalibrationSource(std::vector<std::string>{root.string()}));
   EXPECT_FALSE(pinned.calibration.has_value());
   // Same bundle for an H100: transfer mode, marked, and memory-bound decode attention
   // scaled by the bandwidth ratio (4.8 / 3.35 TB/s).
