@@ -290,13 +290,13 @@ __global__ void __launch_bounds__(kHeadDim) decode_combine_kernel(const DecodePa
 // ---------------------------------------------------------------------------------------------
 // v2 (default): warp-streamed decode. Grid as v1 (num_splits, kv_heads, batch), 128 threads, but
 // each of the 4 warps streams its own pages of the split (local pages w, w+4, w+8, ...) through a
-// private S-stage cp.async ring (one 16-token page of K and V per stage; fp16 S=3, smaller
-// formats deeper), so the main loop has no block barrier: only __syncwarp. Per page a warp does
+// private 3-stage cp.async ring (one 16-token page of K and V, plus parameters, per stage), so
+// the main loop has no block barrier: only __syncwarp. Per page a warp does
 // (A) scores, 2 lanes per token (same mapping and conflict-free K padding as v1), a warp max and
 // the online-softmax update kept in registers (m warp-uniform, l per lane, summed at the end);
 // (C) P.V, lane = (8-channel chunk, token parity) for all G heads. At the end the 4 warps'
 // (m, l, acc) are merged through shared memory and written exactly as v1 writes them (same
-// partial/LSE format, same combine kernel). Sized for 2 CTAs (8 warps) per SM.
+// partial/LSE format, same combine kernel). fp16 runs 2 CTAs (8 warps) per SM, the others 3.
 constexpr int kWarps2 = 4;
 constexpr int kThreads2 = kWarps2 * 32;
 
@@ -309,8 +309,10 @@ struct Layout2 {
   static constexpr int kVCode = kBlockSize * kRow;
   static constexpr int kPar = kParams ? kBlockSize * kParamRowBytes : 0;
   static constexpr int kStage = kKCode + kVCode + 2 * kPar;
-  // About 26 KB of ring per warp: fp16 3 stages, fp8 6, int8 5, int4 8, int2 8.
-  static constexpr int kStages = std::min(8, std::max(3, 26112 / kStage));
+  // 3 pages per warp ring (fp16: 26 KB per warp, 2 pages in flight while one is consumed). The
+  // smaller formats are compute-bound here, so they keep 3 stages and run 3 CTAs per SM instead.
+  static constexpr int kStages = 3;
+  static constexpr int kMinBlocks = (F == KvFmt::FP16) ? 2 : 3;
   static constexpr int kWarpRing = kStages * kStage;
 };
 
@@ -324,12 +326,12 @@ struct Smem2 {
   static constexpr int kP = kWarps2 * kBlockSize * G * 4;
   static constexpr int kStat = 2 * kWarps2 * 8 * 4;
   static constexpr int kTotal = kRegion + kQ + kP + kStat;
-  static_assert(kTotal <= 112 * 1024, "v2 decode is sized for 2 CTAs per SM");
+  static_assert(kTotal * L::kMinBlocks <= 226 * 1024, "v2 decode: kMinBlocks CTAs per SM must fit");
   static_assert(L::kStage % 16 == 0 && kRegion % 16 == 0, "16-byte alignment");
 };
 
 template <KvFmt F, int G>
-__global__ void __launch_bounds__(kThreads2, 2) decode_attn_kernel_v2(const DecodeParams p) {
+__global__ void __launch_bounds__(kThreads2, Layout2<F>::kMinBlocks) decode_attn_kernel_v2(const DecodeParams p) {
   using L = Layout2<F>;
   using S = Smem2<F, G>;
   constexpr int NS = L::kStages;
@@ -680,20 +682,20 @@ SplitPlan plan_splits_v1(const std::vector<int>& ctx, int kv_heads, int sm_count
   return sp;
 }
 
-// v2: 2 CTAs per SM run at once. For each candidate split (a multiple of kTile = 4 warps x one
-// page), simulate the block scheduler (CTAs in launch order, each to the earliest free slot, a
+// v2: (at least) 2 CTAs per SM run at once. For each candidate split (a multiple of kTile = 4
+// warps x one page), simulate the block scheduler (CTAs in launch order, each to the earliest free slot, a
 // CTA costing its tokens plus a fixed start-up/merge cost, an empty CTA almost nothing) and add
 // the combine kernel's cost when there are several splits; keep the cheapest (fewest splits on
 // ties). Costs are in tokens streamed by one CTA slot at its fair share of HBM bandwidth.
 SplitPlan plan_splits_v2(const std::vector<int>& ctx, int kv_heads, int sm_count) {
   const int slots = 2 * std::max(1, sm_count);
-  const double kCtaCost = 48, kEmptyCost = 2, kCombineCost = 100;
+  const double kCtaCost = 48, kEmptyCost = 8, kCombineCost = 100;
   int max_ctx = 1;
   for (int c : ctx) max_ctx = std::max(max_ctx, c);
   const int tiles_max = (max_ctx + kTile - 1) / kTile;
   const long long units = static_cast<long long>(ctx.size()) * kv_heads;
-  // More than ~4 CTAs per slot cannot help; cap the candidates there.
-  const int s_cap = static_cast<int>(std::min<long long>(tiles_max, std::max<long long>(1, (4LL * slots + units - 1) / units)));
+  // Candidates up to ~128 CTAs (mostly empty ones, for one long sequence among short ones) per slot.
+  const int s_cap = static_cast<int>(std::min<long long>(tiles_max, std::max<long long>(1, (128LL * slots) / units)));
   SplitPlan best{tiles_max * kTile, 1};
   double best_cost = 1e300;
   int last_split_tokens = -1;
