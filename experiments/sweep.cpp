@@ -103,6 +103,7 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
   std::set<std::string> seen;
   for (const auto& k : sweep_keys(s)) {
     if (!seen.insert(k).second) errors.add(source + ": key '" + k + "' appears on more than one axis");
+    if (k == "seed") errors.add(source + ": 'seed' cannot be an axis: points are seeded base_seed + repetition (use 'repetitions')");
   }
   errors.throw_if_any();
   return s;
@@ -324,10 +325,10 @@ void write_all(int fd, const std::string& s, const std::string& path) {
 }  // namespace
 
 SweepResults::SweepResults(const std::string& dir, const std::string& signature, const std::vector<std::string>& keys,
-                           bool resume) {
+                           bool resume, const std::string& stem) {
   namespace fs = std::filesystem;
-  csv_path_ = (fs::path(dir) / "sweep.csv").string();
-  jsonl_path_ = (fs::path(dir) / "sweep.jsonl").string();
+  csv_path_ = (fs::path(dir) / (stem + ".csv")).string();
+  jsonl_path_ = (fs::path(dir) / (stem + ".jsonl")).string();
   const std::string sig_line = "# kvsim-sweep v1 signature=" + signature;
   std::string header = "point,rep,seed";
   for (const auto& k : keys) header += "," + csv_field(k);

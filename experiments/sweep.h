@@ -72,8 +72,10 @@ SweepRow run_sweep_point(const SweepSpec& spec, const SweepPoint& point, const s
 // another sweep (or by something else) is refused.
 class SweepResults {
  public:
+  // `stem` names the files (stem.csv, stem.jsonl): "sweep", or "sweep.shard<i>" for a shard
+  // so shards can share a directory.
   SweepResults(const std::string& dir, const std::string& signature, const std::vector<std::string>& keys,
-               bool resume);
+               bool resume, const std::string& stem = "sweep");
   ~SweepResults();
   SweepResults(const SweepResults&) = delete;
   SweepResults& operator=(const SweepResults&) = delete;

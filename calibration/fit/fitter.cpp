@@ -181,8 +181,10 @@ CalibratedCosts fit_bundle(const Bundle& b, const std::string& catalog_gpu) {
   c.gpu_name = b.meta["gpu_name"].get<std::string>();
   c.catalog_gpu = catalog_gpu.empty() ? catalog_gpu_from_device_name(c.gpu_name) : catalog_gpu;
   c.model_shape = b.meta["model_shape"]["name"].get<std::string>();
-  c.provenance = b.dir + " (" + c.gpu_name + ", measured " + b.meta["date_utc"].get<std::string>() +
-                 (b.meta.contains("driver_version") ? ", driver " + b.meta["driver_version"].dump() : "") + ")";
+  // No directory in the provenance line: it is printed on stdout, which must not depend on
+  // where kvsim is installed (golden outputs, CI clones). The directory is kept apart.
+  c.bundle_dir = b.dir;
+  c.provenance = "bundle " + c.model_shape + " on " + c.gpu_name + ", measured " + b.meta["date_utc"].get<std::string>();
 
   if (b.has("gemm")) {
     const BundleTable& t = b.tables.at("gemm");

@@ -53,7 +53,8 @@ struct CalibratedCosts {
   std::string gpu_name;      // as the bundle's meta.json names it
   std::string catalog_gpu;   // kvsim catalog name it was measured on (e.g. "h200")
   std::string model_shape;   // e.g. "llama-3-8b"
-  std::string provenance;    // one line: bundle dir, date, driver, tool version
+  std::string provenance;    // one line: model shape, GPU, measurement date (no paths)
+  std::string bundle_dir;    // where it was read from (report.json only)
   // gemm[op + "/" + dtype], op in qkv, o, gate_up, down, lm_head; x = rows (tokens)
   std::map<std::string, PiecewiseLogLog> gemm;
   // decode[kv_format + "/" + (fused ? "fused" : "unfused")]: t(batch, mean context) from the

@@ -84,6 +84,7 @@ int run_command(const std::vector<std::string>& args) {
     // Volatile fields live only in the file's context, never on stdout.
     full["context"]["wall_seconds"] = wall;
     full["context"]["steps_per_wall_second"] = wall > 0 ? static_cast<double>(result.counters.steps) / wall : 0.0;
+    if (scenario.calibration) full["context"]["calibration_bundle"] = scenario.calibration->bundle_dir;
     write_file_atomically((fs::path(out_dir) / "report.json").string(), full.dump(2) + "\n");
     YAML::Emitter em;
     em << scenario.resolved;

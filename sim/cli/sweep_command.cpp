@@ -118,16 +118,28 @@ int sweep_command(const std::vector<std::string>& args) {
 
   std::unique_ptr<SweepResults> results;
   std::set<std::int64_t> done;
+  std::string setup_error;
   if (rank == 0) {
-    std::error_code ec;
-    std::filesystem::create_directories(out, ec);
-    if (!std::filesystem::is_directory(out)) throw InputError("--out " + out + ": cannot create directory");
-    results = std::make_unique<SweepResults>(out, signature, sweep_keys(spec), resume);
-    done = results->done();
+    try {
+      std::error_code ec;
+      std::filesystem::create_directories(out, ec);
+      if (!std::filesystem::is_directory(out)) throw InputError("--out " + out + ": cannot create directory");
+      const std::string stem = shard_text.empty() ? "sweep" : "sweep.shard" + std::to_string(shard.index);
+      results = std::make_unique<SweepResults>(out, signature, sweep_keys(spec), resume, stem);
+      done = results->done();
+    } catch (const InputError& e) {
+      setup_error = e.what();
+    }
   }
 #ifdef KVSIM_WITH_MPI
-  if (world) boost::mpi::broadcast(*world, done, 0);
+  // Every rank learns of a failure on rank 0, so all exit with its message instead of
+  // hanging in the next collective.
+  if (world) {
+    boost::mpi::broadcast(*world, setup_error, 0);
+    boost::mpi::broadcast(*world, done, 0);
+  }
 #endif
+  if (!setup_error.empty()) throw InputError(setup_error);
   std::vector<const SweepPoint*> mine;
   for (const auto& p : all) {
     const int owner = static_cast<int>(p.index % (ranks > 1 ? ranks : shard.count));
@@ -163,6 +175,7 @@ int sweep_command(const std::vector<std::string>& args) {
   for (int t = 0; t < jobs; ++t) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
   progress.finish();
+  std::size_t run_now = mine.size();
 
 #ifdef KVSIM_WITH_MPI
   if (world && ranks > 1) {
@@ -183,6 +196,7 @@ int sweep_command(const std::vector<std::string>& args) {
     }
     std::sort(rows.begin(), rows.end(), [](const SweepRow& x, const SweepRow& y) { return x.index < y.index; });
     for (const auto& r : rows) results->append(r);
+    run_now = rows.size();
     failures.clear();
     for (const auto& v : fails) failures.insert(failures.end(), v.begin(), v.end());
   }
@@ -194,7 +208,7 @@ int sweep_command(const std::vector<std::string>& args) {
                                    {"base", config.empty() ? "<builtin default>" : config},
                                    {"sweep", sweep},
                                    {"points_total", all.size()},
-                                   {"points_run_now", mine.size()},
+                                   {"points_run_now", run_now},
                                    {"points_skipped_done", done.size()},
                                    {"failures", failures},
                                    {"ranks", ranks},
@@ -203,7 +217,7 @@ int sweep_command(const std::vector<std::string>& args) {
                                    {"wall_seconds", wall}};
   const std::string manifest_name = shard_text.empty() ? "manifest.json" : "manifest.shard" + std::to_string(shard.index) + ".json";
   write_file_atomically((std::filesystem::path(out) / manifest_name).string(), manifest.dump(2) + "\n");
-  std::printf("sweep: %zu of %zu points run (%zu already done), %zu failed, %.2f s wall, results in %s\n", mine.size(),
+  std::printf("sweep: %zu of %zu points run (%zu already done), %zu failed, %.2f s wall, results in %s\n", run_now,
               all.size(), done.size(), failures.size(), wall, out.c_str());
   for (const auto& f : failures) std::fprintf(stderr, "kvsim sweep: %s\n", f.c_str());
   return failures.empty() ? 0 : 2;

@@ -30,6 +30,7 @@ void SummaryCollector::on_arrival(const RequestSpec& r, SimTime now) {
   ++in_system_;
   ++arrived_;
   if (first_arrival_ < 0) first_arrival_ = r.arrival;
+  last_arrival_ = std::max(last_arrival_, r.arrival);
 }
 
 void SummaryCollector::on_reject(const RequestSpec& r, SimTime now, const std::string& reason) {
@@ -113,6 +114,8 @@ nlohmann::json SummaryCollector::summary(SimTime end) const {
                    {"unfinished", arrived_ - finished_ - rejected_}};
   if (!first_rejections_.empty()) j["requests"]["rejections"] = first_rejections_;
   j["duration_s"] = span;
+  j["arrival_window_s"] = first_arrival_ >= 0 ? to_seconds(last_arrival_ - first_arrival_) : 0.0;
+  j["drain_s"] = last_finish_ > last_arrival_ ? to_seconds(last_finish_ - last_arrival_) : 0.0;
   j["simulated_s"] = to_seconds(end);
   j["throughput"] = {
       {"requests_per_s", span > 0 ? static_cast<double>(finished_) / span : 0.0},

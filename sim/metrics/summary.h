@@ -34,7 +34,7 @@ class SummaryCollector final : public MetricsSink {
   std::int64_t prompt_tokens_ = 0, output_tokens_ = 0;
   std::int64_t preempt_recompute_ = 0, preempt_swap_ = 0, swapped_bytes_ = 0;
   std::int64_t recomputed_tokens_ = 0;
-  SimTime first_arrival_ = -1, last_finish_ = 0;
+  SimTime first_arrival_ = -1, last_arrival_ = 0, last_finish_ = 0;
   QuantileSketch ttft_, tpot_, itl_, e2e_, queueing_, batch_;
   std::vector<std::string> first_rejections_;
   std::int64_t steps_ = 0;

@@ -52,8 +52,8 @@ TEST(SweepCli, SameRowsForAnyThreadCountAndForShards) {
   const auto one = rows(d / "sw_j1" / "sweep.csv");
   EXPECT_EQ(one.size(), 6u);
   EXPECT_EQ(one, rows(d / "sw_j2" / "sweep.csv"));
-  auto shards = rows(d / "sw_s0" / "sweep.csv");
-  const auto s1 = rows(d / "sw_s1" / "sweep.csv");
+  auto shards = rows(d / "sw_s0" / "sweep.shard0.csv");
+  const auto s1 = rows(d / "sw_s1" / "sweep.shard1.csv");
   EXPECT_EQ(shards.size() + s1.size(), 6u);
   shards.insert(s1.begin(), s1.end());
   EXPECT_EQ(shards, one);
