@@ -49,7 +49,7 @@ PlanSpec parse_plan_spec(const std::string& text, const std::string& source) {
   } else {
     ConfigReader sr(slo, "slo", source, errors);
     for (const auto& kv : slo) {
-      const std::string key = kv.first.as<std::string>();
+      const std::string key = yaml_key(kv.first).value_or("<non-scalar key>");
       std::vector<std::string> parts;
       std::stringstream ss(key);
       for (std::string t; std::getline(ss, t, '_');) parts.push_back(t);
@@ -105,7 +105,7 @@ PlanSpec parse_plan_spec(const std::string& text, const std::string& source) {
     }
     ConfigReader mr(m, mapkey, source, errors);
     for (const auto& kv : m) {
-      const std::string k = kv.first.as<std::string>();
+      const std::string k = yaml_key(kv.first).value_or("<non-scalar key>");
       const double v = mr.get<double>(k, 0);
       if (v < 0) mr.error(k, "must be >= 0");
       (std::string(mapkey) == "quality" ? p.quality : p.prices)[k] = v;

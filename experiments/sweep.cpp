@@ -41,7 +41,12 @@ std::vector<SweepAxis> decode_axes(const YAML::Node& map, const std::string& pat
   }
   for (const auto& kv : map) {
     SweepAxis a;
-    a.key = kv.first.as<std::string>();
+    const auto key = yaml_key(kv.first);
+    if (!key) {
+      errors.add(file + ": " + path + ": axis keys must be plain config paths");
+      continue;
+    }
+    a.key = *key;
     const YAML::Node& vals = kv.second;
     const std::string where = file + ":" + std::to_string(kv.first.Mark().line + 1) + ": " + path + "." + a.key;
     if (!vals.IsSequence()) {

@@ -287,7 +287,7 @@ CompressionSpec decode_compression_method(const YAML::Node& node, const std::str
   // in a scenario's method table (and in reports).
   std::vector<std::string> overrides;
   for (const auto& kv : node) {
-    const std::string k = kv.first.as<std::string>();
+    const std::string k = yaml_key(kv.first).value_or("");
     if (k != "method" && kv.second.IsScalar()) overrides.push_back(k + "=" + kv.second.Scalar());
   }
   std::sort(overrides.begin(), overrides.end());

@@ -118,7 +118,11 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
       const double mean = static_cast<double>(g.context_sum) / g.count;
       us += t.grid->eval(g.count, mean) + t.spread * (g.context_max - mean);
     }
-    if (all) set(Op::kAttnDecode, us * L);
+    if (all) {
+      set(Op::kAttnDecode, us * L);
+      // A measured unfused decode already includes its dequantize pass.
+      sc[Op::kKvDequant] = OpCost{};
+    }
   }
   if (shape.swap_bytes > 0) {
     set(Op::kSwap, at(h2d_, static_cast<double>(shape.swap_bytes)));

@@ -61,6 +61,7 @@ int step_command(const std::vector<std::string>& args) {
   }
   if (format != "text" && format != "json") errors.add("--format must be 'text' or 'json'");
   if (kernels_per_layer < 1) errors.add("--kernels-per-layer must be >= 1");
+  if (cost_kind == "roofline" && !calibration.empty()) errors.add("--calibration conflicts with --cost-model roofline");
   if (cost_kind != "auto" && cost_kind != "roofline" && cost_kind != "calibrated") {
     errors.add("--cost-model must be auto, roofline or calibrated (got '" + cost_kind + "')");
   }

@@ -93,6 +93,7 @@ RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& c
   }
   calibration = r.get<std::string>("calibration", "");
   if (kind == "calibrated" && calibration.empty()) r.error("calibration", "required when kind is 'calibrated' (a bundle directory)");
+  if (kind == "roofline" && !calibration.empty()) r.error("calibration", "conflicts with kind 'roofline' (drop one of them)");
   auto fraction = [&](const char* key, double& field) {
     field = r.get<double>(key, field);
     if (!(field > 0 && field <= 1)) r.error(key, "must be in (0, 1] (got " + std::to_string(field) + ")");

@@ -14,7 +14,7 @@ ConfigReader::ConfigReader(YAML::Node node, std::string path, std::string file, 
 
 bool ConfigReader::has(const std::string& key) {
   known_.push_back(key);
-  return node_ && node_.IsMap() && node_[key];
+  return node_ && node_.IsMap() && lookup(key);
 }
 
 std::string ConfigReader::key_path(const std::string& key) const {
@@ -24,7 +24,7 @@ std::string ConfigReader::key_path(const std::string& key) const {
 std::string ConfigReader::where(const std::string& key) const {
   std::string loc = file_;
   if (node_ && node_.IsMap()) {
-    const YAML::Node v = node_[key];
+    const YAML::Node v = lookup(key);
     if (v && v.Mark().line >= 0) loc += ":" + std::to_string(v.Mark().line + 1);
   }
   return loc + ": " + key_path(key);
@@ -37,8 +37,8 @@ void ConfigReader::error(const std::string& key, const std::string& message) {
 ConfigReader ConfigReader::child(const std::string& key) {
   known_.push_back(key);
   YAML::Node sub;
-  if (node_ && node_.IsMap() && node_[key]) {
-    sub = node_[key];
+  if (node_ && node_.IsMap() && lookup(key)) {
+    sub = lookup(key);
     if (!sub.IsMap() && !sub.IsNull()) {
       error(key, "expected a mapping");
       sub = YAML::Node();
@@ -50,14 +50,22 @@ ConfigReader ConfigReader::child(const std::string& key) {
 YAML::Node ConfigReader::raw(const std::string& key) {
   known_.push_back(key);
   // Undefined (not Null) when absent, so callers can tell "missing" from "key: ~".
-  if (!node_ || !node_.IsMap() || !node_[key]) return YAML::Node(YAML::NodeType::Undefined);
-  return node_[key];
+  if (!node_ || !node_.IsMap() || !lookup(key)) return YAML::Node(YAML::NodeType::Undefined);
+  return lookup(key);
 }
 
 void ConfigReader::finish() {
   if (!node_ || !node_.IsMap()) return;
   std::vector<std::string> keys;
-  for (const auto& kv : node_) keys.push_back(kv.first.as<std::string>());
+  for (const auto& kv : node_) {
+    const auto k = yaml_key(kv.first);
+    if (!k) {
+      errors_->add(file_ + ":" + std::to_string(kv.first.Mark().line + 1) + ": " + (path_.empty() ? "top level" : path_) +
+                   ": keys must be plain names (found a list or mapping used as a key)");
+      continue;
+    }
+    keys.push_back(*k);
+  }
   std::sort(keys.begin(), keys.end());  // deterministic message order
   std::vector<std::string> known = known_;
   std::sort(known.begin(), known.end());

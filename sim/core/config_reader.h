@@ -49,6 +49,13 @@ class ConfigReader {
  private:
   template <class T>
   std::optional<T> convert(const std::string& key, const YAML::Node& value);
+  // Reads through a const handle: yaml-cpp's non-const operator[] inserts the key, which
+  // would change the document being read (and invalidate a caller's iteration over it;
+  // found by fuzz_sweep).
+  YAML::Node lookup(const std::string& key) const {
+    const YAML::Node& n = node_;
+    return n[key];
+  }
 
   YAML::Node node_;
   std::string path_;
@@ -56,6 +63,13 @@ class ConfigReader {
   ErrorList* errors_;
   std::vector<std::string> known_;
 };
+
+// A mapping key as text, or nullopt when the key is not a plain scalar (YAML allows lists
+// and mappings as keys; kvsim's formats never use them).
+inline std::optional<std::string> yaml_key(const YAML::Node& key) {
+  if (!key.IsScalar()) return std::nullopt;
+  return key.Scalar();
+}
 
 // Human name of a C++ type for "expected a number" messages.
 template <class T>
@@ -108,7 +122,7 @@ template <class T>
 std::optional<T> ConfigReader::get_optional(const std::string& key) {
   known_.push_back(key);
   if (!node_ || !node_.IsMap()) return std::nullopt;
-  const YAML::Node value = node_[key];
+  const YAML::Node value = lookup(key);
   if (!value) return std::nullopt;
   return convert<T>(key, value);
 }
@@ -120,7 +134,7 @@ T ConfigReader::get(const std::string& key, T default_value) {
 
 template <class T>
 T ConfigReader::require(const std::string& key) {
-  const bool present = node_ && node_.IsMap() && node_[key];
+  const bool present = node_ && node_.IsMap() && lookup(key);
   auto v = get_optional<T>(key);
   if (!present) error(key, "required key is missing");
   return v.value_or(T{});

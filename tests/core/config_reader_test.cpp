@@ -48,3 +48,48 @@ TEST(DidYouMean, OnlyPlausibleTypos) {
 
 }  // namespace
 }  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+// Found by fuzz_config (tests/fuzz/regressions/config_nonscalar_key.yaml): a list used as a
+// mapping key crashed the unknown-key check with an uncaught yaml-cpp exception.
+TEST(ConfigReader, NonScalarKeysAreAnInputErrorNotACrash) {
+  ErrorList errors;
+  ConfigReader r(YAML::Load("{[a, b]: 1, seed: 2}"), "", "f.yaml", errors);
+  r.get<int>("seed", 0);
+  r.finish();
+  ASSERT_EQ(errors.messages().size(), 1u);
+  EXPECT_NE(errors.messages()[0].find("keys must be plain names"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kvsim
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "../support/run_helpers.h"
+
+namespace kvsim {
+namespace {
+
+// Every input a fuzzer ever crashed on stays here and must now be a clean InputError.
+TEST(FuzzRegressions, ScenarioInputsFailCleanly) {
+  const std::filesystem::path dir = std::filesystem::path(KVSIM_SOURCE_DIR) / "tests/fuzz/regressions";
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind("config_", 0) != 0) continue;
+    std::ifstream in(e.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_THROW(load_scenario_text(ss.str(), e.path().string(), {}, std::nullopt, testing::catalog()), InputError)
+        << e.path();
+    ++n;
+  }
+  EXPECT_GT(n, 0);
+}
+
+}  // namespace
+}  // namespace kvsim
