@@ -21,3 +21,22 @@ for scenario in blis_100k sharegpt_1m; do
   r=$(printf "%s\n" "${rss[@]}" | median)
   printf "%-14s %10s %12s %12.1f %14.0f %16.0f\n" "$scenario" "$reqs" "$w" "$r" "$(awk "BEGIN{print $steps / $w}")" "$(awk "BEGIN{print $reqs / $w}")"
 done
+
+# Sweep and plan benchmarks (issue targets: 1,000-point sweep of 10,000-request scenarios in
+# at most 60 s; plan over 5 methods in at most 30 s), median of N runs, all cores.
+printf "\n%-14s %10s %12s\n" benchmark runs wall_s_med
+for b in sweep plan; do
+  walls=()
+  for ((i = 0; i < n; i++)); do
+    out_dir="$(mktemp -d)"
+    start=$(date +%s.%N)
+    if [ "$b" = sweep ]; then
+      "$kvsim" sweep --no-progress -c "$here/sweep_base.yaml" --sweep "$here/sweep_1000.yaml" --out "$out_dir/r" > /dev/null
+    else
+      "$kvsim" plan -c "$here/sweep_base.yaml" --plan "$here/plan_5.yaml" > /dev/null 2>&1
+    fi
+    walls+=("$(awk "BEGIN{print $(date +%s.%N) - $start}")")
+    rm -rf "$out_dir"
+  done
+  printf "%-14s %10s %12.2f\n" "$b" "$n" "$(printf "%s\n" "${walls[@]}" | median)"
+done
