@@ -1,5 +1,7 @@
 #include "models/cost/table_cost_model.h"
 
+#include "models/compression/kv_layout.h"
+
 #include <cmath>
 #include <sstream>
 
@@ -37,8 +39,71 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
     decode_.push_back({it == costs_.decode.end() ? nullptr : &it->second,
                        sp == costs_.decode_spread_us_per_token.end() ? 0.0 : sp->second});
   }
+  const auto mat = costs_.prefill.find("materialized");
+  prefill_materialized_ = mat == costs_.prefill.end() ? nullptr : &mat->second;
   const auto h2d = costs_.copy.find("h2d");
   h2d_ = h2d == costs_.copy.end() ? nullptr : &h2d->second;
+}
+
+const LinearFit* TableCostModel::compression(const std::string& op, const std::string& format) const {
+  const auto it = costs_.compression.find(op + "/" + format);
+  return it == costs_.compression.end() ? nullptr : &it->second;
+}
+
+std::string TableCostModel::format_name(const CompressionSpec& m) const {
+  const std::string key = decode_key(m);
+  return key.substr(0, key.find('/'));
+}
+
+// Compression work from the bundle where it measured it, per layer x L: quantize-on-write
+// (quant_write at the tokens written), SnapKV-style selection (snapkv_select over the
+// prompt), compaction after prefill (compact at the kept tokens), and H2O's prefill scores
+// (the materialized prefill minus the flash prefill). An operator keeps its roofline time
+// when any part of it has no table.
+void TableCostModel::compression_ops(const BatchShape& shape, StepCost& sc,
+                                     const std::function<void(Op, double)>& set) const {
+  const int L = model_.num_layers;
+  double quant = 0, scores = 0, compact = 0;
+  bool quant_ok = true, scores_ok = true, compact_ok = true;
+  bool quant_any = false, scores_any = false, compact_any = false;
+  auto add_quant = [&](const CompressionSpec& m, double tokens) {
+    if (!m.work.quantize_on_write || tokens <= 0) return;
+    quant_any = true;
+    const LinearFit* f = compression("quant_write", format_name(m));
+    if (f) quant += f->eval({1.0, tokens, 0.0});
+    else quant_ok = false;
+  };
+  for (const auto& g : shape.decode) add_quant(methods_.at(g.method), g.count);
+  for (const auto& c : shape.prefills) {
+    const CompressionSpec& m = methods_.at(c.method);
+    add_quant(m, c.new_tokens);
+    const double n = c.new_tokens, p = c.cached_tokens, total = n + p;
+    if (m.work.scores_at_prefill) {
+      scores_any = true;
+      if (prefill_ && prefill_materialized_) {
+        scores += std::max(0.0, prefill_materialized_->eval(n, p + 1) - prefill_->eval(n, p + 1));
+      } else {
+        scores_ok = false;
+      }
+    }
+    if (!c.last_chunk) continue;
+    if (m.work.observation_window > 0) {
+      scores_any = true;
+      const LinearFit* f = compression("snapkv_select", "fp16");
+      if (f) scores += f->eval({1.0, static_cast<double>(m.work.observation_window), total});
+      else scores_ok = false;
+    }
+    const double kept = static_cast<double>(kept_after_prefill(m.retention, static_cast<std::int64_t>(total)));
+    if (m.work.topk_compaction && kept < total) {
+      compact_any = true;
+      const LinearFit* f = compression("compact", "fp16");
+      if (f) compact += f->eval({1.0, kept, total});
+      else compact_ok = false;
+    }
+  }
+  if (quant_any && quant_ok) set(Op::kKvQuantize, quant * L);
+  if (scores_any && scores_ok && sc[Op::kKvScores].ns > 0) set(Op::kKvScores, scores * L);
+  if (compact_any && compact_ok && sc[Op::kKvCompaction].ns > 0) set(Op::kKvCompaction, compact * L);
 }
 
 std::string TableCostModel::decode_key(const CompressionSpec& m) const {
@@ -124,6 +189,7 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
       sc[Op::kKvDequant] = OpCost{};
     }
   }
+  compression_ops(shape, sc, set);
   if (shape.swap_bytes > 0) {
     set(Op::kSwap, at(h2d_, static_cast<double>(shape.swap_bytes)));
   }

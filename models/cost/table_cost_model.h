@@ -5,6 +5,7 @@
 // calibrated time is scaled by the ratio of the two GPUs' roofline times for that same
 // operator: bandwidth-bound operators scale with HBM bandwidth, compute-bound ones with
 // peak FLOP/s.
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -53,6 +54,11 @@ class TableCostModel final : public CostModel {
   };
   std::vector<DecodeTable> decode_;  // per method
   const PiecewiseLogLog* h2d_ = nullptr;
+  const Grid2D* prefill_materialized_ = nullptr;
+  // Compression operators measured by the bundle (least-squares fits on {1, tokens, context}).
+  const LinearFit* compression(const std::string& op, const std::string& format) const;
+  std::string format_name(const CompressionSpec& m) const;  // fp16, fp8_e4m3, int8, int4, int2
+  void compression_ops(const BatchShape& shape, StepCost& sc, const std::function<void(Op, double)>& set) const;
 };
 
 }  // namespace kvsim

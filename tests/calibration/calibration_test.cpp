@@ -59,6 +59,9 @@ std::string make_bundle(const std::string& name, const std::string& gpu = "NVIDI
   for (const char* op : {"rmsnorm", "rotary", "silu_mul", "residual_add", "softmax_sample"}) {
     for (int r : {1, 4, 16, 64, 256, 1024, 4096, 16384}) e << op << "," << r << ",4096," << 2.0 + 0.001 * r << ",20\n";
   }
+  std::ofstream q(dir / "compression.csv");
+  q << "op,format,tokens,context,time_us_median,reps\n";
+  for (int t : {1, 4, 16, 64, 256, 1024, 4096}) q << "quant_write,int4," << t << ",0," << 1.0 + 0.01 * t << ",20\n";
   std::ofstream l(dir / "launch.csv");
   l << "mode,kernels,time_us_median,reps\ngraph_device_events,1000,2100,20\neager_device_events,1000,5000,20\n";
   return dir.string();
@@ -202,6 +205,12 @@ TEST(TableCostModel, UsesMeasuredTimesAndFallsBackToRoofline) {
   EXPECT_NEAR(c[Op::kAttnDecode].ns / 1e3, L * decode_truth(16, 16 * 1001, 1001), 0.03 * L * decode_truth(16, 16 * 1001, 1001));
   // 9 kernels per layer (the default, a fused engine) are all measured: only 3 step gaps remain.
   EXPECT_NEAR(c[Op::kKernelGaps].ns / 1e3, 3 * 2.1, 0.01);
+  // Quantize-on-write comes from the bundle's quant_write/int4 fit (1 + 0.01 x tokens us per
+  // layer); a method without a table (fp8 here) keeps the roofline.
+  const Scenario q = testing::scenario("cost_model: {calibration: " + make_bundle("table_q") +
+                                       "}\ncompression: int4\nworkload: {num_requests: 1, arrival: {kind: all-at-once}}");
+  const StepCost qc = make_cost_model(q)->step_cost(shape);
+  EXPECT_NEAR(qc[Op::kKvQuantize].ns / 1e3, L * (1.0 + 0.01 * 16), 0.01);
   // No copy table in this bundle: swaps are costed by the roofline.
   BatchShape swap;
   swap.swap_bytes = 1 << 30;
