@@ -41,11 +41,24 @@ PlanSpec parse_plan_spec(const std::string& text, const std::string& source) {
   ErrorList errors;
   ConfigReader r(doc, "", source, errors);
   // slo: {ttft_p99_s: 2, tpot_p99_s: 0.1, e2e_p90_s: 30}
+  const YAML::Node goodput = r.raw("goodput");
+  if (goodput) {
+    ConfigReader g(goodput, "goodput", source, errors);
+    p.goodput_fraction = g.require<double>("fraction");
+    p.goodput_ttft_s = g.get<double>("ttft_s", 0.0);
+    p.goodput_tpot_s = g.get<double>("tpot_s", 0.0);
+    if (!(p.goodput_fraction > 0 && p.goodput_fraction <= 1)) g.error("fraction", "must be in (0, 1]");
+    if (p.goodput_ttft_s < 0 || p.goodput_tpot_s < 0) g.error("ttft_s", "limits must be >= 0");
+    if (p.goodput_ttft_s <= 0 && p.goodput_tpot_s <= 0) g.error("ttft_s", "give ttft_s and/or tpot_s");
+    g.finish();
+  }
   const YAML::Node slo = r.raw("slo");
   const std::vector<std::string> metrics = {"ttft", "tpot", "e2e", "itl", "queueing"};
   const std::vector<std::string> pcts = {"mean", "p50", "p90", "p95", "p99", "max"};
-  if (!slo || !slo.IsMap() || slo.size() == 0) {
-    r.error("slo", "required: a mapping like {ttft_p99_s: 2.0, tpot_p99_s: 0.1}");
+  if (!slo && goodput) {
+    // goodput alone is a valid SLO
+  } else if (!slo || !slo.IsMap() || slo.size() == 0) {
+    r.error("slo", "required: a mapping like {ttft_p99_s: 2.0, tpot_p99_s: 0.1} (or a goodput: section)");
   } else {
     ConfigReader sr(slo, "slo", source, errors);
     for (const auto& kv : slo) {
@@ -145,8 +158,17 @@ Verdict classify_run(const nlohmann::json& r, double offered) {
   return Verdict::kStable;
 }
 
-std::vector<std::string> slo_violations(const std::vector<SloLimit>& slo, const nlohmann::json& r) {
+std::vector<std::string> slo_violations(const std::vector<SloLimit>& slo, const nlohmann::json& r,
+                                       double goodput_fraction) {
   std::vector<std::string> out;
+  if (goodput_fraction > 0) {
+    const double g = r["summary"]["goodput"]["fraction"].get<double>();
+    if (g < goodput_fraction) {
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "goodput %.3f < %.3f", g, goodput_fraction);
+      out.push_back(buf);
+    }
+  }
   for (const auto& l : slo) {
     const double v = r["summary"]["latency_s"][l.metric][l.percentile].get<double>();
     if (v > l.limit_s) {
@@ -171,15 +193,19 @@ Probe probe(const std::string& base, std::vector<std::string> sets, double rate,
             const PlanSpec& spec, const Catalog& catalog, const CalibrationSource& dirs) {
   sets.push_back("workload.num_requests=" + std::to_string(spec.requests));
   sets.push_back("workload.arrival.rate_per_s=" + std::to_string(rate));
+  if (spec.goodput_fraction > 0) {
+    sets.push_back("run.goodput_ttft_s=" + std::to_string(spec.goodput_ttft_s));
+    sets.push_back("run.goodput_tpot_s=" + std::to_string(spec.goodput_tpot_s));
+  }
   const Scenario s = load_scenario(base, sets, seed, catalog, dirs);
-  SummaryCollector summary;
+  SummaryCollector summary(s.run.goodput_ttft_s, s.run.goodput_tpot_s);
   const auto cost = make_cost_model(s);
   Simulation sim(s, *cost, {&summary});
   const RunResult res = sim.run();
   Probe p;
   p.report = build_report(s, cost->describe(), "", res, summary.summary(res.end_time));
   p.verdict = classify_run(p.report, rate);
-  p.violations = slo_violations(spec.slo, p.report);
+  p.violations = slo_violations(spec.slo, p.report, spec.goodput_fraction);
   p.ok = p.verdict == Verdict::kStable && p.violations.empty();
   return p;
 }

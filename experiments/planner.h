@@ -23,6 +23,11 @@ struct SloLimit {
 struct PlanSpec {
   std::string source;
   std::vector<SloLimit> slo;
+  // Goodput SLO (alternative or addition to percentile limits): at least `fraction` of the
+  // requests must finish with TTFT <= ttft_s and TPOT <= tpot_s.
+  double goodput_fraction = 0;
+  double goodput_ttft_s = 0;
+  double goodput_tpot_s = 0;
   SweepSpec candidates;           // axes / zip as in a sweep (repetitions ignored here)
   std::optional<double> target_rate_per_s;
   double min_rate = 0.05;
@@ -46,7 +51,8 @@ const char* verdict_name(Verdict v);
 // stable run's latencies are an answer.
 Verdict classify_run(const nlohmann::json& report, double offered_rate);
 // Checks the SLO limits against a run's summary; returns the violated limits (empty: met).
-std::vector<std::string> slo_violations(const std::vector<SloLimit>& slo, const nlohmann::json& report);
+std::vector<std::string> slo_violations(const std::vector<SloLimit>& slo, const nlohmann::json& report,
+                                       double goodput_fraction = 0);
 
 struct PlanResult {
   nlohmann::json json;  // per candidate: params, rate, band, verdicts, latencies, replicas, cost

@@ -254,7 +254,7 @@ SweepRow run_sweep_point(const SweepSpec&, const SweepPoint& p, const std::strin
   std::vector<std::string> sets;
   for (const auto& [k, v] : p.params) sets.push_back(k + "=" + v);
   const Scenario s = load_scenario(base_path, sets, p.seed, catalog, calibration_dirs);
-  SummaryCollector summary;
+  SummaryCollector summary(s.run.goodput_ttft_s, s.run.goodput_tpot_s);
   const auto cost = make_cost_model(s);
   Simulation sim(s, *cost, {&summary});
   const RunResult result = sim.run();

@@ -51,7 +51,7 @@ int run_command(const std::vector<std::string>& args) {
     std::filesystem::create_directories(out_dir, ec);
     if (ec || !std::filesystem::is_directory(out_dir)) throw InputError("--out " + out_dir + ": cannot create directory");
   }
-  SummaryCollector summary;
+  SummaryCollector summary(scenario.run.goodput_ttft_s, scenario.run.goodput_tpot_s);
   std::vector<MetricsSink*> sinks{&summary};
   std::unique_ptr<RequestCsvWriter> requests;
   std::unique_ptr<TimeseriesWriter> timeseries;

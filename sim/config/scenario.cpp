@@ -214,6 +214,10 @@ RunOptions decode_run(ConfigReader r) {
   if (o.deep_check_every < 0) r.error("deep_check_every", "must be >= 0 (0 disables deep checks)");
   o.max_trace_events = r.get<std::int64_t>("max_trace_events", o.max_trace_events);
   if (o.max_trace_events < 0) r.error("max_trace_events", "must be >= 0");
+  o.goodput_ttft_s = r.get<double>("goodput_ttft_s", 0.0);
+  o.goodput_tpot_s = r.get<double>("goodput_tpot_s", 0.0);
+  if (o.goodput_ttft_s < 0) r.error("goodput_ttft_s", "must be >= 0 (0: no limit)");
+  if (o.goodput_tpot_s < 0) r.error("goodput_tpot_s", "must be >= 0 (0: no limit)");
   r.finish();
   return o;
 }

@@ -25,6 +25,10 @@ struct RunOptions {
   std::int64_t livelock_steps = 100000;  // steps in a row without a token before aborting
   std::int64_t deep_check_every = 4096;  // events between O(batch) invariant checks
   std::int64_t max_trace_events = 200000;  // trace.json cap (the file notes truncation)
+  // Goodput: a finished request counts as good when its TTFT and TPOT are within these limits
+  // (0: no limit); the report gives the good share (summary.goodput).
+  double goodput_ttft_s = 0;
+  double goodput_tpot_s = 0;
 };
 
 // Per-request compression: the first rule whose prompt range contains the request's prompt

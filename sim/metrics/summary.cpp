@@ -81,7 +81,10 @@ void SummaryCollector::on_finish(const RequestRecord& r) {
   e2e_.add(to_seconds(r.finish - r.spec.arrival));
   queueing_.add(to_seconds(r.first_scheduled - r.spec.arrival));
   add_queue_trend(to_seconds(r.spec.arrival), to_seconds(r.first_scheduled - r.spec.arrival));
-  if (r.output_tokens > 1) tpot_.add(to_seconds(r.finish - r.first_token) / (r.output_tokens - 1));
+  const double tpot = r.output_tokens > 1 ? to_seconds(r.finish - r.first_token) / (r.output_tokens - 1) : 0.0;
+  if (r.output_tokens > 1) tpot_.add(tpot);
+  const double ttft = to_seconds(r.first_token - r.spec.arrival);
+  if ((good_ttft_ <= 0 || ttft <= good_ttft_) && (good_tpot_ <= 0 || tpot <= good_tpot_)) ++good_;
 }
 
 void SummaryCollector::add_queue_trend(double arrival_s, double queueing_s) {
@@ -114,6 +117,10 @@ nlohmann::json SummaryCollector::summary(SimTime end) const {
                    {"unfinished", arrived_ - finished_ - rejected_}};
   if (!first_rejections_.empty()) j["requests"]["rejections"] = first_rejections_;
   j["duration_s"] = span;
+  // Share of all arrived requests that finished within the goodput limits (rejected and
+  // unfinished requests are not good).
+  j["goodput"] = {{"fraction", arrived_ ? static_cast<double>(good_) / static_cast<double>(arrived_) : 0.0},
+                  {"ttft_limit_s", good_ttft_}, {"tpot_limit_s", good_tpot_}};
   j["arrival_window_s"] = first_arrival_ >= 0 ? to_seconds(last_arrival_ - first_arrival_) : 0.0;
   j["drain_s"] = last_finish_ > last_arrival_ ? to_seconds(last_finish_ - last_arrival_) : 0.0;
   j["simulated_s"] = to_seconds(end);

@@ -13,6 +13,9 @@ namespace kvsim {
 
 class SummaryCollector final : public MetricsSink {
  public:
+  SummaryCollector() = default;
+  // Requests finishing within both limits (0: none) count as good (summary.goodput).
+  SummaryCollector(double goodput_ttft_s, double goodput_tpot_s) : good_ttft_(goodput_ttft_s), good_tpot_(goodput_tpot_s) {}
   void on_arrival(const RequestSpec& r, SimTime now) override;
   void on_reject(const RequestSpec& r, SimTime now, const std::string& reason) override;
   void on_preempt(std::int64_t id, PreemptKind kind, SimTime now, std::int64_t bytes) override;
@@ -30,7 +33,8 @@ class SummaryCollector final : public MetricsSink {
  private:
   void advance_area(SimTime now);
 
-  std::int64_t arrived_ = 0, finished_ = 0, rejected_ = 0;
+  std::int64_t arrived_ = 0, finished_ = 0, rejected_ = 0, good_ = 0;
+  double good_ttft_ = 0, good_tpot_ = 0;
   std::int64_t prompt_tokens_ = 0, output_tokens_ = 0;
   std::int64_t preempt_recompute_ = 0, preempt_swap_ = 0, swapped_bytes_ = 0;
   std::int64_t recomputed_tokens_ = 0;
@@ -47,7 +51,7 @@ class SummaryCollector final : public MetricsSink {
   // Queueing delay by arrival time, in at most 64 bins whose width doubles as the run grows
   // (flat memory): the saturation verdict compares the start and the end of the run.
   std::vector<std::pair<double, std::int64_t>> queue_bins_;
-  double queue_bin_s_ = 1.0;
+  double queue_bin_s_ = 1e-3;  // starts fine so a burst of arrivals still spans many bins
   void add_queue_trend(double arrival_s, double queueing_s);
   // Little's law bookkeeping: integral of requests in system and in the waiting stage.
   std::int64_t in_system_ = 0;

@@ -231,3 +231,29 @@ TEST(Planner, BadPlanSpecs) {
 
 }  // namespace
 }  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+TEST(Planner, GoodputFractionIsAnSlo) {
+  // Goodput alone: 90 % of requests within a generous TTFT limit; the answer is close to the
+  // known capacity, as with a percentile limit.
+  const Fixed f = fixed_service();
+  const std::string plan = write("plan_goodput.yaml",
+                                 "goodput: {fraction: 0.9, ttft_s: 100}\ncandidates: {axes: {compression: [fp16]}}\n"
+                                 "search: {requests: 400, rel_tolerance: 0.01}\nrepetitions: 1\n");
+  const PlanResult r = run_plan(load_plan_spec(plan), f.base, testing::catalog(), {}, 2);
+  const double found = r.json["candidates"][0]["rate_per_s"].get<double>();
+  EXPECT_LE(found, 1.001 / f.service_s);
+  EXPECT_GE(found, 0.95 / f.service_s);
+  // And a run reports the share of good requests for its limits.
+  const Scenario gs = load_scenario(f.base, {"run.goodput_ttft_s=1e-9"}, std::nullopt, testing::catalog());
+  SummaryCollector summary(gs.run.goodput_ttft_s, gs.run.goodput_tpot_s);
+  const auto cost = make_cost_model(gs);
+  Simulation sim(gs, *cost, {&summary});
+  const RunResult res = sim.run();
+  EXPECT_EQ(summary.summary(res.end_time)["goodput"]["fraction"].get<double>(), 0.0);
+}
+
+}  // namespace
+}  // namespace kvsim
