@@ -151,8 +151,10 @@ Verdict classify_run(const nlohmann::json& r, double offered) {
   // nothing is overloaded.)
   const double window = s["arrival_window_s"].get<double>();
   const double drain = s["drain_s"].get<double>();
-  const double typical = s["latency_s"]["e2e"]["p50"].get<double>();
-  if (drain > 0.25 * window && drain > 4.0 * typical) return Verdict::kOverloaded;
+  // Against the tail latency, not the median: one long answer (a length effect's tail) may
+  // finish last without any queue behind it.
+  const double tail = s["latency_s"]["e2e"]["p99"].get<double>();
+  if (drain > 0.25 * window && drain > 2.0 * tail) return Verdict::kOverloaded;
   if (last > 2.0 * first + 0.1) return Verdict::kBacklogged;
   (void)offered;
   return Verdict::kStable;
