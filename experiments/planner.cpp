@@ -31,12 +31,7 @@ const char* verdict_name(Verdict v) {
 PlanSpec parse_plan_spec(const std::string& text, const std::string& source) {
   PlanSpec p;
   p.source = source;
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
-  }
+  const YAML::Node doc = parse_yaml_text(text, source);
   if (!doc.IsMap()) throw InputError(source + ": a plan spec must be a mapping");
   ErrorList errors;
   ConfigReader r(doc, "", source, errors);

@@ -69,12 +69,7 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
   SweepSpec s;
   s.source = source;
   s.text = text;
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
-  }
+  const YAML::Node doc = parse_yaml_text(text, source);
   if (!doc.IsMap()) throw InputError(source + ": a sweep spec must be a mapping with 'axes' and/or 'zip'");
   ErrorList errors;
   ConfigReader r(doc, "", source, errors);

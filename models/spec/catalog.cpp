@@ -14,14 +14,6 @@ namespace kvsim {
 
 namespace {
 
-YAML::Node parse_yaml(const std::string& text, const std::string& origin) {
-  try {
-    return YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw InputError(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
-  }
-}
-
 void positive(ConfigReader& r, const std::string& key, double v) {
   if (!(v > 0)) r.error(key, "must be > 0 (got " + std::to_string(v) + ")");
 }
@@ -30,7 +22,7 @@ void positive(ConfigReader& r, const std::string& key, double v) {
 
 void Catalog::add_model_yaml(const std::string& text, const std::string& origin) {
   ErrorList errors;
-  ConfigReader r(parse_yaml(text, origin), "", origin, errors);
+  ConfigReader r(parse_yaml_text(text, origin), "", origin, errors);
   ModelSpec m;
   m.name = r.require<std::string>("name");
   m.display_name = r.get<std::string>("display_name", m.name);
@@ -64,7 +56,7 @@ void Catalog::add_model_yaml(const std::string& text, const std::string& origin)
 
 void Catalog::add_gpu_yaml(const std::string& text, const std::string& origin) {
   ErrorList errors;
-  ConfigReader r(parse_yaml(text, origin), "", origin, errors);
+  ConfigReader r(parse_yaml_text(text, origin), "", origin, errors);
   GpuSpec g;
   g.name = r.require<std::string>("name");
   g.display_name = r.get<std::string>("display_name", g.name);

@@ -1,9 +1,26 @@
 #include <cstdlib>
+#include <iostream>
 #include <sstream>
 
 #include "sim/cli/commands.h"
 
 namespace kvsim::cli {
+
+bool parse_options(const std::vector<std::string>& args, const boost::program_options::options_description& opts,
+                   boost::program_options::variables_map& vm,
+                   const boost::program_options::positional_options_description* positional) {
+  namespace po = boost::program_options;
+  po::command_line_parser parser(args);
+  parser.options(opts);
+  if (positional) parser.positional(*positional);
+  po::store(parser.run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return false;
+  }
+  return true;
+}
 
 // KVSIM_CALIBRATION_DIR (colon-separated) replaces the built-in location of installed
 // bundles, so a relocated install or a user's own bundles are found without flags.

@@ -26,12 +26,7 @@ int plan_command(const std::vector<std::string>& args) {
       "out", po::value(&out), "also write plan.json and plan.txt here")("jobs,j", po::value(&jobs), "worker threads")(
       "format", po::value(&format), "text (default) or json");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_options(args, opts, vm)) return 0;
   ErrorList errors;
   if (plan.empty()) errors.add("--plan is required");
   if (format != "text" && format != "json") errors.add("--format must be 'text' or 'json'");

@@ -30,12 +30,7 @@ int run_command(const std::vector<std::string>& args) {
       "calibration", po::value(&calibration),
       "calibration bundle directory (calibrated cost model; transfer mode if measured on another GPU)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_options(args, opts, vm)) return 0;
   if (format != "text" && format != "json") throw InputError("--format must be 'text' or 'json' (got '" + format + "')");
   if (vm.count("seed") && seed < 0) throw InputError("--seed must be >= 0");
 

@@ -44,12 +44,7 @@ int step_command(const std::vector<std::string>& args) {
       "kernels-per-layer", po::value(&kernels_per_layer),
       "kernels the implementation launches per layer (default 9: a fused engine); unfused frameworks launch more")("format", po::value(&format), "text (default) or json");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_options(args, opts, vm)) return 0;
   ErrorList errors;
   for (const char* req : {"model", "gpu", "batch", "context", "phase"}) {
     if (!vm.count(req)) errors.add(std::string("--") + req + " is required");

@@ -79,12 +79,7 @@ int sweep_command(const std::vector<std::string>& args) {
       "shard", po::value(&shard_text), "run only points with index % N == i (i/N), for job arrays")(
       "no-progress", po::bool_switch(&no_progress), "no progress bar on stderr");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_options(args, opts, vm)) return 0;
   ErrorList errors;
   if (sweep.empty()) errors.add("--sweep is required");
   if (out.empty()) errors.add("--out is required");

@@ -74,14 +74,10 @@ YAML::Node load_yaml_file(const std::string& path) {
   if (!in) throw InputError(path + ": cannot open scenario file");
   std::stringstream ss;
   ss << in.rdbuf();
-  try {
-    YAML::Node n = YAML::Load(ss.str());
-    if (n.IsNull()) n = YAML::Node(YAML::NodeType::Map);
-    if (!n.IsMap()) throw InputError(path + ": a scenario must be a YAML mapping");
-    return n;
-  } catch (const YAML::Exception& e) {
-    throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
-  }
+  YAML::Node n = parse_yaml_text(ss.str(), path);
+  if (n.IsNull()) n = YAML::Node(YAML::NodeType::Map);
+  if (!n.IsMap()) throw InputError(path + ": a scenario must be a YAML mapping");
+  return n;
 }
 
 RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& calibration) {
@@ -274,12 +270,7 @@ Scenario load_scenario_text(const std::string& yaml, const std::string& source,
                             const Catalog& catalog, const CalibrationSource& calibration) {
   Scenario s;
   s.source = source;
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(yaml);
-  } catch (const YAML::Exception& e) {
-    throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
-  }
+  YAML::Node doc = parse_yaml_text(yaml, source);
   if (doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
   if (!doc.IsMap()) throw InputError(source + ": a scenario must be a YAML mapping");
   return decode_scenario(doc, std::move(s), overrides, seed_override, catalog, calibration);

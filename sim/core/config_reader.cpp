@@ -4,6 +4,14 @@
 
 namespace kvsim {
 
+YAML::Node parse_yaml_text(const std::string& text, const std::string& source) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
 ConfigReader::ConfigReader(YAML::Node node, std::string path, std::string file, ErrorList& errors)
     : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)), errors_(&errors) {
   if (node_ && !node_.IsNull() && !node_.IsMap()) {

@@ -64,6 +64,9 @@ class ConfigReader {
   std::vector<std::string> known_;
 };
 
+// Parses YAML text; a syntax error becomes an InputError naming source:line.
+YAML::Node parse_yaml_text(const std::string& text, const std::string& source);
+
 // A mapping key as text, or nullopt when the key is not a plain scalar (YAML allows lists
 // and mappings as keys; kvsim's formats never use them).
 inline std::optional<std::string> yaml_key(const YAML::Node& key) {
