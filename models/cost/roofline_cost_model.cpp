@@ -59,7 +59,18 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
   const double elem = 2.0;  // fp16/bf16 activations and KV
   const double kv_bytes_tok = static_cast<double>(model_.kv_bytes_per_token_per_layer());
 
-  if (tokens > 0) {
+  // The per-token operators depend only on the token count; decode steps repeat a few
+  // hundred counts millions of times, so they are memoized (same values, computed once).
+  const bool memo = tokens > 0 && tokens < static_cast<std::int64_t>(kMemoTokens);
+  if (memo && token_ops_memo_[static_cast<std::size_t>(tokens)].valid) {
+    const TokenOps& m = token_ops_memo_[static_cast<std::size_t>(tokens)];
+    sc[Op::kQkvProj] = m.qkv;
+    sc[Op::kOProj] = m.o;
+    sc[Op::kGateUpProj] = m.gate_up;
+    sc[Op::kDownProj] = m.down;
+    sc[Op::kNormRope] = m.norm;
+    sc[Op::kActivation] = m.act;
+  } else if (tokens > 0) {
     sc[Op::kQkvProj] = gemm(tokens, h, q + 2 * kv, L);
     sc[Op::kOProj] = gemm(tokens, q, h, L);
     sc[Op::kGateUpProj] = gemm(tokens, h, 2 * static_cast<std::int64_t>(model_.intermediate_size), L);
@@ -71,6 +82,15 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
     // SiLU(gate) * up: read 2 x intermediate, write 1.
     sc[Op::kActivation] = roofline(t * 4.0 * model_.intermediate_size, elem * t * 3.0 * model_.intermediate_size,
                                    gemm_flops_per_ns_, L);
+    if (memo) {
+      token_ops_memo_[static_cast<std::size_t>(tokens)] = {true,
+                                                           sc[Op::kQkvProj],
+                                                           sc[Op::kOProj],
+                                                           sc[Op::kGateUpProj],
+                                                           sc[Op::kDownProj],
+                                                           sc[Op::kNormRope],
+                                                           sc[Op::kActivation]};
+    }
   }
 
   // Prefill attention (flash-style, causal): attended pairs = c * p + c(c+1)/2.

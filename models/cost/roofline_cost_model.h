@@ -56,6 +56,15 @@ class RooflineCostModel final : public CostModel {
   double attn_flops_per_ns_;
   double bytes_per_ns_;
   std::vector<MethodCost> methods_;
+  // Memo of the token-count-only operators (an optimization: results are identical). Mutable
+  // because step_cost is logically const; each Simulation owns its cost model, so it is
+  // never shared between threads.
+  struct TokenOps {
+    bool valid = false;
+    OpCost qkv, o, gate_up, down, norm, act;
+  };
+  static constexpr std::size_t kMemoTokens = 4096;
+  mutable std::vector<TokenOps> token_ops_memo_ = std::vector<TokenOps>(kMemoTokens);
 };
 
 }  // namespace kvsim
