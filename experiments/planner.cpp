@@ -13,6 +13,7 @@
 #include "sim/config/scenario.h"
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
+#include "sim/core/text_file.h"
 #include "sim/metrics/run_report.h"
 #include "sim/metrics/summary.h"
 #include "sim/serving/simulation.h"
@@ -125,11 +126,7 @@ PlanSpec parse_plan_spec(const std::string& text, const std::string& source) {
 }
 
 PlanSpec load_plan_spec(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open plan spec");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_plan_spec(ss.str(), path);
+  return parse_plan_spec(read_text_file(path, "plan spec"), path);
 }
 
 Verdict classify_run(const nlohmann::json& r, double offered) {

@@ -16,6 +16,7 @@
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
 #include "sim/core/rng.h"
+#include "sim/core/text_file.h"
 #include "sim/metrics/run_report.h"
 #include "sim/metrics/summary.h"
 #include "sim/serving/simulation.h"
@@ -110,11 +111,7 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
 }
 
 SweepSpec load_sweep_spec(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open sweep spec");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_sweep_spec(ss.str(), path);
+  return parse_sweep_spec(read_text_file(path, "sweep spec"), path);
 }
 
 std::vector<std::string> sweep_keys(const SweepSpec& spec) {

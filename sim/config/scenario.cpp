@@ -10,6 +10,7 @@
 #include "models/compression/length_effect.h"
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
+#include "sim/core/text_file.h"
 #include "traces/workload.h"
 
 namespace kvsim {
@@ -70,11 +71,7 @@ void apply_override(YAML::Node& doc, const std::string& assignment) {
 namespace {
 
 YAML::Node load_yaml_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open scenario file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  YAML::Node n = parse_yaml_text(ss.str(), path);
+  YAML::Node n = parse_yaml_text(read_text_file(path, "scenario file"), path);
   if (n.IsNull()) n = YAML::Node(YAML::NodeType::Map);
   if (!n.IsMap()) throw InputError(path + ": a scenario must be a YAML mapping");
   return n;
