@@ -68,6 +68,37 @@ struct Smem {
   static constexpr int kTotal = kRegion + kQ + kS + kStat;
 };
 
+// Phase A of both decode kernels: one lane's half of q.k for one key row, for each of the G
+// query heads that share the KV head. The lane pair (a_half 0 and 1) covers alternate 8-wide
+// chunks; the caller adds the two halves with a shuffle.
+template <KvFmt F, int G>
+__device__ __forceinline__ void half_scores(const uint8_t* krow, const uint8_t* kp, const float* q_s, int a_half,
+                                            float (&dot)[G]) {
+#pragma unroll
+  for (int g = 0; g < G; ++g) dot[g] = 0.f;
+#pragma unroll
+  for (int cc = 0; cc < kHeadDim / 16; ++cc) {
+    const int chunk = 2 * cc + a_half;
+    float kv[8];
+    dequant8<F>(krow, kp, chunk, kv);
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      const float4 qa = *reinterpret_cast<const float4*>(q_s + g * kHeadDim + chunk * 8);
+      const float4 qb = *reinterpret_cast<const float4*>(q_s + g * kHeadDim + chunk * 8 + 4);
+      float t = dot[g];
+      t = fmaf(qa.x, kv[0], t);
+      t = fmaf(qa.y, kv[1], t);
+      t = fmaf(qa.z, kv[2], t);
+      t = fmaf(qa.w, kv[3], t);
+      t = fmaf(qb.x, kv[4], t);
+      t = fmaf(qb.y, kv[5], t);
+      t = fmaf(qb.z, kv[6], t);
+      t = fmaf(qb.w, kv[7], t);
+      dot[g] = t;
+    }
+  }
+}
+
 template <KvFmt F, int G>
 __global__ void __launch_bounds__(kThreads) decode_attn_kernel(const DecodeParams p) {
   using L = Layout<F>;
@@ -163,29 +194,7 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(const DecodeParam
       const uint8_t* krow = kcode(st) + a_tok * L::kRS;
       const uint8_t* kp = kpar(st) + a_tok * kParamRowBytes;
       float dot[G];
-#pragma unroll
-      for (int g = 0; g < G; ++g) dot[g] = 0.f;
-#pragma unroll
-      for (int cc = 0; cc < kHeadDim / 16; ++cc) {
-        const int chunk = 2 * cc + a_half;
-        float kv[8];
-        dequant8<F>(krow, kp, chunk, kv);
-#pragma unroll
-        for (int g = 0; g < G; ++g) {
-          const float4 qa = *reinterpret_cast<const float4*>(q_s + g * kHeadDim + chunk * 8);
-          const float4 qb = *reinterpret_cast<const float4*>(q_s + g * kHeadDim + chunk * 8 + 4);
-          float t = dot[g];
-          t = fmaf(qa.x, kv[0], t);
-          t = fmaf(qa.y, kv[1], t);
-          t = fmaf(qa.z, kv[2], t);
-          t = fmaf(qa.w, kv[3], t);
-          t = fmaf(qb.x, kv[4], t);
-          t = fmaf(qb.y, kv[5], t);
-          t = fmaf(qb.z, kv[6], t);
-          t = fmaf(qb.w, kv[7], t);
-          dot[g] = t;
-        }
-      }
+      half_scores<F, G>(krow, kp, q_s, a_half, dot);
       const bool valid = tb + a_tok < t_end;
 #pragma unroll
       for (int g = 0; g < G; ++g) {
@@ -428,29 +437,7 @@ __global__ void __launch_bounds__(kThreads2, Layout2<F>::kMinBlocks) decode_attn
       const uint8_t* krow = kcode(rb) + a_tok * L::kRS;
       const uint8_t* kp = kpar(rb) + a_tok * kParamRowBytes;
       float dot[G];
-#pragma unroll
-      for (int g = 0; g < G; ++g) dot[g] = 0.f;
-#pragma unroll
-      for (int cc = 0; cc < kHeadDim / 16; ++cc) {
-        const int chunk = 2 * cc + a_half;
-        float kv[8];
-        dequant8<F>(krow, kp, chunk, kv);
-#pragma unroll
-        for (int g = 0; g < G; ++g) {
-          const float4 qa = *reinterpret_cast<const float4*>(q_s + g * kHeadDim + chunk * 8);
-          const float4 qb = *reinterpret_cast<const float4*>(q_s + g * kHeadDim + chunk * 8 + 4);
-          float t = dot[g];
-          t = fmaf(qa.x, kv[0], t);
-          t = fmaf(qa.y, kv[1], t);
-          t = fmaf(qa.z, kv[2], t);
-          t = fmaf(qa.w, kv[3], t);
-          t = fmaf(qb.x, kv[4], t);
-          t = fmaf(qb.y, kv[5], t);
-          t = fmaf(qb.z, kv[6], t);
-          t = fmaf(qb.w, kv[7], t);
-          dot[g] = t;
-        }
-      }
+      half_scores<F, G>(krow, kp, q_s, a_half, dot);
       const bool valid = tok0 + a_tok < t_end;
       float pv[G];
 #pragma unroll
