@@ -26,6 +26,8 @@ enum class Op : std::uint8_t {
   kKvLowRank,    // compression: GEAR low-rank and outlier terms
   kKernelGaps,   // launch gaps between kernels on the GPU timeline
   kSwap,         // KV copies over the host link
+  kCommTp,       // tensor-parallel all-reduces and the logits gather (not hidden by overlap)
+  kCommPp,       // pipeline-parallel stage-to-stage sends
   kCpuOverhead,  // scheduler, input preparation, framework (per step / request / token)
   kCount
 };
@@ -35,7 +37,8 @@ constexpr std::string_view op_name(Op op) {
   constexpr std::array<std::string_view, kNumOps> names = {
       "qkv_proj",    "o_proj",      "gate_up_proj", "down_proj",     "attn_prefill", "attn_decode",
       "norm_rope",   "activation",  "lm_head",      "sampling",      "kv_quantize",  "kv_dequant",
-      "kv_scores",   "kv_compaction", "kv_lowrank", "kernel_gaps",   "swap",         "cpu_overhead"};
+      "kv_scores",   "kv_compaction", "kv_lowrank", "kernel_gaps",   "swap",         "tp_comm",
+      "pp_comm",     "cpu_overhead"};
   return names[static_cast<std::size_t>(op)];
 }
 

@@ -8,6 +8,8 @@
 #include "calibration/fit/fitter.h"
 #include "models/compression/compression_registry.h"
 #include "models/compression/length_effect.h"
+#include "models/parallel/collectives.h"
+#include "sim/serving/router.h"
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
 #include "sim/core/text_file.h"
@@ -215,6 +217,185 @@ RunOptions decode_run(ConfigReader r) {
   return o;
 }
 
+
+ParallelismSpec decode_parallelism(ConfigReader r, ParallelismSpec p) {
+  p.tensor = r.get<int>("tensor", p.tensor);
+  p.pipeline = r.get<int>("pipeline", p.pipeline);
+  p.comm_overlap = r.get<double>("comm_overlap", p.comm_overlap);
+  p.link_gbps = r.get<double>("link_gbps", p.link_gbps);
+  p.link_efficiency = r.get<double>("link_efficiency", p.link_efficiency);
+  p.hop_latency_us = r.get<double>("hop_latency_us", p.hop_latency_us);
+  p.collectives = r.get<std::string>("collectives", p.collectives);
+  r.finish();
+  return p;
+}
+
+// `over` laid over a deep copy of `base` (mappings merge key by key; anything else replaces).
+YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over) {
+  if (!over || over.IsNull()) return base ? YAML::Clone(base) : YAML::Node();
+  if (!base || !base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  YAML::Node out = YAML::Clone(base);
+  for (const auto& kv : over) {
+    const auto key = yaml_key(kv.first);
+    if (!key) continue;  // reported by the strict reader of the merged section
+    const YAML::Node& cbase = out;
+    const YAML::Node existing = cbase[*key];
+    out[*key] = merge_yaml(existing, kv.second);
+  }
+  return out;
+}
+
+std::string resolve_path(const std::string& path, const std::string& base_dir) {
+  namespace fs = std::filesystem;
+  if (!path.empty() && !fs::path(path).is_absolute() && !base_dir.empty() && fs::exists(fs::path(base_dir) / path)) {
+    return (fs::path(base_dir) / path).string();
+  }
+  return path;
+}
+
+// Decodes `cluster:` (or, without it, one group from the top level) into s.cluster.groups:
+// names, counts, roles, GPUs, engines, parallelism and forced methods. Capacities and cost
+// sources are resolved later, once every error has been reported.
+void decode_cluster(ConfigReader& top, const YAML::Node& doc, Scenario& s, const Catalog& catalog) {
+  const YAML::Node& cdoc = doc;
+  const YAML::Node top_engine = cdoc["engine"];
+  const YAML::Node top_parallel = cdoc["parallelism"];
+  s.cluster = ClusterSpec{};
+  if (!top.has("cluster")) {
+    ReplicaGroup g;
+    g.name = "replica";
+    g.gpu = s.gpu;
+    g.engine = s.engine;
+    g.parallelism = s.parallelism;
+    for (const auto& problem : validate_parallelism(g.parallelism, s.model)) top.error("parallelism", problem);
+    s.cluster.groups.push_back(std::move(g));
+    return;
+  }
+  s.cluster.explicit_cluster = true;
+  ConfigReader r = top.child("cluster");
+  s.cluster.router = r.get<std::string>("router", s.cluster.router);
+  const std::vector<std::string> routers = router_names();
+  if (std::find(routers.begin(), routers.end(), s.cluster.router) == routers.end()) {
+    r.error("router", "unknown router '" + s.cluster.router + "'" + did_you_mean(s.cluster.router, routers) +
+                          "; valid: " + join(routers, ", "));
+  }
+  {
+    ConfigReader t = r.child("kv_transfer");
+    s.cluster.kv_link_gbps = t.get<double>("link_gbps", s.cluster.kv_link_gbps);
+    s.cluster.kv_latency_us = t.get<double>("latency_us", s.cluster.kv_latency_us);
+    if (!(s.cluster.kv_link_gbps > 0)) t.error("link_gbps", "must be > 0");
+    if (!(s.cluster.kv_latency_us >= 0)) t.error("latency_us", "must be >= 0");
+    t.finish();
+  }
+  const YAML::Node list = r.raw("replicas");
+  if (!list || !list.IsSequence() || list.size() == 0) {
+    r.error("replicas", "expected a non-empty list of replica groups ({count, gpu, parallelism, compression, role, engine})");
+    r.finish();
+    return;
+  }
+  int total = 0;
+  bool prefill = false, decode = false;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string path = r.key_path("replicas") + "[" + std::to_string(i) + "]";
+    ConfigReader g(list[i], path, r.file(), r.errors());
+    ReplicaGroup group;
+    group.name = g.get<std::string>("name", "group" + std::to_string(i));
+    group.count = g.get<int>("count", 1);
+    if (group.count < 1 || group.count > 4096) g.error("count", "must be in [1, 4096]");
+    total += std::max(0, group.count);
+    const std::string role = g.get<std::string>("role", "mixed");
+    if (role == "mixed") group.role = ReplicaRole::kMixed;
+    else if (role == "prefill") group.role = ReplicaRole::kPrefill;
+    else if (role == "decode") group.role = ReplicaRole::kDecode;
+    else g.error("role", "unknown role '" + role + "'; valid: mixed, prefill, decode");
+    prefill |= group.role == ReplicaRole::kPrefill;
+    decode |= group.role == ReplicaRole::kDecode;
+    group.gpu = s.gpu;
+    if (auto gpu = g.get_optional<std::string>("gpu")) {
+      try {
+        group.gpu = catalog.gpu(*gpu);
+      } catch (const InputError& e) {
+        g.error("gpu", e.what());
+      }
+    }
+    const YAML::Node engine = merge_yaml(top_engine, g.raw("engine"));
+    group.engine = decode_engine(ConfigReader(engine, path + ".engine", r.file(), r.errors()), group.gpu, s.model);
+    const YAML::Node parallel = merge_yaml(top_parallel, g.raw("parallelism"));
+    group.parallelism = decode_parallelism(ConfigReader(parallel, path + ".parallelism", r.file(), r.errors()), {});
+    for (const auto& problem : validate_parallelism(group.parallelism, s.model)) g.error("parallelism", problem);
+    if (group.role != ReplicaRole::kMixed && group.engine.scheduler.rfind("vllm", 0) != 0) {
+      g.error("role", std::string("a ") + role_name(group.role) + " replica needs a vLLM engine (preset vllm-v0 or vllm-v1); '" +
+                          group.engine.preset + "' has no KV hand-over");
+    }
+    if (const YAML::Node m = g.raw("compression")) {
+      try {
+        group.method = intern_method(s.methods, decode_compression_method(m, g.key_path("compression"), g));
+      } catch (const InputError& e) {
+        g.error("compression", e.what());
+      }
+    }
+    g.finish();
+    s.cluster.groups.push_back(std::move(group));
+  }
+  if (total > 65536) r.error("replicas", "at most 65536 replicas in all (got " + std::to_string(total) + ")");
+  if (prefill != decode) {
+    r.error("replicas", std::string("disaggregated serving needs at least one ") + (prefill ? "decode" : "prefill") +
+                            " group (roles: prefill groups hand requests to decode groups)");
+  }
+  r.finish();
+}
+
+// The capacity and cost sources of one group (after every decode error has been reported).
+void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_kind,
+                   const std::string& calibration_dir, const Catalog& catalog, const CalibrationSource& calibration) {
+  namespace fs = std::filesystem;
+  g.shard = shard_model(s.model, g.parallelism);
+  const std::string who = s.cluster.explicit_cluster ? "cluster group '" + g.name + "': " : "";
+  try {
+    g.capacity = compute_kv_capacity(g.shard, g.gpu, g.engine, s.methods, g.method.value_or(0));
+  } catch (const InputError& e) {
+    throw InputError(s.source + ": " + who + e.what());
+  }
+  // Cost model: an explicit bundle (calibrated, or transfer when measured on another GPU),
+  // an installed bundle for exactly this GPU and (shard) model (auto), or the roofline.
+  if (!calibration_dir.empty()) {
+    g.calibration = calibration.load(resolve_path(calibration_dir, s.base_dir), g.shard.name);
+  } else if (cost_kind == "auto") {
+    for (const auto& root : calibration.dirs()) {
+      const fs::path dir = fs::path(root) / g.gpu.name / g.shard.name;
+      if (fs::exists(dir / "meta.json")) {
+        g.calibration = calibration.load(dir.string(), g.shard.name);
+        break;
+      }
+    }
+  }
+  if (g.calibration) {
+    g.cost_kind = "calibrated";
+    g.calibration_gpu = catalog.gpu(g.calibration->catalog_gpu);
+  }
+  // Collectives: a measured all-reduce table for this GPU at this tensor degree, if any.
+  const int t = g.parallelism.tensor;
+  const std::string& want = g.parallelism.collectives;
+  if (t > 1 && want != "ring") {
+    std::string path;
+    if (want == "auto") {
+      for (const auto& root : calibration.dirs()) {
+        const fs::path f = fs::path(root) / (g.gpu.name + "-x" + std::to_string(t)) / "nccl" / "allreduce.csv";
+        if (fs::exists(f)) {
+          path = f.string();
+          break;
+        }
+      }
+    } else {
+      path = resolve_path(want, s.base_dir);
+    }
+    if (!path.empty()) {
+      g.allreduce = read_allreduce_csv(path, t);
+      g.allreduce_source = want == "auto" ? g.gpu.name + "-x" + std::to_string(t) + "/nccl/allreduce.csv" : path;
+    }
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -308,6 +489,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
     s.gpu = catalog.gpu(catalog.gpu_names().front());
   }
   s.engine = decode_engine(r.child("engine"), s.gpu, s.model);
+  s.parallelism = decode_parallelism(r.child("parallelism"), {});
   std::string cost_kind, calibration_dir;
   s.roofline = decode_roofline(r.child("cost_model"), cost_kind, calibration_dir);
   s.run = decode_run(r.child("run"));
@@ -329,6 +511,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
       }
     }
   }
+  decode_cluster(r, doc, s, catalog);
   if (s.methods.size() > 32) r.error("compression", "at most 32 distinct methods per scenario");
   for (std::size_t i = 0; i < s.methods.size(); ++i) {
     for (const auto& problem : validate_compression(s.methods[i], s.model.head_dim)) {
@@ -350,32 +533,24 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
                      " serves at most " + std::to_string(max_len) +
                      " tokens (prompt + at least one output token); lower the prompt length's max");
   }
-  try {
-    s.capacity = compute_kv_capacity(s.model, s.gpu, s.engine, s.methods);
-  } catch (const InputError& e) {
-    throw InputError(s.source + ": " + e.what());
-  }
-  // Cost model: an explicit bundle (calibrated, or transfer when measured on another GPU),
-  // an installed bundle for exactly this GPU and model (auto), or the roofline.
-  namespace fs = std::filesystem;
-  if (!calibration_dir.empty()) {
-    if (!fs::path(calibration_dir).is_absolute() && !s.base_dir.empty() && fs::exists(fs::path(s.base_dir) / calibration_dir)) {
-      calibration_dir = (fs::path(s.base_dir) / calibration_dir).string();
-    }
-    s.calibration = calibration.load(calibration_dir, s.model.name);
-  } else if (cost_kind == "auto") {
-    for (const auto& root : calibration.dirs()) {
-      const fs::path dir = fs::path(root) / s.gpu.name / s.model.name;
-      if (fs::exists(dir / "meta.json")) {
-        s.calibration = calibration.load(dir.string(), s.model.name);
-        break;
-      }
+  for (ReplicaGroup& g : s.cluster.groups) {
+    resolve_group(g, s, cost_kind, calibration_dir, catalog, calibration);
+    if (g.engine.effective_max_model_len(g.shard) < max_len && probe &&
+        probe->max_prompt_tokens() >= g.engine.effective_max_model_len(g.shard)) {
+      throw InputError(s.source + ": cluster group '" + g.name + "': " + probe->max_prompt_origin() + ": prompt can be " +
+                       std::to_string(probe->max_prompt_tokens()) + " tokens, but its max_model_len is " +
+                       std::to_string(g.engine.effective_max_model_len(g.shard)));
     }
   }
-  if (s.calibration) {
-    s.cost_kind = "calibrated";
-    s.calibration_gpu = catalog.gpu(s.calibration->catalog_gpu);
-  }
+  // The first group stands for the scenario in single-replica tools and report headers.
+  const ReplicaGroup& first = s.cluster.groups.front();
+  s.gpu = first.gpu;
+  s.engine = first.engine;
+  s.parallelism = first.parallelism;
+  s.capacity = first.capacity;
+  s.calibration = first.calibration;
+  s.cost_kind = first.cost_kind;
+  s.calibration_gpu = first.calibration_gpu;
   return s;
 }
 }  // namespace

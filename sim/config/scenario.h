@@ -13,9 +13,11 @@
 #include "models/compression/compression_spec.h"
 #include "models/cost/calibrated_costs.h"
 #include "models/cost/roofline_cost_model.h"
+#include "models/parallel/parallelism.h"
 #include "models/spec/catalog.h"
 #include "sim/serving/engine_config.h"
 #include "sim/serving/kv_capacity.h"
+#include "sim/serving/replica_role.h"
 
 namespace kvsim {
 
@@ -39,15 +41,60 @@ struct RoutingRule {
   std::uint8_t method = 0;             // index into Scenario::methods
 };
 
+// `count` identical replicas: their GPU, engine, parallelism and (optionally) one
+// compression method for every request they serve, resolved to a per-GPU shard model, a KV
+// capacity and a cost source.
+struct ReplicaGroup {
+  std::string name;
+  int count = 1;
+  ReplicaRole role = ReplicaRole::kMixed;
+  GpuSpec gpu;
+  EngineConfig engine;
+  ParallelismSpec parallelism;
+  ModelSpec shard;                     // what one GPU holds (== the model without parallelism)
+  KvCapacity capacity;                 // per GPU (every GPU of a replica holds the same blocks)
+  std::optional<std::uint8_t> method;  // forced method (index into Scenario::methods)
+  std::string cost_kind = "roofline";
+  std::optional<CalibratedCosts> calibration;
+  GpuSpec calibration_gpu;
+  std::optional<PiecewiseLogLog> allreduce;  // measured NCCL all-reduce at `parallelism.tensor` GPUs
+  std::string allreduce_source;
+};
+
+// Many replicas behind a router; without a `cluster:` section, one group of one replica
+// built from the top-level model/gpu/engine/parallelism/compression.
+struct ClusterSpec {
+  std::string router = "round_robin";
+  std::vector<ReplicaGroup> groups;
+  double kv_link_gbps = 50.0;    // prefill -> decode KV transfer link (per direction)
+  double kv_latency_us = 20.0;   // fixed cost per transfer
+  bool explicit_cluster = false; // the scenario had a cluster: section
+  int replicas() const {
+    int n = 0;
+    for (const auto& g : groups) n += g.count;
+    return n;
+  }
+  bool disaggregated() const {
+    for (const auto& g : groups) {
+      if (g.role != ReplicaRole::kMixed) return true;
+    }
+    return false;
+  }
+};
+
 struct Scenario {
   std::string source;       // file path, or "<builtin default>"
   std::string base_dir;     // for relative paths inside the scenario
   std::uint64_t seed = 42;
   ModelSpec model;
+  // The first replica group's GPU, engine, parallelism and capacity (what single-replica
+  // tools such as `kvsim step` and the report's header use); cluster.groups has them all.
   GpuSpec gpu;
   EngineConfig engine;
+  ParallelismSpec parallelism;
   KvCapacity capacity;
   RooflineParams roofline;
+  ClusterSpec cluster;
   // Compression table: [0] the default method, then routing targets, then methods named
   // by the trace's `compression` column. Routing rules and the trace's names index it.
   std::vector<CompressionSpec> methods;

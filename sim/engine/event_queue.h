@@ -25,15 +25,16 @@ enum class Phase : std::uint8_t {
 };
 
 // kWake starts an idle replica after every arrival of that instant was enqueued (so an
-// all-at-once burst forms one batch, not one request then the rest).
-enum class EventKind : std::uint8_t { kArrival, kWake, kStepComplete, kSample, kHorizon };
+// all-at-once burst forms one batch, not one request then the rest). kKvArrival delivers a
+// prefilled request's KV to a decode replica (disaggregated serving; an arrival phase).
+enum class EventKind : std::uint8_t { kArrival, kWake, kStepComplete, kSample, kHorizon, kKvArrival };
 
 struct Event {
   SimTime time = 0;
   Phase phase = Phase::kArrival;
   std::uint64_t seq = 0;      // insertion order: the only tie-break, never a pointer or hash
   EventKind kind = EventKind::kArrival;
-  std::int64_t target = 0;    // replica index for step completions; unused otherwise
+  std::int64_t target = 0;    // replica index (steps, wakes) or transfer id (KV arrivals)
 };
 
 class EventQueue {

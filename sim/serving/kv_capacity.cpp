@@ -29,12 +29,12 @@ std::int64_t estimate_activation_bytes(const ModelSpec& model, const EngineConfi
 }
 
 KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const EngineConfig& engine,
-                               const std::vector<CompressionSpec>& methods) {
+                               const std::vector<CompressionSpec>& methods, std::size_t page_method) {
   KvCapacity c;
   c.memory_bytes = gpu.memory_bytes;
   c.weight_bytes = model.weight_bytes();
   const CompressionSpec fp16;
-  const CompressionSpec& base = methods.empty() ? fp16 : methods.front();
+  const CompressionSpec& base = methods.empty() ? fp16 : methods.at(page_method);
   c.bytes_per_token = kv_bytes_per_token(base, model);
   // Page padding: engines align pages; 256 bytes covers the alignment of every kernel here.
   constexpr std::int64_t kAlign = 256;

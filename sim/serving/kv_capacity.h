@@ -43,10 +43,11 @@ struct KvCapacity {
 };
 
 // Throws InputError when the weights alone do not fit or no block is left for the KV cache.
-// Pages are sized for `methods[0]` (block_size tokens, padded to 256 bytes); every other
-// method packs as many whole tokens into a page as fit.
+// Pages are sized for `methods[page_method]` (block_size tokens, padded to 256 bytes; a
+// replica whose requests all use one method sizes its pages for it); every other method
+// packs as many whole tokens into a page as fit.
 KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const EngineConfig& engine,
-                               const std::vector<CompressionSpec>& methods);
+                               const std::vector<CompressionSpec>& methods, std::size_t page_method = 0);
 
 // Peak activation memory of the profile run (max_num_batched_tokens through one layer plus
 // fp32 logits for max_num_seqs rows), used when activation_reserve_gib is unset.

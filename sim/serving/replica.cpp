@@ -60,7 +60,7 @@ std::vector<PoolGroupSpec> pool_groups(const KvCapacity& capacity, const std::ve
 
 Replica::Replica(std::int32_t index, const ModelSpec& model, const EngineConfig& engine, const KvCapacity& capacity,
                  const std::vector<CompressionSpec>& methods, const Scheduler& scheduler, const CostModel& cost,
-                 std::vector<MetricsSink*> sinks, std::int64_t livelock_steps)
+                 std::vector<MetricsSink*> sinks, std::int64_t livelock_steps, ReplicaRole role)
     : index_(index),
       model_(model),
       engine_(engine),
@@ -69,6 +69,7 @@ Replica::Replica(std::int32_t index, const ModelSpec& model, const EngineConfig&
       cost_(cost),
       sinks_(std::move(sinks)),
       livelock_steps_(livelock_steps),
+      role_(role),
       kv_(capacity.num_gpu_blocks, engine.block_size, engine.watermark,
           engine.preemption_mode == PreemptionMode::kSwap ? capacity.num_cpu_blocks : 0),
       pool_(slots_, pool_groups(capacity, methods)),
@@ -101,6 +102,44 @@ std::int64_t Replica::max_pages_ever(const RequestState& r) const {
 }
 
 Replica::~Replica() = default;
+
+ReplicaCounters& operator+=(ReplicaCounters& a, const ReplicaCounters& b) {
+  a.arrived += b.arrived;
+  a.finished += b.finished;
+  a.rejected += b.rejected;
+  a.steps += b.steps;
+  a.preempt_recompute += b.preempt_recompute;
+  a.preempt_swap += b.preempt_swap;
+  a.swap_fallbacks += b.swap_fallbacks;
+  a.swapped_bytes += b.swapped_bytes;
+  a.recomputed_tokens += b.recomputed_tokens;
+  a.compacted_blocks += b.compacted_blocks;
+  a.received += b.received;
+  a.handed_off += b.handed_off;
+  a.output_tokens += b.output_tokens;
+  a.busy_ns += b.busy_ns;
+  a.gpu_ns += b.gpu_ns;
+  return a;
+}
+
+void Replica::push_waiting(std::int32_t slot, bool front) {
+  const RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  waiting_tokens_ += r.prefill_target - r.computed;
+  if (front) waiting_.push_front(slot);
+  else waiting_.push_back(slot);
+}
+
+void Replica::pop_waiting(std::int32_t slot) {
+  const RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  waiting_tokens_ -= r.prefill_target - r.computed;
+  if (!waiting_.empty() && waiting_.front() == slot) {
+    waiting_.pop_front();
+    return;
+  }
+  const auto it = std::find(waiting_.begin(), waiting_.end(), slot);
+  if (it == waiting_.end()) throw InvariantViolation("waiting request missing from the waiting queue");
+  waiting_.erase(it);
+}
 
 std::int32_t Replica::alloc_slot() {
   if (!free_slots_.empty()) {
@@ -142,15 +181,15 @@ void Replica::enqueue(const RequestSpec& spec, std::uint8_t method, double lengt
   r.target_output = target;
   r.prefill_target = spec.prompt_tokens;
   r.status = RequestStatus::kWaiting;
-  waiting_.push_back(slot);
+  push_waiting(slot, /*front=*/false);
   if (spec.prompt_tokens >= max_len) {
     reject(slot, now, "prompt of " + std::to_string(spec.prompt_tokens) + " tokens leaves no room in max_model_len " +
                           std::to_string(max_len));
     return;
   }
   // At most prompt + output - 1 tokens are ever stored (the last token is never written),
-  // fewer under eviction.
-  const std::int64_t need = max_pages_ever(r);
+  // fewer under eviction; a prefill replica stores the prompt only.
+  const std::int64_t need = role_ == ReplicaRole::kPrefill ? pages(method, spec.prompt_tokens) : max_pages_ever(r);
   if (need > kv_.capacity()) {
     reject(slot, now, "needs " + std::to_string(need) + " KV blocks at its longest but the cache holds " +
                           std::to_string(kv_.capacity()));
@@ -159,13 +198,72 @@ void Replica::enqueue(const RequestSpec& spec, std::uint8_t method, double lengt
 
 void Replica::reject(std::int32_t slot, SimTime now, const std::string& reason) {
   RequestState& r = slots_[static_cast<std::size_t>(slot)];
-  if (r.status != RequestStatus::kWaiting) throw InvariantViolation("rejecting a request that is not waiting");
-  const auto it = std::find(waiting_.begin(), waiting_.end(), slot);
-  if (it == waiting_.end()) throw InvariantViolation("waiting request missing from the waiting queue");
-  waiting_.erase(it);
+  if (r.status == RequestStatus::kSwapped && r.remote_kv) {
+    // A received request that can never fit here.
+    const auto it = std::find(swapped_.begin(), swapped_.end(), slot);
+    if (it == swapped_.end()) throw InvariantViolation("received request missing from the swapped queue");
+    swapped_.erase(it);
+  } else {
+    if (r.status != RequestStatus::kWaiting) throw InvariantViolation("rejecting a request that is not waiting");
+    pop_waiting(slot);
+  }
   r.status = RequestStatus::kRejected;
   ++counters_.rejected;
   for (auto* s : sinks_) s->on_reject(r.spec, now, reason);
+  free_slot(slot);
+}
+
+void Replica::receive(const Handoff& h, SimTime now) {
+  ++counters_.received;
+  const std::int32_t slot = alloc_slot();
+  RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  r.spec = h.spec;
+  r.method = h.method;
+  r.target_output = h.target_output;
+  r.baseline_output = h.baseline_output;
+  r.generated = h.generated;
+  r.resident_tokens = h.resident_tokens;
+  r.prefill_target = h.spec.prompt_tokens;
+  r.computed = h.spec.prompt_tokens;
+  r.blocks = pages(h.method, h.resident_tokens);
+  r.first_scheduled = h.first_scheduled;
+  r.first_token = h.first_token;
+  r.last_token = h.first_token;
+  r.preempt_recompute = h.preempt_recompute;
+  r.preempt_swap = h.preempt_swap;
+  r.recomputed_tokens = h.recomputed_tokens;
+  r.remote_kv = true;
+  r.status = RequestStatus::kSwapped;
+  swapped_.push_back(slot);
+  const std::int64_t need = max_pages_ever(r);
+  if (need > kv_.capacity()) {
+    reject(slot, now, "received with its KV but needs " + std::to_string(need) +
+                          " KV blocks at its longest and the cache holds " + std::to_string(kv_.capacity()));
+  }
+}
+
+void Replica::hand_off(std::int32_t slot, SimTime now) {
+  RequestState& r = slots_[static_cast<std::size_t>(slot)];
+  Handoff h;
+  h.spec = r.spec;
+  h.method = r.method;
+  h.target_output = r.target_output;
+  h.baseline_output = r.baseline_output;
+  h.generated = r.generated;
+  h.resident_tokens = r.resident_tokens;
+  h.kv_bytes = r.blocks * capacity_.block_bytes;
+  h.first_scheduled = r.first_scheduled;
+  h.first_token = r.first_token;
+  h.preempt_recompute = r.preempt_recompute;
+  h.preempt_swap = r.preempt_swap;
+  h.recomputed_tokens = r.recomputed_tokens;
+  handoffs_.push_back(h);
+  kv_.release(r.blocks);
+  r.blocks = 0;
+  unlink_running(slot);
+  r.status = RequestStatus::kFinished;
+  ++counters_.handed_off;
+  (void)now;
   free_slot(slot);
 }
 
@@ -240,6 +338,7 @@ void Replica::finish(std::int32_t slot, SimTime now) {
   unlink_running(slot);
   r.status = RequestStatus::kFinished;
   ++counters_.finished;
+  counters_.output_tokens += r.generated;
   counters_.recomputed_tokens += r.recomputed_tokens;
   RequestRecord rec;
   rec.replica = index_;
@@ -303,10 +402,16 @@ void Replica::apply_plan(SimTime now) {
     RequestState& r = slots_[static_cast<std::size_t>(slot)];
     if (swapped_.empty() || swapped_.front() != slot) throw InvariantViolation("swap-in out of FCFS order");
     swapped_.pop_front();
-    kv_.swap_in(r.blocks);
-    const std::int64_t bytes = r.blocks * capacity_.block_bytes;
-    step_swap_bytes_ += bytes;
-    counters_.swapped_bytes += bytes;
+    if (r.remote_kv) {
+      // Its KV arrived over the network before it was queued here: pages, no host copy.
+      kv_.allocate(r.blocks);
+      r.remote_kv = false;
+    } else {
+      kv_.swap_in(r.blocks);
+      const std::int64_t bytes = r.blocks * capacity_.block_bytes;
+      step_swap_bytes_ += bytes;
+      counters_.swapped_bytes += bytes;
+    }
     link_running(slot);
     join_pool(slot);
   }
@@ -316,7 +421,7 @@ void Replica::apply_plan(SimTime now) {
     RequestState& r = slots_[static_cast<std::size_t>(a.slot)];
     if (r.status == RequestStatus::kWaiting) {
       if (waiting_.empty() || waiting_.front() != a.slot) throw InvariantViolation("admission out of FCFS order");
-      waiting_.pop_front();
+      pop_waiting(a.slot);
       link_running(a.slot);
       prefilling_.push_back(a.slot);
       if (r.first_scheduled < 0) r.first_scheduled = now;
@@ -331,7 +436,7 @@ void Replica::apply_plan(SimTime now) {
   }
   // Recompute victims go to the front of waiting after this step's admissions, which the
   // scheduler chose from the queue as it was (vLLM: waiting.extendleft / prepend_request).
-  for (const std::int32_t slot : requeue_) waiting_.push_front(slot);
+  for (const std::int32_t slot : requeue_) push_waiting(slot, /*front=*/true);
   requeue_.clear();
 }
 
@@ -443,6 +548,7 @@ void Replica::complete_step(SimTime now) {
     ++first_tokens;
     emit_first_or_resumed_token(r, now);
     if (r.generated >= r.target_output) finish(a.slot, now);
+    else if (role_ == ReplicaRole::kPrefill) hand_off(a.slot, now);
     else join_pool(a.slot);
   }
   if (step_decode_rows_ > 0 || first_tokens > 0) {
@@ -489,12 +595,14 @@ std::optional<SimTime> Replica::advance(SimTime now, SimTime next_event) {
 }
 
 void Replica::check_invariants(bool deep) const {
-  const std::int64_t live = counters_.arrived - counters_.finished - counters_.rejected;
+  const std::int64_t live =
+      counters_.arrived + counters_.received - counters_.finished - counters_.rejected - counters_.handed_off;
   const std::int64_t accounted =
       static_cast<std::int64_t>(waiting_.size()) + static_cast<std::int64_t>(swapped_.size()) + running_;
   if (live != accounted) {
     throw InvariantViolation("request conservation broken on replica " + std::to_string(index_) + ": arrived " +
-                             std::to_string(counters_.arrived) + " - finished - rejected = " + std::to_string(live) +
+                             std::to_string(counters_.arrived) + " + received - finished - rejected - handed off = " +
+                             std::to_string(live) +
                              " but waiting + swapped + running = " + std::to_string(accounted));
   }
   if (kv_.used() + kv_.free() != kv_.capacity() || kv_.used() < 0 || kv_.free() < 0) {
@@ -512,7 +620,10 @@ void Replica::check_invariants(bool deep) const {
     held += r.decoding ? pool_.blocks(r) : r.blocks;
     ++walked;
   }
-  for (const std::int32_t s : swapped_) cpu_held += slots_[static_cast<std::size_t>(s)].blocks;
+  for (const std::int32_t s : swapped_) {
+    const RequestState& r = slots_[static_cast<std::size_t>(s)];
+    if (!r.remote_kv) cpu_held += r.blocks;  // received KV is not in this replica's pools yet
+  }
   for (const std::int32_t s : waiting_) {
     if (slots_[static_cast<std::size_t>(s)].blocks != 0) throw InvariantViolation("a waiting request holds KV blocks");
   }
@@ -524,6 +635,12 @@ void Replica::check_invariants(bool deep) const {
                              std::to_string(kv_.used()) + ")");
   }
   if (cpu_held != kv_.cpu_used()) throw InvariantViolation("swapped blocks != CPU blocks in use");
+  std::int64_t queued = 0;
+  for (const std::int32_t s : waiting_) {
+    const RequestState& r = slots_[static_cast<std::size_t>(s)];
+    queued += r.prefill_target - r.computed;
+  }
+  if (queued != waiting_tokens_) throw InvariantViolation("waiting prefill token count out of date");
 }
 
 SampleRecord Replica::sample(SimTime now) const {

@@ -39,6 +39,9 @@ struct RequestState {
   std::int32_t preempt_recompute = 0;
   std::int32_t preempt_swap = 0;
   std::int64_t recomputed_tokens = 0;
+  // Arrived with its KV from a prefill replica (disaggregated serving): it waits in the
+  // swapped queue until the scheduler brings it in, which allocates its pages here.
+  bool remote_kv = false;
 };
 
 }  // namespace kvsim

@@ -1,34 +1,93 @@
 #include "sim/serving/simulation.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "models/cost/roofline_cost_model.h"
 #include "models/cost/table_cost_model.h"
+#include "models/parallel/collectives.h"
+#include "models/parallel/parallel_cost_model.h"
 
 namespace kvsim {
 
-std::unique_ptr<CostModel> make_cost_model(const Scenario& s) {
-  if (s.calibration) {
-    return std::make_unique<TableCostModel>(s.model, s.gpu, s.calibration_gpu, s.engine.overhead, s.roofline, s.methods,
-                                            *s.calibration);
+std::unique_ptr<CostModel> make_group_cost_model(const Scenario& s, const ReplicaGroup& g) {
+  std::unique_ptr<CostModel> shard;
+  if (g.calibration) {
+    shard = std::make_unique<TableCostModel>(g.shard, g.gpu, g.calibration_gpu, g.engine.overhead, s.roofline,
+                                             s.methods, *g.calibration);
+  } else {
+    shard = std::make_unique<RooflineCostModel>(g.shard, g.gpu, g.engine.overhead, s.roofline, s.methods);
   }
-  return std::make_unique<RooflineCostModel>(s.model, s.gpu, s.engine.overhead, s.roofline, s.methods);
+  if (g.parallelism.single()) return shard;
+  const RingCollectives ring = ring_collectives(g.parallelism, g.gpu);
+  std::unique_ptr<CollectiveModel> comm;
+  if (g.allreduce) {
+    comm = std::make_unique<TableCollectives>(*g.allreduce, g.parallelism.tensor, g.allreduce_source, ring);
+  } else {
+    comm = std::make_unique<RingCollectives>(ring);
+  }
+  return std::make_unique<ParallelCostModel>(std::move(shard), g.shard, g.parallelism, std::move(comm));
 }
+
+std::unique_ptr<CostModel> make_cost_model(const Scenario& s) {
+  return make_group_cost_model(s, s.cluster.groups.front());
+}
+
+namespace {
+// Mean of a method's output-length multiplier, estimated once from a fixed stream (the
+// compression-aware router's predicted output length; exact for user pairs in the limit).
+double mean_multiplier(const LengthEffectSampler& s, std::uint64_t seed) {
+  if (!s.enabled()) return 1.0;
+  Rng rng(splitmix64(seed));
+  double sum = 0;
+  constexpr int kDraws = 4096;
+  for (int i = 0; i < kDraws; ++i) sum += s.sample(rng);
+  return sum / kDraws;
+}
+}  // namespace
 
 Simulation::Simulation(const Scenario& scenario, const CostModel& cost, std::vector<MetricsSink*> sinks)
     : scenario_(scenario), sinks_(std::move(sinks)) {
-  scheduler_ = make_scheduler(scenario.engine.scheduler);
   const RngStreams rng(scenario.seed);
   ErrorList errors;
   workload_ = decode_workload(ConfigReader(scenario.workload, "workload", scenario.source, errors), scenario.base_dir, rng);
   errors.throw_if_any();
-  replica_ = std::make_unique<Replica>(0, scenario.model, scenario.engine, scenario.capacity, scenario.methods,
-                                       *scheduler_, cost, sinks_, scenario.run.livelock_steps);
-  for (const auto& m : scenario.methods) length_.emplace_back(m.length);
+  const auto& groups = scenario.cluster.groups;
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    schedulers_.push_back(make_scheduler(groups[gi].engine.scheduler));
+    if (gi == 0) {
+      group_costs_.push_back(&cost);
+    } else {
+      owned_costs_.push_back(make_group_cost_model(scenario, groups[gi]));
+      group_costs_.push_back(owned_costs_.back().get());
+    }
+    for (int k = 0; k < groups[gi].count; ++k) {
+      const auto index = static_cast<std::int32_t>(replicas_.size());
+      ReplicaSlot slot;
+      slot.group = gi;
+      slot.cost = group_costs_[gi];
+      slot.replica = std::make_unique<Replica>(index, groups[gi].shard, groups[gi].engine, groups[gi].capacity,
+                                               scenario.methods, *schedulers_[gi], *slot.cost, sinks_,
+                                               scenario.run.livelock_steps, groups[gi].role);
+      (groups[gi].role == ReplicaRole::kDecode ? decode_ : entry_).push_back(replicas_.size());
+      replicas_.push_back(std::move(slot));
+    }
+  }
+  router_ = make_router(scenario.cluster.router);
+  decode_router_ = make_router(scenario.cluster.router);
+  // A prefill replica creates events for decode replicas while it runs: every step then
+  // completes through the queue so that no replica runs ahead of an event meant for it.
+  in_place_ = !scenario.cluster.disaggregated();
   length_seed_ = scenario.seed ^ fnv1a64("compression.output_len");
+  for (const auto& m : scenario.methods) {
+    length_.emplace_back(m.length);
+    length_mean_.push_back(mean_multiplier(length_.back(), scenario.seed ^ fnv1a64("router.length_mean")));
+  }
 }
 
-std::uint8_t Simulation::method_for(const RequestSpec& r) const {
+std::uint8_t Simulation::method_for(const RequestSpec& r, std::size_t replica) const {
+  const ReplicaGroup& g = scenario_.cluster.groups[replicas_[replica].group];
+  if (g.method) return *g.method;
   if (r.method >= 0) return scenario_.trace_methods.at(static_cast<std::size_t>(r.method));
   for (const RoutingRule& rule : scenario_.routing) {
     if (r.prompt_tokens >= rule.min_prompt_tokens &&
@@ -43,7 +102,7 @@ double Simulation::length_multiplier(const RequestSpec& r, std::uint8_t method) 
   const LengthEffectSampler& s = length_[method];
   if (!scenario_.length_effect || !s.enabled()) return 1.0;
   // Each request draws from its own stream (seed, request id): its length does not depend
-  // on which other requests exist or in which order they arrive.
+  // on which other requests exist, in which order they arrive, or where they are routed.
   std::uint64_t st = length_seed_ ^ (static_cast<std::uint64_t>(r.id) * 0x9e3779b97f4a7c15ULL);
   Rng rng(splitmix64(st));
   return s.sample(rng);
@@ -51,11 +110,68 @@ double Simulation::length_multiplier(const RequestSpec& r, std::uint8_t method) 
 
 Simulation::~Simulation() = default;
 
-void Simulation::start_replica(SimTime now) {
-  if (replica_->step_in_flight()) return;
-  if (auto end = replica_->advance(now, queue_.next_time())) {
-    queue_.schedule(*end, Phase::kStepComplete, EventKind::kStepComplete, 0);
+std::size_t Simulation::route(const RouteRequest& rr, const RequestSpec* spec, const std::vector<std::size_t>& eligible) {
+  if (eligible.size() == 1) return eligible.front();
+  std::vector<RouteCandidate> cs;
+  cs.reserve(eligible.size());
+  for (const std::size_t i : eligible) {
+    const Replica& r = *replicas_[i].replica;
+    RouteCandidate c;
+    c.replica = static_cast<std::int32_t>(i);
+    c.outstanding = r.live_requests();
+    c.decoding = r.decoding_count();
+    c.queued_prefill_tokens = r.waiting_prefill_tokens();
+    c.kv_used_fraction = r.kv().capacity() > 0 ? static_cast<double>(r.kv().used()) / r.kv().capacity() : 1.0;
+    c.method = spec ? method_for(*spec, i) : 0;
+    c.length_multiplier = scenario_.length_effect ? length_mean_[c.method] : 1.0;
+    c.cost = replicas_[i].cost;
+    cs.push_back(c);
   }
+  Router& router = spec ? *router_ : *decode_router_;
+  return eligible.at(router.choose(rr, cs));
+}
+
+void Simulation::start_replica(std::size_t i, SimTime now) {
+  Replica& r = *replicas_[i].replica;
+  if (r.step_in_flight()) return;
+  const SimTime bound = in_place_ ? queue_.next_time() : now;
+  if (auto end = r.advance(now, bound)) {
+    queue_.schedule(*end, Phase::kStepComplete, EventKind::kStepComplete, static_cast<std::int64_t>(i));
+  }
+}
+
+void Simulation::wake(std::size_t i, SimTime now) {
+  ReplicaSlot& s = replicas_[i];
+  if (!s.replica->step_in_flight() && !s.wake_pending) {
+    s.wake_pending = true;
+    queue_.schedule(now, Phase::kStepComplete, EventKind::kWake, static_cast<std::int64_t>(i));
+  }
+}
+
+// Sends each request a prefill replica finished to a decode replica: its KV crosses the
+// transfer link (every GPU of the sender sends its shard over its own link), then a
+// decode replica chosen by the router at delivery time takes it over.
+void Simulation::collect_handoffs(std::size_t i, SimTime now) {
+  if (replicas_[i].replica->role() != ReplicaRole::kPrefill) return;
+  const ReplicaGroup& g = scenario_.cluster.groups[replicas_[i].group];
+  for (Handoff& h : replicas_[i].replica->take_handoffs()) {
+    const double bytes = static_cast<double>(h.kv_bytes);
+    const SimTime at = now + static_cast<Duration>(std::ceil(scenario_.cluster.kv_latency_us * 1e3 +
+                                                             bytes / scenario_.cluster.kv_link_gbps));
+    ++transfers_;
+    transfer_bytes_ += bytes * g.parallelism.gpus();
+    const std::int64_t id = next_transfer_++;
+    in_transit_.emplace(id, std::make_pair(std::move(h), i));
+    queue_.schedule(at, Phase::kArrival, EventKind::kKvArrival, id);
+  }
+}
+
+bool Simulation::any_live() const {
+  if (pending_ || !in_transit_.empty()) return true;
+  for (const auto& s : replicas_) {
+    if (s.replica->live_requests() > 0 || s.replica->step_in_flight()) return true;
+  }
+  return false;
 }
 
 RunResult Simulation::run() {
@@ -69,9 +185,11 @@ RunResult Simulation::run() {
   }
   const std::int64_t deep_every = scenario_.run.deep_check_every;
   std::int64_t until_deep = deep_every;
+  const bool single = replicas_.size() == 1;
   while (!queue_.empty()) {
     const Event e = queue_.pop();
     const SimTime now = e.time;
+    std::size_t touched = static_cast<std::size_t>(e.target);
     switch (e.kind) {
       case EventKind::kArrival: {
         const RequestSpec r = *pending_;
@@ -80,48 +198,76 @@ RunResult Simulation::run() {
           if (pending_->arrival < r.arrival) throw InvariantViolation("workload produced a decreasing arrival time");
           queue_.schedule(pending_->arrival, Phase::kArrival, EventKind::kArrival);
         }
-        const std::uint8_t method = method_for(r);
-        replica_->enqueue(r, method, length_multiplier(r, method), now);
-        if (!replica_->step_in_flight() && !wake_pending_) {
-          wake_pending_ = true;
-          queue_.schedule(now, Phase::kStepComplete, EventKind::kWake);
-        }
+        const RouteRequest rr{r.prompt_tokens, r.output_tokens, 0};
+        touched = route(rr, &r, entry_);
+        const std::uint8_t method = method_for(r, touched);
+        replicas_[touched].replica->enqueue(r, method, length_multiplier(r, method), now);
+        wake(touched, now);
+        break;
+      }
+      case EventKind::kKvArrival: {
+        auto it = in_transit_.find(e.target);
+        if (it == in_transit_.end()) throw InvariantViolation("KV arrival for an unknown transfer");
+        const Handoff h = std::move(it->second.first);
+        in_transit_.erase(it);
+        const RouteRequest rr{h.spec.prompt_tokens, h.spec.output_tokens, h.resident_tokens};
+        touched = route(rr, nullptr, decode_);
+        replicas_[touched].replica->receive(h, now);
+        wake(touched, now);
         break;
       }
       case EventKind::kWake:
-        wake_pending_ = false;
-        start_replica(now);
+        replicas_[touched].wake_pending = false;
+        start_replica(touched, now);
+        collect_handoffs(touched, now);
         break;
       case EventKind::kStepComplete:
-        replica_->complete_step(now);
-        start_replica(now);
+        replicas_[touched].replica->complete_step(now);
+        collect_handoffs(touched, now);
+        start_replica(touched, now);
+        collect_handoffs(touched, now);
         break;
       case EventKind::kSample: {
-        const SampleRecord s = replica_->sample(now);
-        for (auto* sink : sinks_) sink->on_sample(s);
-        const bool work_left = pending_.has_value() || replica_->live_requests() > 0;
-        if (work_left) queue_.schedule(now + sample_every, Phase::kSample, EventKind::kSample);
+        for (const auto& s : replicas_) {
+          const SampleRecord rec = s.replica->sample(now);
+          for (auto* sink : sinks_) sink->on_sample(rec);
+        }
+        if (any_live()) queue_.schedule(now + sample_every, Phase::kSample, EventKind::kSample);
         break;
       }
       case EventKind::kHorizon:
         result.horizon_reached = true;
         break;
     }
-    replica_->check_invariants(deep_every > 0 && --until_deep <= 0);
+    // Invariants of the replica this event touched (all of them every deep check).
+    const bool deep = deep_every > 0 && --until_deep <= 0;
+    if (single || deep || e.kind == EventKind::kSample || e.kind == EventKind::kHorizon) {
+      for (const auto& s : replicas_) s.replica->check_invariants(deep);
+    } else {
+      replicas_[touched].replica->check_invariants(false);
+    }
     if (until_deep <= 0) until_deep = deep_every;
     if (result.horizon_reached) break;
     // Stop once the workload is exhausted and every request is done (a pending sample or
     // horizon event alone does not keep the run alive).
-    if (!pending_ && replica_->live_requests() == 0 && !replica_->step_in_flight()) {
-      result.end_time = std::max(now, replica_->last_step_end());
+    if (!any_live()) {
+      SimTime end = now;
+      for (const auto& s : replicas_) end = std::max(end, s.replica->last_step_end());
+      result.end_time = end;
       break;
     }
   }
   if (!result.horizon_reached && result.end_time == 0) result.end_time = queue_.now();
   if (result.horizon_reached) result.end_time = queue_.now();
-  replica_->check_invariants(deep_every > 0);
+  for (std::size_t i = 0; i < replicas_.size(); ++i) {
+    const Replica& r = *replicas_[i].replica;
+    r.check_invariants(deep_every > 0);
+    result.counters += r.counters();
+    result.replicas.push_back({static_cast<std::int32_t>(i), replicas_[i].group, r.counters(), r.kv().capacity()});
+  }
   result.events = queue_.events_processed();
-  result.counters = replica_->counters();
+  result.kv_transfers = transfers_;
+  result.kv_transfer_bytes = transfer_bytes_;
   return result;
 }
 

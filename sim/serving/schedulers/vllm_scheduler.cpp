@@ -109,8 +109,13 @@ class VllmScheduler final : public Scheduler {
     }
     std::int32_t seqs = v.running_count();
     if (e.scheduler == "vllm-v1") {
-      // V1 schedules WAITING only if nothing was preempted this step.
-      if (!b.any_preempted()) admit_waiting(v, plan, b, budget, seqs, /*chunk=*/true);
+      // V1 schedules WAITING only if nothing was preempted this step. V1 never swaps; its
+      // swapped queue holds only requests whose KV arrived from a prefill replica
+      // (disaggregated serving), which go first, as KV-connector requests do.
+      if (!b.any_preempted()) {
+        swap_in(v, plan, b, budget, seqs);
+        admit_waiting(v, plan, b, budget, seqs, /*chunk=*/true);
+      }
     } else {
       // V0 _schedule_chunked_prefill: swapped only if nothing was preempted; new prefills
       // always, within what is left of the budget.
