@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -91,6 +92,15 @@ PiecewiseLogLog read_allreduce_csv(const std::string& path, int gpus) {
     out.t_us.push_back(y);
   }
   return out;
+}
+
+std::string find_allreduce_csv(const std::vector<std::string>& roots, const std::string& gpu_name, int tensor) {
+  namespace fs = std::filesystem;
+  for (const auto& root : roots) {
+    const fs::path f = fs::path(root) / (gpu_name + "-x" + std::to_string(tensor)) / "nccl" / "allreduce.csv";
+    if (fs::exists(f)) return f.string();
+  }
+  return "";
 }
 
 RingCollectives ring_collectives(const ParallelismSpec& p, const GpuSpec& gpu) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "models/cost/calibrated_costs.h"
 #include "models/parallel/parallelism.h"
@@ -65,6 +66,10 @@ class TableCollectives final : public CollectiveModel {
 // for `gpus` GPUs. Throws InputError naming the file and line when malformed or when it
 // has no row for that GPU count.
 PiecewiseLogLog read_allreduce_csv(const std::string& path, int gpus);
+
+// The installed all-reduce table for `tensor` x `gpu_name` under any of `roots`
+// (<root>/<gpu>-x<T>/nccl/allreduce.csv), or "" when there is none.
+std::string find_allreduce_csv(const std::vector<std::string>& roots, const std::string& gpu_name, int tensor);
 
 // The ring model of `p` on `gpu`.
 RingCollectives ring_collectives(const ParallelismSpec& p, const GpuSpec& gpu);

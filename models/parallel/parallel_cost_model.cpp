@@ -55,4 +55,15 @@ std::string ParallelCostModel::describe() const {
          "; collectives: " + comm_->describe();
 }
 
+std::unique_ptr<CostModel> wrap_parallel(std::unique_ptr<CostModel> shard_cost, const ModelSpec& shard,
+                                         const ParallelismSpec& p, const GpuSpec& gpu,
+                                         const std::optional<PiecewiseLogLog>& allreduce, const std::string& source) {
+  if (p.single()) return shard_cost;
+  const RingCollectives ring = ring_collectives(p, gpu);
+  std::unique_ptr<CollectiveModel> comm;
+  if (allreduce) comm = std::make_unique<TableCollectives>(*allreduce, p.tensor, source, ring);
+  else comm = std::make_unique<RingCollectives>(ring);
+  return std::make_unique<ParallelCostModel>(std::move(shard_cost), shard, p, std::move(comm));
+}
+
 }  // namespace kvsim

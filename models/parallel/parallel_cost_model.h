@@ -11,6 +11,8 @@
 // documented simplification), so the stage's device time counts P times; the LM head,
 // sampling and swap copies run once. T = P = 1 returns the inner model's cost unchanged.
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "models/cost/cost_model.h"
 #include "models/parallel/collectives.h"
@@ -31,5 +33,11 @@ class ParallelCostModel final : public CostModel {
   ParallelismSpec p_;
   std::unique_ptr<CollectiveModel> comm_;
 };
+
+// `shard_cost` wrapped for `p` (returned unchanged for one GPU), with the measured
+// all-reduce table when given, else the ring model of `gpu`'s links.
+std::unique_ptr<CostModel> wrap_parallel(std::unique_ptr<CostModel> shard_cost, const ModelSpec& shard,
+                                         const ParallelismSpec& p, const GpuSpec& gpu,
+                                         const std::optional<PiecewiseLogLog>& allreduce, const std::string& source);
 
 }  // namespace kvsim

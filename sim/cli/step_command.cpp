@@ -12,6 +12,8 @@
 #include "models/compression/kv_layout.h"
 #include "models/cost/roofline_cost_model.h"
 #include "models/cost/table_cost_model.h"
+#include "models/parallel/collectives.h"
+#include "models/parallel/parallel_cost_model.h"
 #include "sim/config/scenario.h"
 #include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
@@ -30,7 +32,7 @@ int step_command(const std::vector<std::string>& args) {
       "  decode:  B requests each generating one token over a context of L tokens");
   std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16", calibration,
       cost_kind = "auto";
-  int batch = 0, context = 0, kernels_per_layer = RooflineParams{}.kernels_per_layer;
+  int batch = 0, context = 0, kernels_per_layer = RooflineParams{}.kernels_per_layer, tensor = 1, pipeline = 1;
   opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models)")(
       "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
                                                            "engine preset, sets the CPU overhead (default vllm-v1)")(
@@ -42,7 +44,10 @@ int step_command(const std::vector<std::string>& args) {
       "calibration", po::value(&calibration), "calibration bundle directory (default: an installed one for this GPU and model)")(
       "cost-model", po::value(&cost_kind), "auto (default: calibrated if a bundle is installed), roofline or calibrated")(
       "kernels-per-layer", po::value(&kernels_per_layer),
-      "kernels the implementation launches per layer (default 9: a fused engine); unfused frameworks launch more")("format", po::value(&format), "text (default) or json");
+      "kernels the implementation launches per layer (default 9: a fused engine); unfused frameworks launch more")(
+      "tensor", po::value(&tensor), "tensor-parallel GPUs (default 1)")(
+      "pipeline", po::value(&pipeline), "pipeline-parallel stages (default 1)")(
+      "format", po::value(&format), "text (default) or json");
   po::variables_map vm;
   if (!parse_options(args, opts, vm)) return 0;
   ErrorList errors;
@@ -63,12 +68,20 @@ int step_command(const std::vector<std::string>& args) {
   errors.throw_if_any();
 
   const Catalog catalog = Catalog::builtin();
-  const ModelSpec& m = catalog.model(model);
+  const ModelSpec& full = catalog.model(model);
   const GpuSpec& g = catalog.gpu(gpu);
+  ParallelismSpec par;
+  par.tensor = tensor;
+  par.pipeline = pipeline;
+  if (const auto problems = validate_parallelism(par, full); !problems.empty()) {
+    throw InputError("--tensor/--pipeline: " + join(problems, "; "));
+  }
+  // Everything below costs one GPU's shard; wrap_parallel adds the communication.
+  const ModelSpec m = shard_model(full, par);
   EngineConfig e = engine_preset(engine, g);
   if (!overhead.empty()) e.overhead = overhead_preset(overhead);
   if (context > m.max_context) {
-    throw InputError("--context " + std::to_string(context) + " exceeds " + m.name + "'s context of " +
+    throw InputError("--context " + std::to_string(context) + " exceeds " + full.name + "'s context of " +
                      std::to_string(m.max_context) + " tokens");
   }
   // A method name, or a YAML mapping with overrides: '{method: fp8, fused_dequant: false}'.
@@ -114,6 +127,13 @@ int step_command(const std::vector<std::string>& args) {
   } else {
     cost_model = std::make_unique<RooflineCostModel>(m, g, e.overhead, params, std::vector<CompressionSpec>{method});
   }
+  std::optional<PiecewiseLogLog> allreduce;
+  std::string allreduce_source;
+  if (tensor > 1) {
+    allreduce_source = find_allreduce_csv(calibration_search_dirs(), g.name, tensor);
+    if (!allreduce_source.empty()) allreduce = read_allreduce_csv(allreduce_source, tensor);
+  }
+  cost_model = wrap_parallel(std::move(cost_model), m, par, g, allreduce, allreduce_source);
   const CostModel& cost = *cost_model;
   BatchShape shape;
   if (phase == "prefill") {
@@ -127,7 +147,9 @@ int step_command(const std::vector<std::string>& args) {
 
   if (format == "json") {
     nlohmann::json j;
-    j["model"] = m.name;
+    j["model"] = full.name;
+    j["tensor"] = tensor;
+    j["pipeline"] = pipeline;
     j["gpu"] = g.name;
     j["engine"] = e.preset;
     j["phase"] = phase;
@@ -149,7 +171,8 @@ int step_command(const std::vector<std::string>& args) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::printf("%s on %s, engine %s, KV %s: %s, batch %d x %d tokens\n", m.name.c_str(), g.name.c_str(),
+  std::printf("%s on %s%s, engine %s, KV %s: %s, batch %d x %d tokens\n", full.name.c_str(), g.name.c_str(),
+              par.single() ? "" : (" (TP " + std::to_string(tensor) + " x PP " + std::to_string(pipeline) + ")").c_str(),
               e.preset.c_str(), method.name.c_str(), phase.c_str(), batch, context);
   std::printf("cost model: %s\n\n", cost.describe().c_str());
   std::printf("  %-14s %10s %7s %12s %12s  %s\n", "operator", "time_ms", "share", "GFLOP", "MB", "bound");

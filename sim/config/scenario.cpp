@@ -11,6 +11,7 @@
 #include "models/parallel/collectives.h"
 #include "sim/serving/router.h"
 #include "sim/core/config_reader.h"
+#include "sim/core/csv.h"
 #include "sim/core/error.h"
 #include "sim/core/text_file.h"
 #include "traces/workload.h"
@@ -53,20 +54,40 @@ void apply_override(YAML::Node& doc, const std::string& assignment) {
   }
   if (!doc || doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
   // Walk with fresh handles (yaml-cpp node assignment rebinds, so recurse by copy).
+  // A list element is addressed by its index: cluster.replicas.0.count=2.
+  auto index_of = [&](const YAML::Node& seq, const std::string& part) -> std::size_t {
+    const auto n = parse_int(part);
+    if (!n || *n < 0 || static_cast<std::size_t>(*n) >= seq.size()) {
+      throw InputError("--set " + assignment + ": '" + part + "' is not an index of that list (it has " +
+                       std::to_string(seq.size()) + " entries)");
+    }
+    return static_cast<std::size_t>(*n);
+  };
   std::vector<YAML::Node> chain{doc};
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     YAML::Node cur = chain.back();
+    if (cur.IsSequence()) {
+      chain.push_back(cur[index_of(cur, parts[i])]);
+      continue;
+    }
     if (!cur.IsMap()) throw InputError("--set " + assignment + ": cannot set '" + parts[i] + "' inside a non-mapping");
     YAML::Node next = cur[parts[i]];
     if (!next || next.IsNull()) {
       cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
       next = cur[parts[i]];
-    } else if (!next.IsMap()) {
-      throw InputError("--set " + assignment + ": '" + parts[i] + "' is not a mapping");
+    } else if (!next.IsMap() && !next.IsSequence()) {
+      throw InputError("--set " + assignment + ": '" + parts[i] + "' is not a mapping or a list");
     }
     chain.push_back(next);
   }
   YAML::Node last = chain.back();
+  if (last.IsSequence()) {
+    last[index_of(last, parts.back())] = parsed;
+    return;
+  }
+  if (!last.IsMap() && !last.IsNull()) {
+    throw InputError("--set " + assignment + ": cannot set '" + parts.back() + "' inside a non-mapping");
+  }
   last[parts.back()] = parsed;
 }
 
@@ -379,13 +400,7 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
   if (t > 1 && want != "ring") {
     std::string path;
     if (want == "auto") {
-      for (const auto& root : calibration.dirs()) {
-        const fs::path f = fs::path(root) / (g.gpu.name + "-x" + std::to_string(t)) / "nccl" / "allreduce.csv";
-        if (fs::exists(f)) {
-          path = f.string();
-          break;
-        }
-      }
+      path = find_allreduce_csv(calibration.dirs(), g.gpu.name, t);
     } else {
       path = resolve_path(want, s.base_dir);
     }

@@ -1,5 +1,6 @@
 #include "sim/metrics/run_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -77,6 +78,29 @@ nlohmann::json scenario_context(const Scenario& s, const std::string& cost_model
                        {"method", s.methods.at(r.method).name}});
   }
   j["compression"] = {{"methods", methods}, {"routing", routing}};
+  j["parallelism"] = {{"tensor", s.parallelism.tensor}, {"pipeline", s.parallelism.pipeline}};
+  if (s.cluster.explicit_cluster) {
+    nlohmann::json groups = nlohmann::json::array();
+    for (const auto& g : s.cluster.groups) {
+      groups.push_back({{"name", g.name},
+                        {"count", g.count},
+                        {"role", role_name(g.role)},
+                        {"gpu", g.gpu.name},
+                        {"engine", g.engine.preset},
+                        {"tensor", g.parallelism.tensor},
+                        {"pipeline", g.parallelism.pipeline},
+                        {"compression", g.method ? s.methods.at(*g.method).name : std::string("per request")},
+                        {"shard_model", g.shard.name},
+                        {"cost_model", g.cost_kind},
+                        {"collectives", g.parallelism.single() ? std::string("none")
+                                        : g.allreduce ? "measured " + g.allreduce_source : std::string("ring model")},
+                        {"kv_capacity", capacity_json(g.capacity)}});
+    }
+    j["cluster"] = {{"router", s.cluster.router},
+                    {"replicas", s.cluster.replicas()},
+                    {"kv_transfer", {{"link_gbps", s.cluster.kv_link_gbps}, {"latency_us", s.cluster.kv_latency_us}}},
+                    {"groups", groups}};
+  }
   j["cost_model"] = cost_model;
   j["workload"] = workload;
   j["kvsim_version"] = kvsim_version();
@@ -93,6 +117,55 @@ nlohmann::json build_report(const Scenario& s, const std::string& cost_model, co
   j["summary"]["events"] = result.events;
   j["summary"]["preemptions"]["swap_fallbacks_to_recompute"] = result.counters.swap_fallbacks;
   j["summary"]["compression"]["compacted_blocks"] = result.counters.compacted_blocks;
+  const double replicas = std::max<std::size_t>(1, result.replicas.size());
+  if (replicas > 1) {
+    // The collector sums busy time over replicas: report the mean replica's share.
+    j["summary"]["busy_fraction"] = j["summary"]["busy_fraction"].get<double>() / replicas;
+    j["summary"]["gpu_busy_fraction"] = j["summary"]["gpu_busy_fraction"].get<double>() / replicas;
+  }
+  if (s.cluster.explicit_cluster) {
+    const double end = static_cast<double>(result.end_time);
+    nlohmann::json reps = nlohmann::json::array();
+    std::vector<ReplicaCounters> per_group(s.cluster.groups.size());
+    for (const auto& r : result.replicas) {
+      const ReplicaCounters& c = r.counters;
+      per_group.at(r.group) += c;
+      reps.push_back({{"index", r.index},
+                      {"group", s.cluster.groups.at(r.group).name},
+                      {"role", role_name(s.cluster.groups.at(r.group).role)},
+                      {"arrived", c.arrived},
+                      {"received", c.received},
+                      {"finished", c.finished},
+                      {"handed_off", c.handed_off},
+                      {"rejected", c.rejected},
+                      {"steps", c.steps},
+                      {"output_tokens", c.output_tokens},
+                      {"preempt_recompute", c.preempt_recompute},
+                      {"preempt_swap", c.preempt_swap},
+                      {"busy_fraction", end > 0 ? static_cast<double>(c.busy_ns) / end : 0.0},
+                      {"kv_capacity_blocks", r.kv_capacity_blocks}});
+    }
+    nlohmann::json groups = nlohmann::json::array();
+    for (std::size_t g = 0; g < per_group.size(); ++g) {
+      const ReplicaCounters& c = per_group[g];
+      const double n = s.cluster.groups[g].count;
+      groups.push_back({{"name", s.cluster.groups[g].name},
+                        {"role", role_name(s.cluster.groups[g].role)},
+                        {"replicas", s.cluster.groups[g].count},
+                        {"arrived", c.arrived},
+                        {"received", c.received},
+                        {"finished", c.finished},
+                        {"handed_off", c.handed_off},
+                        {"rejected", c.rejected},
+                        {"output_tokens_per_s", end > 0 ? static_cast<double>(c.output_tokens) / (end / 1e9) : 0.0},
+                        {"preemptions", c.preempt_recompute + c.preempt_swap},
+                        {"busy_fraction", end > 0 ? static_cast<double>(c.busy_ns) / end / n : 0.0}});
+    }
+    j["summary"]["cluster"] = {{"replicas", reps},
+                               {"groups", groups},
+                               {"kv_transfers", result.kv_transfers},
+                               {"kv_transfer_bytes", result.kv_transfer_bytes}};
+  }
   return j;
 }
 
@@ -124,6 +197,10 @@ std::string render_text_summary(const nlohmann::json& r) {
      << ", max_num_seqs " << c["engine"]["max_num_seqs"].get<int>() << ", max_num_batched_tokens "
      << c["engine"]["max_num_batched_tokens"].get<int>() << ", overhead "
      << c["engine"]["overhead"]["preset"].get<std::string>() << ")\n";
+  if (c["parallelism"]["tensor"].get<int>() > 1 || c["parallelism"]["pipeline"].get<int>() > 1) {
+    os << "  parallelism: tensor " << c["parallelism"]["tensor"].get<int>() << " x pipeline "
+       << c["parallelism"]["pipeline"].get<int>() << " (KV capacity below is per GPU of a replica)\n";
+  }
   os << "  workload: " << c["workload"].get<std::string>() << "\n";
   os << "  cost model: " << c["cost_model"].get<std::string>() << "\n\n";
   os << "KV cache (" << cap["formula"].get<std::string>() << ")\n";
@@ -200,6 +277,32 @@ std::string render_text_summary(const nlohmann::json& r) {
      << s["steps"].get<std::int64_t>() << " steps\n";
   os << "Busy: " << f(s["busy_fraction"].get<double>() * 100, 1) << " % of time stepping, GPU busy "
      << f(s["gpu_busy_fraction"].get<double>() * 100, 1) << " %\n";
+  if (c.contains("cluster")) {
+    const auto& cl = c["cluster"];
+    os << "\nCluster: " << cl["replicas"].get<int>() << " replicas, router " << cl["router"].get<std::string>() << "\n";
+    char buf[320];
+    std::snprintf(buf, sizeof buf, "  %-12s %-8s %4s %-10s %5s %-16s %9s %9s %9s %12s %7s\n", "group", "role", "n", "gpu",
+                  "TPxPP", "compression", "arrived", "finished", "handed", "out tok/s", "busy");
+    os << buf;
+    const auto& gs = s["cluster"]["groups"];
+    for (std::size_t i = 0; i < gs.size(); ++i) {
+      const auto& g = cl["groups"][i];
+      const auto& m = gs[i];
+      const std::string tp = std::to_string(g["tensor"].get<int>()) + "x" + std::to_string(g["pipeline"].get<int>());
+      std::snprintf(buf, sizeof buf, "  %-12s %-8s %4d %-10s %5s %-16s %9lld %9lld %9lld %12.1f %6.1f%%\n",
+                    g["name"].get<std::string>().c_str(), g["role"].get<std::string>().c_str(), g["count"].get<int>(),
+                    g["gpu"].get<std::string>().c_str(), tp.c_str(), g["compression"].get<std::string>().c_str(),
+                    static_cast<long long>(m["arrived"].get<std::int64_t>() + m["received"].get<std::int64_t>()),
+                    static_cast<long long>(m["finished"].get<std::int64_t>()),
+                    static_cast<long long>(m["handed_off"].get<std::int64_t>()), m["output_tokens_per_s"].get<double>(),
+                    m["busy_fraction"].get<double>() * 100);
+      os << buf;
+    }
+    if (s["cluster"]["kv_transfers"].get<std::int64_t>() > 0) {
+      os << "  KV transfers: " << s["cluster"]["kv_transfers"].get<std::int64_t>() << " ("
+         << gib(s["cluster"]["kv_transfer_bytes"].get<double>()) << ")\n";
+    }
+  }
   return os.str();
 }
 

@@ -18,15 +18,7 @@ std::unique_ptr<CostModel> make_group_cost_model(const Scenario& s, const Replic
   } else {
     shard = std::make_unique<RooflineCostModel>(g.shard, g.gpu, g.engine.overhead, s.roofline, s.methods);
   }
-  if (g.parallelism.single()) return shard;
-  const RingCollectives ring = ring_collectives(g.parallelism, g.gpu);
-  std::unique_ptr<CollectiveModel> comm;
-  if (g.allreduce) {
-    comm = std::make_unique<TableCollectives>(*g.allreduce, g.parallelism.tensor, g.allreduce_source, ring);
-  } else {
-    comm = std::make_unique<RingCollectives>(ring);
-  }
-  return std::make_unique<ParallelCostModel>(std::move(shard), g.shard, g.parallelism, std::move(comm));
+  return wrap_parallel(std::move(shard), g.shard, g.parallelism, g.gpu, g.allreduce, g.allreduce_source);
 }
 
 std::unique_ptr<CostModel> make_cost_model(const Scenario& s) {
