@@ -322,14 +322,22 @@ PlanResult run_plan(const PlanSpec& spec, const std::string& base_path, const Ca
       j["e2e_p99_s"] = sum["latency_s"]["e2e"]["p99"];
       const double out_tps = sum["throughput"]["output_tokens_per_s"].get<double>();
       const double all_tps = out_tps + sum["throughput"]["prompt_tokens_per_s"].get<double>();
-      const double price = spec.prices.count(s.gpu.name) ? spec.prices.at(s.gpu.name) : s.gpu.price_per_hour_usd;
+      // The scenario is one serving unit: every GPU of every replica of every group.
+      double price = 0;
+      int gpus = 0;
+      for (const ReplicaGroup& g : s.cluster.groups) {
+        const double each = spec.prices.count(g.gpu.name) ? spec.prices.at(g.gpu.name) : g.gpu.price_per_hour_usd;
+        price += each * g.count * g.parallelism.gpus();
+        gpus += g.count * g.parallelism.gpus();
+      }
       j["gpu"] = s.gpu.name;
+      j["gpus_per_unit"] = gpus;
       j["price_per_hour_usd"] = price;
       j["usd_per_million_output_tokens"] = out_tps > 0 ? price / (out_tps * 3600.0) * 1e6 : 0.0;
       j["usd_per_million_tokens"] = all_tps > 0 ? price / (all_tps * 3600.0) * 1e6 : 0.0;
       if (spec.target_rate_per_s) {
         j["replicas_for_target"] = static_cast<int>(std::ceil(*spec.target_rate_per_s / rate - 1e-9));
-        j["gpus_for_target"] = j["replicas_for_target"];  // one GPU per replica (TP=1)
+        j["gpus_for_target"] = j["replicas_for_target"].get<int>() * gpus;
       }
     }
     std::string qkey = param_value(p, spec.quality_key);
