@@ -13,6 +13,7 @@ int list_command(const std::vector<std::string>& args);
 int calibrate_command(const std::vector<std::string>& args);
 int sweep_command(const std::vector<std::string>& args);
 int plan_command(const std::vector<std::string>& args);
+int validate_command(const std::vector<std::string>& args);
 
 // Parses a subcommand's options (with optional positionals); prints the help and returns
 // false when --help was given.

@@ -20,9 +20,11 @@ commands:
   sweep  run a grid of scenarios in parallel (threads; MPI ranks under mpirun), resumable
   plan   capacity planning: request rate at SLO, replicas, cost, ranked candidates
   calibrate  fit, show or check a calibration bundle (kvsim calibrate --help)
+  validate   compare predictions with measured results (CSV or vllm bench JSON): MAPE, bias, r
 
 Run 'kvsim <command> --help' for a command's options.
-exit codes: 0 ok, 1 internal error, 2 bad input, 3 simulation invariant broken
+exit codes: 0 ok, 1 internal error, 2 bad input, 3 simulation invariant broken,
+            4 validation error above --max-mape
 )";
 
 }  // namespace
@@ -42,12 +44,13 @@ int main(int argc, char** argv) {
     if (cmd == "calibrate") return kvsim::cli::calibrate_command(args);
     if (cmd == "sweep") return kvsim::cli::sweep_command(args);
     if (cmd == "plan") return kvsim::cli::plan_command(args);
+    if (cmd == "validate") return kvsim::cli::validate_command(args);
     if (cmd == "--version") {
       std::cout << "kvsim\n";
       return 0;
     }
     std::cerr << "kvsim: unknown command '" << cmd << "'"
-              << kvsim::did_you_mean(cmd, {"run", "step", "list", "calibrate", "sweep", "plan"}) << "\n" << kUsage;
+              << kvsim::did_you_mean(cmd, {"run", "step", "list", "calibrate", "sweep", "plan", "validate"}) << "\n" << kUsage;
     return 2;
   } catch (const kvsim::InputError& e) {
     std::cerr << "kvsim " << cmd << ": error: " << e.what() << "\n";
