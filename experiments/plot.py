@@ -28,7 +28,10 @@ def load_sweep(path):
 
 
 def method_of(params):
-    return params.get("compression", "fp16")
+    # The method may be swept as `compression` or as a key inside it (`compression.method`, ...).
+    parts = [f"{k}={v}" if k != "compression" else str(v) for k, v in sorted(params.items())
+             if k == "compression" or k.startswith("compression.")]
+    return ", ".join(parts) if parts else "fp16"
 
 
 def numeric(v):
@@ -44,7 +47,7 @@ def mean(xs):
 
 def plot_sweep(rows, out):
     written = []
-    keys = sorted({k for r in rows for k in r["params"] if k != "compression"})
+    keys = sorted({k for r in rows for k in r["params"] if k != "compression" and not k.startswith("compression.")})
     for key in keys:
         series = defaultdict(lambda: defaultdict(list))
         for r in rows:

@@ -287,6 +287,15 @@ ValidationResult validate(const ValidateOptions& opts, const std::vector<Measure
     all.push_back(&vp);
   }
   for (const auto& m : order) r.metrics.push_back(stats_of(m, by[m]));
+  std::vector<std::string> label_order;
+  std::map<std::string, std::vector<const ValidatedPoint*>> by_label;
+  for (const auto& vp : r.points) {
+    if (vp.point.label.empty()) continue;
+    const std::string k = vp.point.metric + " [" + vp.point.label + "]";
+    if (!by_label.count(k)) label_order.push_back(k);
+    by_label[k].push_back(&vp);
+  }
+  for (const auto& k : label_order) r.labels.push_back(stats_of(k, by_label[k]));
   r.overall = stats_of("all", all);
   return r;
 }
@@ -301,6 +310,7 @@ nlohmann::json validation_json(const ValidationResult& r) {
   j["overall"] = stats(r.overall);
   j["scenarios_run"] = r.scenarios_run;
   for (const auto& m : r.metrics) j["metrics"].push_back(stats(m));
+  for (const auto& m : r.labels) j["labels"].push_back(stats(m));
   for (const auto& p : r.points) {
     nlohmann::json keys = nlohmann::json::object();
     for (const auto& [k, v] : p.point.keys) keys[k] = v;
@@ -341,16 +351,20 @@ std::string validation_text(const ValidationResult& r, int worst) {
     os << buf;
   }
   os << "\n";
-  std::snprintf(buf, sizeof buf, "  %-20s %6s %8s %8s %9s %9s\n", "metric", "points", "MAPE", "bias", "max|err|",
+  std::snprintf(buf, sizeof buf, "  %-28s %6s %8s %8s %9s %9s\n", "metric", "points", "MAPE", "bias", "max|err|",
                 "pearson r");
   os << buf;
   auto line = [&](const MetricStats& s) {
-    std::snprintf(buf, sizeof buf, "  %-20s %6d %7.1f%% %+7.1f%% %8.1f%% %9.3f\n", s.metric.c_str(), s.points, s.mape * 100,
+    std::snprintf(buf, sizeof buf, "  %-28s %6d %7.1f%% %+7.1f%% %8.1f%% %9.3f\n", s.metric.c_str(), s.points, s.mape * 100,
                   s.bias * 100, s.max_abs * 100, s.pearson);
     os << buf;
   };
   for (const auto& s : r.metrics) line(s);
   line(r.overall);
+  if (!r.labels.empty()) {
+    os << "\nBy label\n";
+    for (const auto& s : r.labels) line(s);
+  }
   if (worst > 0) {
     std::vector<const ValidatedPoint*> sorted;
     for (const auto& p : r.points) sorted.push_back(&p);

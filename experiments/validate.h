@@ -70,6 +70,7 @@ struct MetricStats {
 struct ValidationResult {
   std::vector<ValidatedPoint> points;
   std::vector<MetricStats> metrics;  // per metric, in first-seen order
+  std::vector<MetricStats> labels;   // per (metric, label) when rows carry labels: "metric [label]"
   MetricStats overall;               // over every point (pearson: over every point too)
   int scenarios_run = 0;
 };

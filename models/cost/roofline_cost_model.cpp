@@ -109,6 +109,18 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
   for (const auto& g : shape.decode) {
     if (g.count > 0) decode_attention(sc, g);
   }
+  if (params_.batch_masked_attention && tokens > 0) {
+    // One dense attention over the batch: (all query tokens) x (all KV tokens of the batch),
+    // QK^T and PV (4 q_size flops per pair), at the attention kernel's efficiency; it
+    // replaces the per-sequence prefill and decode attention above.
+    double kv_total = 0;
+    for (const auto& c : shape.prefills) kv_total += static_cast<double>(c.cached_tokens) + c.new_tokens;
+    for (const auto& g : shape.decode) kv_total += static_cast<double>(g.context_sum);
+    const double pairs = static_cast<double>(tokens) * kv_total;
+    const OpCost dense = roofline(4.0 * q * pairs, kv_bytes_tok * kv_total + elem * tokens * 2.0 * q, attn_flops_per_ns_, L);
+    sc[Op::kAttnPrefill] = shape.prefills.empty() ? OpCost{} : dense;
+    sc[Op::kAttnDecode] = shape.prefills.empty() ? dense : OpCost{};
+  }
   for (const auto& c : shape.prefills) prefill_compression(sc, c);
 
   const std::int32_t rows = shape.sampled_rows();

@@ -21,6 +21,11 @@ struct RooflineParams {
   int kernels_per_layer = 9;          // norm, qkv, rope, attn, o, norm, gate_up, act, down
   int decode_max_splits = 16;         // split-KV parallelism available to one sequence
   int prefill_tile_tokens = 128;      // query tile of flash attention (KV re-read per tile)
+  // The engine's attention over a batch: false (varlen / paged kernels: each sequence attends
+  // over its own KV, the usual case), or true: one dense SDPA over the whole batch with a
+  // block-diagonal mask, so every query token pays for every KV token of the batch (HF
+  // transformers' paged|sdpa path; docs/validation.md measured it).
+  bool batch_masked_attention = false;
 };
 
 class RooflineCostModel final : public CostModel {

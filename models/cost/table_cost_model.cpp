@@ -164,14 +164,14 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
     set(Op::kLmHead, at(gemm_[4], rows));
     set(Op::kSampling, at(softmax_, rows));
   }
-  if (!shape.prefills.empty()) {
+  if (!shape.prefills.empty() && !params_.batch_masked_attention) {
     if (prefill_) {
       double us = 0;
       for (const auto& c : shape.prefills) us += prefill_->eval(c.new_tokens, c.cached_tokens + 1.0);
       set(Op::kAttnPrefill, us * L);
     }
   }
-  if (!shape.decode.empty()) {
+  if (!shape.decode.empty() && !params_.batch_masked_attention) {
     double us = 0;
     bool all = true;
     for (const auto& g : shape.decode) {

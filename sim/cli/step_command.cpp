@@ -31,7 +31,7 @@ int step_command(const std::vector<std::string>& args) {
       "  prefill: B requests each prefilling L prompt tokens in one step\n"
       "  decode:  B requests each generating one token over a context of L tokens");
   std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16", calibration,
-      cost_kind = "auto";
+      cost_kind = "auto", attention = "varlen";
   int batch = 0, context = 0, kernels_per_layer = RooflineParams{}.kernels_per_layer, tensor = 1, pipeline = 1;
   opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models)")(
       "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
@@ -45,6 +45,7 @@ int step_command(const std::vector<std::string>& args) {
       "cost-model", po::value(&cost_kind), "auto (default: calibrated if a bundle is installed), roofline or calibrated")(
       "kernels-per-layer", po::value(&kernels_per_layer),
       "kernels the implementation launches per layer (default 9: a fused engine); unfused frameworks launch more")(
+      "attention", po::value(&attention), "varlen (default: per-sequence kernels) or batch_masked (one dense masked SDPA over the batch)")(
       "tensor", po::value(&tensor), "tensor-parallel GPUs (default 1)")(
       "pipeline", po::value(&pipeline), "pipeline-parallel stages (default 1)")(
       "format", po::value(&format), "text (default) or json");
@@ -61,6 +62,9 @@ int step_command(const std::vector<std::string>& args) {
   }
   if (format != "text" && format != "json") errors.add("--format must be 'text' or 'json'");
   if (kernels_per_layer < 1) errors.add("--kernels-per-layer must be >= 1");
+  if (attention != "varlen" && attention != "batch_masked") {
+    errors.add("--attention must be 'varlen' or 'batch_masked' (got '" + attention + "')");
+  }
   if (cost_kind == "roofline" && !calibration.empty()) errors.add("--calibration conflicts with --cost-model roofline");
   if (cost_kind != "auto" && cost_kind != "roofline" && cost_kind != "calibrated") {
     errors.add("--cost-model must be auto, roofline or calibrated (got '" + cost_kind + "')");
@@ -104,6 +108,7 @@ int step_command(const std::vector<std::string>& args) {
   if (!problems.empty()) throw InputError("--compression " + compression + ": " + join(problems, "; "));
   RooflineParams params;
   params.kernels_per_layer = kernels_per_layer;
+  params.batch_masked_attention = attention == "batch_masked";
   std::optional<CalibratedCosts> costs;
   if (!calibration.empty()) {
     costs = load_calibration(calibration, m.name);

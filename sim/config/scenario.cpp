@@ -72,6 +72,14 @@ void apply_override(YAML::Node& doc, const std::string& assignment) {
     }
     if (!cur.IsMap()) throw InputError("--set " + assignment + ": cannot set '" + parts[i] + "' inside a non-mapping");
     YAML::Node next = cur[parts[i]];
+    // Sections that take a name or a mapping: setting a key inside the name form turns it
+    // into the mapping form first (compression: kivi-4 -> {method: kivi-4}).
+    if (next && next.IsScalar() && (parts[i] == "compression" || parts[i] == "overhead")) {
+      YAML::Node m(YAML::NodeType::Map);
+      m[parts[i] == "compression" ? "method" : "preset"] = next.Scalar();
+      cur[parts[i]] = m;
+      next = cur[parts[i]];
+    }
     if (!next || next.IsNull()) {
       cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
       next = cur[parts[i]];
@@ -124,6 +132,9 @@ RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& c
   if (p.kernels_per_layer < 0) r.error("kernels_per_layer", "must be >= 0");
   p.decode_max_splits = r.get<int>("decode_max_splits", p.decode_max_splits);
   if (p.decode_max_splits < 1) r.error("decode_max_splits", "must be >= 1");
+  const std::string attention = r.get<std::string>("attention", "varlen");
+  if (attention == "batch_masked") p.batch_masked_attention = true;
+  else if (attention != "varlen") r.error("attention", "must be 'varlen' (per-sequence kernels) or 'batch_masked' (got '" + attention + "')");
   r.finish();
   return p;
 }
@@ -373,7 +384,7 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
   g.shard = shard_model(s.model, g.parallelism);
   const std::string who = s.cluster.explicit_cluster ? "cluster group '" + g.name + "': " : "";
   try {
-    g.capacity = compute_kv_capacity(g.shard, g.gpu, g.engine, s.methods, g.method.value_or(0));
+    g.capacity = compute_kv_capacity(g.shard, g.gpu, g.engine, s.methods, g.method.value_or(0), g.method.has_value());
   } catch (const InputError& e) {
     throw InputError(s.source + ": " + who + e.what());
   }

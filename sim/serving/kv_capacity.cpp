@@ -29,7 +29,8 @@ std::int64_t estimate_activation_bytes(const ModelSpec& model, const EngineConfi
 }
 
 KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const EngineConfig& engine,
-                               const std::vector<CompressionSpec>& methods, std::size_t page_method) {
+                               const std::vector<CompressionSpec>& methods, std::size_t page_method,
+                               bool only_page_method) {
   KvCapacity c;
   c.memory_bytes = gpu.memory_bytes;
   c.weight_bytes = model.weight_bytes();
@@ -40,7 +41,9 @@ KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const
   constexpr std::int64_t kAlign = 256;
   c.block_bytes = (c.bytes_per_token * engine.block_size + kAlign - 1) / kAlign * kAlign;
   std::int64_t residual = 0;
-  for (const auto& m : methods.empty() ? std::vector<CompressionSpec>{fp16} : methods) {
+  const std::vector<CompressionSpec> all = methods.empty() ? std::vector<CompressionSpec>{fp16} : methods;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const CompressionSpec& m = all[i];
     MethodLayout l;
     l.name = m.name;
     l.bytes_per_token = kv_bytes_per_token(m, model);
@@ -48,7 +51,7 @@ KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const
     l.format_ratio = format_ratio(m, model);
     const std::int64_t cap = resident_cap(m.retention);
     l.cap_tokens = cap >= kNoCap ? 0 : cap;
-    residual = std::max(residual, residual_bytes_per_sequence(m, model));
+    if (!only_page_method || i == page_method) residual = std::max(residual, residual_bytes_per_sequence(m, model));
     c.methods.push_back(l);
   }
   // The rethink-kv fork keeps max_batches + 3 fp16 "full" blocks for KIVI residuals.

@@ -46,8 +46,11 @@ struct KvCapacity {
 // Pages are sized for `methods[page_method]` (block_size tokens, padded to 256 bytes; a
 // replica whose requests all use one method sizes its pages for it); every other method
 // packs as many whole tokens into a page as fit.
+// `only_page_method`: the replica serves that method alone (a cluster group with a fixed
+// method), so only its fp16 residual window is reserved.
 KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const EngineConfig& engine,
-                               const std::vector<CompressionSpec>& methods, std::size_t page_method = 0);
+                               const std::vector<CompressionSpec>& methods, std::size_t page_method = 0,
+                               bool only_page_method = false);
 
 // Peak activation memory of the profile run (max_num_batched_tokens through one layer plus
 // fp32 logits for max_num_seqs rows), used when activation_reserve_gib is unset.

@@ -217,3 +217,29 @@ TEST(Cluster, OverridesAddressListEntriesByIndex) {
 
 }  // namespace
 }  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+// A group with a fixed method reserves only that method's fp16 residual windows (found when
+// reproducing the study's routing cluster: fp16 replicas lost ~15 % of their KV to KIVI's pool).
+TEST(Cluster, FixedMethodGroupsReserveOnlyTheirOwnResidualPool) {
+  const Scenario s = testing::scenario(std::string("cluster: {replicas: [{compression: fp16}, {compression: kivi-4}]}\n") +
+                                       kWorkload);
+  EXPECT_EQ(s.cluster.groups[0].capacity.residual_pool_bytes, 0);
+  EXPECT_GT(s.cluster.groups[1].capacity.residual_pool_bytes, 0);
+  const Scenario plain = testing::scenario(std::string("compression: fp16\n") + kWorkload);
+  EXPECT_EQ(s.cluster.groups[0].capacity.num_gpu_blocks, plain.capacity.num_gpu_blocks);
+}
+
+TEST(Overrides, SettingAKeyInsideANamedSectionTurnsItIntoAMapping) {
+  const Scenario s = testing::scenario(std::string("compression: kivi-4\nengine: {overhead: eager}\n") + kWorkload,
+                                       {"compression.length_effect=false", "engine.overhead.per_step_ms=7"});
+  EXPECT_EQ(s.methods[0].name, "kivi-4");
+  EXPECT_FALSE(s.length_effect);
+  EXPECT_EQ(s.engine.overhead.per_step_ns, 7 * kNsPerMs);
+  EXPECT_EQ(s.engine.overhead.per_request_ns, overhead_preset("eager").per_request_ns);
+}
+
+}  // namespace
+}  // namespace kvsim
