@@ -13,6 +13,7 @@
 #include "models/cost/roofline_cost_model.h"
 #include "models/cost/table_cost_model.h"
 #include "models/parallel/collectives.h"
+#include "models/spec/hf_config.h"
 #include "models/parallel/parallel_cost_model.h"
 #include "sim/config/scenario.h"
 #include "models/spec/catalog.h"
@@ -72,7 +73,7 @@ int step_command(const std::vector<std::string>& args) {
   errors.throw_if_any();
 
   const Catalog catalog = Catalog::builtin();
-  const ModelSpec& full = catalog.model(model);
+  const ModelSpec full = resolve_model(catalog, model);
   const GpuSpec& g = catalog.gpu(gpu);
   ParallelismSpec par;
   par.tensor = tensor;

@@ -6,9 +6,11 @@
 #include <sstream>
 
 #include "calibration/fit/fitter.h"
+#include "calibration/fit/vidur_import.h"
 #include "models/compression/compression_registry.h"
 #include "models/compression/length_effect.h"
 #include "models/parallel/collectives.h"
+#include "models/spec/hf_config.h"
 #include "sim/serving/router.h"
 #include "sim/core/config_reader.h"
 #include "sim/core/csv.h"
@@ -108,16 +110,22 @@ YAML::Node load_yaml_file(const std::string& path) {
   return n;
 }
 
-RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& calibration) {
+RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& calibration, std::string& profiles) {
   RooflineParams p;
   kind = r.get<std::string>("kind", "auto");
-  const std::vector<std::string> kinds = {"auto", "roofline", "calibrated"};
+  const std::vector<std::string> kinds = {"auto", "roofline", "calibrated", "vidur"};
   if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
     r.error("kind", "unknown cost model '" + kind + "'" + did_you_mean(kind, kinds) + "; valid: " + join(kinds, ", "));
   }
   calibration = r.get<std::string>("calibration", "");
   if (kind == "calibrated" && calibration.empty()) r.error("calibration", "required when kind is 'calibrated' (a bundle directory)");
   if (kind == "roofline" && !calibration.empty()) r.error("calibration", "conflicts with kind 'roofline' (drop one of them)");
+  profiles = r.get<std::string>("profiles", "");
+  if (kind == "vidur" && profiles.empty()) {
+    r.error("profiles", "required when kind is 'vidur' (a directory with Vidur's mlp.csv and attention.csv)");
+  }
+  if (kind != "vidur" && !profiles.empty()) r.error("profiles", "only with kind 'vidur'");
+  if (kind == "vidur" && !calibration.empty()) r.error("calibration", "conflicts with kind 'vidur' (drop one of them)");
   auto fraction = [&](const char* key, double& field) {
     field = r.get<double>(key, field);
     if (!(field > 0 && field <= 1)) r.error(key, "must be in (0, 1] (got " + std::to_string(field) + ")");
@@ -379,7 +387,8 @@ void decode_cluster(ConfigReader& top, const YAML::Node& doc, Scenario& s, const
 
 // The capacity and cost sources of one group (after every decode error has been reported).
 void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_kind,
-                   const std::string& calibration_dir, const Catalog& catalog, const CalibrationSource& calibration) {
+                   const std::string& calibration_dir, const std::string& vidur_dir, const Catalog& catalog,
+                   const CalibrationSource& calibration) {
   namespace fs = std::filesystem;
   g.shard = shard_model(s.model, g.parallelism);
   const std::string who = s.cluster.explicit_cluster ? "cluster group '" + g.name + "': " : "";
@@ -390,7 +399,14 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
   }
   // Cost model: an explicit bundle (calibrated, or transfer when measured on another GPU),
   // an installed bundle for exactly this GPU and (shard) model (auto), or the roofline.
-  if (!calibration_dir.empty()) {
+  if (cost_kind == "vidur") {
+    // Vidur's profiles were measured on the group's GPU (they carry no GPU name of their own).
+    CalibratedCosts c = fit_bundle(bundle_from_vidur(resolve_path(vidur_dir, s.base_dir), s.model, g.shard.name,
+                                                     g.parallelism.tensor, g.engine.block_size, g.gpu.display_name),
+                                   g.gpu.name);
+    c.provenance = "Vidur profiles for " + g.shard.name + " (" + vidur_dir + ")";
+    g.calibration = std::move(c);
+  } else if (!calibration_dir.empty()) {
     g.calibration = calibration.load(resolve_path(calibration_dir, s.base_dir), g.shard.name);
   } else if (cost_kind == "auto") {
     for (const auto& root : calibration.dirs()) {
@@ -498,7 +514,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
   const std::string gpu = r.get<std::string>("gpu", "h200");
   bool specs_ok = true;
   try {
-    s.model = catalog.model(model);
+    s.model = resolve_model(catalog, model, s.base_dir);
   } catch (const InputError& e) {
     r.error("model", e.what());
     specs_ok = false;
@@ -516,8 +532,8 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
   }
   s.engine = decode_engine(r.child("engine"), s.gpu, s.model);
   s.parallelism = decode_parallelism(r.child("parallelism"), {});
-  std::string cost_kind, calibration_dir;
-  s.roofline = decode_roofline(r.child("cost_model"), cost_kind, calibration_dir);
+  std::string cost_kind, calibration_dir, vidur_dir;
+  s.roofline = decode_roofline(r.child("cost_model"), cost_kind, calibration_dir, vidur_dir);
   s.run = decode_run(r.child("run"));
   decode_compression(r.raw("compression"), r, s);
   s.workload = r.raw("workload");
@@ -560,7 +576,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
                      " tokens (prompt + at least one output token); lower the prompt length's max");
   }
   for (ReplicaGroup& g : s.cluster.groups) {
-    resolve_group(g, s, cost_kind, calibration_dir, catalog, calibration);
+    resolve_group(g, s, cost_kind, calibration_dir, vidur_dir, catalog, calibration);
     if (g.engine.effective_max_model_len(g.shard) < max_len && probe &&
         probe->max_prompt_tokens() >= g.engine.effective_max_model_len(g.shard)) {
       throw InputError(s.source + ": cluster group '" + g.name + "': " + probe->max_prompt_origin() + ": prompt can be " +
