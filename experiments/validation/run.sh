@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Regenerates every number in docs/validation.md from the committed ground truth (no GPU needed).
+# Usage (repo root): experiments/validation/run.sh [KVSIM]
+set -euo pipefail
+K="${1:-build/release/sim/kvsim}"
+here="experiments/validation"
+python3 "$here/make_measured.py"
+echo "== step times (CUDA-graph PyTorch Llama-3-8B on H200)"
+"$K" validate -c "$here/steps.yaml" --measured "$here/steps_llama-3-8b.csv" --worst 5 --out "$here/result_steps.json" \
+  | sed -n '/^  metric/,$p'
+echo "== serving: HF continuous batching, kvsim defaults (eager overhead preset, per-sequence attention)"
+"$K" validate -c "$here/hf_cb.yaml" --measured "$here/serving_hf_cb.csv" --worst 3 --out "$here/result_hf_cb_defaults.json" \
+  | sed -n '/^  metric/,$p'
+echo "== fit of HF's attention kernel and host overhead from its own step trace (offline run)"
+fit=$(python3 "$here/fit_overhead_steps.py" --kvsim "$K")
+echo "$fit"
+eff=$(echo "$fit" | sed -n 's/.*attention_compute_efficiency=\([0-9.]*\).*/\1/p')
+ovh=$(echo "$fit" | sed -n "s/.*engine.overhead=\({[^}]*}\).*/\1/p")
+echo "== serving with the step-trace fit"
+"$K" validate -c "$here/hf_cb.yaml" --measured "$here/serving_hf_cb.csv" --set cost_model.attention=batch_masked \
+  --set "cost_model.attention_compute_efficiency=$eff" --set "engine.overhead=$ovh" --worst 6 \
+  --out "$here/result_hf_cb_fitted.json" | sed -n '/^  metric/,$p'
