@@ -97,9 +97,13 @@ Bundle load_bundle(const std::string& dir) {
     throw InputError(meta_path + ": field 'schema_version' must be 1");
   }
   if (!b.meta["gpu_name"].is_string()) throw InputError(meta_path + ": field 'gpu_name' must be a string");
-  if (!b.meta["model_shape"].is_object() || !b.meta["model_shape"].contains("name")) {
-    throw InputError(meta_path + ": field 'model_shape' must be an object with a 'name'");
+  if (!b.meta["model_shape"].is_object() || !b.meta["model_shape"].contains("name") ||
+      !b.meta["model_shape"]["name"].is_string()) {
+    // Found by fuzz_bundle: a non-string name reached fit_bundle's get<std::string>() and threw
+    // a JSON type error instead of an InputError.
+    throw InputError(meta_path + ": field 'model_shape' must be an object with a string 'name'");
   }
+  if (!b.meta["date_utc"].is_string()) throw InputError(meta_path + ": field 'date_utc' must be a string");
   for (const auto& [family, cols] : bundle_required_columns()) {
     const fs::path p = fs::path(dir) / (family + ".csv");
     if (fs::exists(p)) b.tables.emplace(family, read_table(p.string(), family));

@@ -61,7 +61,7 @@ void apply_override(YAML::Node& doc, const std::string& assignment) {
     const auto n = parse_int(part);
     if (!n || *n < 0 || static_cast<std::size_t>(*n) >= seq.size()) {
       throw InputError("--set " + assignment + ": '" + part + "' is not an index of that list (it has " +
-                       std::to_string(seq.size()) + " entries)");
+                       std::to_string(seq.size()) + (seq.size() == 1 ? " entry)" : " entries)"));
     }
     return static_cast<std::size_t>(*n);
   };

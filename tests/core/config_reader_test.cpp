@@ -71,6 +71,7 @@ TEST(ConfigReader, NonScalarKeysAreAnInputErrorNotACrash) {
 #include <sstream>
 
 #include "../support/run_helpers.h"
+#include "calibration/fit/fitter.h"
 
 namespace kvsim {
 namespace {
@@ -86,6 +87,47 @@ TEST(FuzzRegressions, ScenarioInputsFailCleanly) {
     ss << in.rdbuf();
     EXPECT_THROW(load_scenario_text(ss.str(), e.path().string(), {}, std::nullopt, testing::catalog()), InputError)
         << e.path();
+    ++n;
+  }
+  EXPECT_GT(n, 0);
+}
+
+}  // namespace
+}  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+// fuzz_bundle's input layout: byte 0 picks the family, then meta.json, a NUL, the table.
+TEST(FuzzRegressions, BundleInputsFailCleanly) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(KVSIM_SOURCE_DIR) / "tests/fuzz/regressions";
+  const char* families[] = {"gemm", "decode_attention", "prefill_attention", "elementwise", "compression", "copy", "launch"};
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind("bundle_", 0) != 0) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string data = ss.str();
+    ASSERT_GE(data.size(), 2u);
+    const std::string body = data.substr(1);
+    const auto nul = body.find('\0');
+    const fs::path b = fs::temp_directory_path() / ("kvsim_regression_bundle_" + std::to_string(n));
+    fs::create_directories(b);
+    std::ofstream(b / "meta.json", std::ios::binary) << (nul == std::string::npos ? body : body.substr(0, nul));
+    std::ofstream(b / (std::string(families[static_cast<unsigned char>(data[0]) % 7]) + ".csv"), std::ios::binary)
+        << (nul == std::string::npos ? "" : body.substr(nul + 1));
+    try {
+      fit_bundle(load_bundle(b.string()));
+    } catch (const InputError& err) {
+      // The only acceptable failure; the found crash is now this message.
+      if (e.path().filename() == "bundle_model_shape_name_not_string.bin") {
+        EXPECT_EQ(std::string(err.what()),
+                  (b / "meta.json").string() + ": field 'model_shape' must be an object with a string 'name'");
+      }
+    }
+    fs::remove_all(b);
     ++n;
   }
   EXPECT_GT(n, 0);

@@ -211,7 +211,7 @@ TEST(Cluster, OverridesAddressListEntriesByIndex) {
     testing::scenario("cluster: {replicas: [{count: 1}]}", {"cluster.replicas.4.count=3"});
     ADD_FAILURE() << "accepted an index past the end";
   } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "--set cluster.replicas.4.count=3: '4' is not an index of that list (it has 1 entries)");
+    EXPECT_STREQ(e.what(), "--set cluster.replicas.4.count=3: '4' is not an index of that list (it has 1 entry)");
   }
 }
 
