@@ -3,7 +3,9 @@
 
   steps_llama-3-8b.csv  one step_ms row per CUDA-graph-replayed PyTorch Llama step
                         (calibration/e2e/results/h200/e2e_llama-3-8b.csv): fp16 decode, fp8 KV
-                        dequantized before attention (unfused), a 512-token StreamingLLM window,
+                        dequantized before attention (unfused: PyTorch's cast, priced at the cast
+                        bandwidth measured separately by torch_cast_bench.py), a 512-token
+                        StreamingLLM window,
                         and prefill. Keys: the PyTorch implementation's kernels per layer (counted
                         by the profiler in the same run), no CPU overhead (graph replay), the method.
   serving_hf_cb.csv     serving metrics of HF transformers' continuous batching engine
@@ -25,8 +27,17 @@ def write(path, header, rows):
     os.replace(path + ".tmp", path)
 
 
+def cast_bandwidth():
+    """PyTorch's fp8 -> fp16 cast bandwidth on the largest measured tensor (a microbenchmark,
+    calibration/e2e/results/h200/torch_cast, independent of the end-to-end step times)."""
+    rows = [r for r in csv.DictReader(open(os.path.join(ROOT, "calibration/e2e/results/h200/torch_cast/torch_cast.csv")))
+            if r["src"] == "fp8_e4m3"]
+    return max(rows, key=lambda r: int(r["elements"]))["gbps"]
+
+
 def steps():
     src = os.path.join(ROOT, "calibration/e2e/results/h200/e2e_llama-3-8b.csv")
+    bw = cast_bandwidth()
     rows = list(csv.DictReader(open(src)))
     kernels = {}
     for r in rows:
@@ -40,13 +51,15 @@ def steps():
         phase = "prefill" if r["phase"].startswith("prefill") else "decode"
         k = kernels.get((phase, r["kv"]), kernels.get((phase, "fp16")))
         per_layer = max(1, round((k - 3) / 32))
-        method = {"fp16": ("", "", ""), "fp8": ("fp8", "false", ""), "window512": ("streamingllm", "", "true")}[r["kv"]]
+        method = {"fp16": ("", "", "", ""), "fp8": ("fp8", "false", bw, ""),
+                  "window512": ("streamingllm", "", "", "true")}[r["kv"]]
         label = f"{phase}-{r['kv']}"
         out.append([label, "{preset: none}", per_layer, *method, phase, r["batch"], r["context"], "step_ms",
                     round(float(r["time_us_median"]) / 1e3, 4)])
     write(os.path.join(HERE, "steps_llama-3-8b.csv"),
           ["label", "engine.overhead", "cost_model.kernels_per_layer", "compression.method.method",
-           "compression.method.fused_dequant", "compression.method.evict_every_step", "phase", "batch", "context",
+           "compression.method.fused_dequant", "compression.method.dequant_bandwidth_gbps",
+           "compression.method.evict_every_step", "phase", "batch", "context",
            "metric", "value"], out)
     print(f"steps_llama-3-8b.csv: {len(out)} points")
 

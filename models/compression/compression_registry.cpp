@@ -281,6 +281,7 @@ CompressionSpec decode_compression_method(const YAML::Node& node, const std::str
   ExtraWork& w = s.work;
   w.fused_dequant = r.get<bool>("fused_dequant", w.fused_dequant);
   w.attention_efficiency = r.get<double>("attention_efficiency", w.attention_efficiency);
+  w.dequant_bandwidth_gbps = r.get<double>("dequant_bandwidth_gbps", w.dequant_bandwidth_gbps);
   if (r.has("evict_every_step") && t.every_step && t.kind == RetentionKind::kHeavyHitter) w.scores_at_decode = true;
   r.finish();
   // Name a customized method by its overrides, so two variants of one method stay distinct
@@ -322,6 +323,10 @@ std::vector<std::string> validate_compression(const CompressionSpec& s, int head
   if (t.evicts() && t.budget_tokens == 0 && t.keep_fraction <= 0) out.push_back("budget_tokens must be >= 1");
   if (!(s.work.attention_efficiency > 0 && s.work.attention_efficiency <= 1)) {
     out.push_back("attention_efficiency must be in (0, 1]");
+  }
+  if (!(s.work.dequant_bandwidth_gbps >= 0)) out.push_back("dequant_bandwidth_gbps must be >= 0 (0: the engine's own kernel)");
+  if (s.work.dequant_bandwidth_gbps > 0 && s.work.fused_dequant) {
+    out.push_back("dequant_bandwidth_gbps applies to an unfused dequantize pass (set fused_dequant: false)");
   }
   return out;
 }

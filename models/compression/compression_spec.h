@@ -58,6 +58,12 @@ struct ExtraWork {
   // Effective share of HBM bandwidth the compressed decode-attention kernel reaches,
   // relative to the fp16 kernel (implementation quality; 1 = as good as fp16).
   double attention_efficiency = 1.0;
+  // Unfused only: the bandwidth (bytes read + written, GB/s) the separate dequantize pass
+  // reaches when it is a generic cast kernel rather than the engine's own, e.g. PyTorch's
+  // `.to(float16)` of an fp8 cache (about 1,000 GB/s on H200,
+  // calibration/e2e/results/h200/torch_cast). 0: the engine's kernel (the bundle's measured
+  // unfused kernel, or the roofline). When set, attention runs as the fp16 kernel.
+  double dequant_bandwidth_gbps = 0;
   bool scores_at_prefill = false;   // materialized attention scores at prefill (no flash)
   bool scores_at_decode = false;    // materialized scores every decode step (per-step H2O)
   bool topk_compaction = false;     // top-k + gather/compaction of kept tokens

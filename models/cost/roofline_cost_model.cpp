@@ -187,7 +187,17 @@ void RooflineCostModel::decode_attention(StepCost& sc, const DecodeGroup& g) con
   dst.ns += c.ns;
 
   const auto& w = m.spec.work;
-  if (!fused) add_memory_op(sc, Op::kKvDequant, 0, sum * (m.kv_bytes_layer + m.fp16_bytes_layer));
+  if (!fused) {
+    const double bytes = sum * (m.kv_bytes_layer + m.fp16_bytes_layer);
+    if (w.dequant_bandwidth_gbps > 0) {
+      // A generic cast kernel at its measured bandwidth (GB/s == bytes/ns).
+      OpCost& dq = sc[Op::kKvDequant];
+      dq.bytes += bytes * L;
+      dq.ns += static_cast<Duration>(std::ceil(bytes * L / w.dequant_bandwidth_gbps));
+    } else {
+      add_memory_op(sc, Op::kKvDequant, 0, bytes);
+    }
+  }
   if (w.quantize_on_write) {
     // Each new token is read in fp16 and written compressed; a residual flush every R
     // tokens re-reads R tokens, one token's worth per step on average.

@@ -114,6 +114,9 @@ std::string TableCostModel::decode_key(const CompressionSpec& m) const {
   else if (bits <= 4) fmt = "int4";
   else if (bits <= 8) fmt = (f.per_head_scales || f.group_size > 0) ? "int8" : "fp8_e4m3";
   const bool fused = m.work.fused_dequant || !f.quantized();
+  // A generic cast pass (PyTorch) followed by the fp16 kernel: attention is the fp16 table's,
+  // the pass is priced at its own bandwidth (RooflineCostModel).
+  if (!fused && m.work.dequant_bandwidth_gbps > 0) return "fp16/fused";
   const std::string key = fmt + "/" + (fused ? "fused" : "unfused");
   // No unfused fp8 kernel is measured; the int8 dequantize pass moves about the same bytes.
   if (key == "fp8_e4m3/unfused" && !costs_.decode.count(key)) return "int8/unfused";
@@ -185,8 +188,11 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
     }
     if (all) {
       set(Op::kAttnDecode, us * L);
-      // A measured unfused decode already includes its dequantize pass.
-      sc[Op::kKvDequant] = OpCost{};
+      // A measured unfused decode already includes its dequantize pass; a cast pass priced at
+      // its own bandwidth (dequant_bandwidth_gbps) stays.
+      bool cast_pass = false;
+      for (const auto& g : shape.decode) cast_pass |= methods_.at(g.method).work.dequant_bandwidth_gbps > 0;
+      if (!cast_pass) sc[Op::kKvDequant] = OpCost{};
     }
   }
   compression_ops(shape, sc, set);

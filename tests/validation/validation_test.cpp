@@ -265,3 +265,31 @@ TEST(Validate, CliExitsWith4OverTheThresholdAndWritesJson) {
 
 }  // namespace
 }  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+// An unfused dequantize pass priced at a generic cast kernel's bandwidth: kv_dequant =
+// (compressed + fp16 bytes of every attended token) x layers / bandwidth; attention runs as
+// the fp16 kernel (calibrated: the fp16 table).
+TEST(DequantBandwidth, CastPassClosedForm) {
+  const std::string wl = "workload: {num_requests: 5, arrival: {kind: all-at-once}}\n";
+  const Scenario fp16 = testing::scenario("model: llama-3-8b\n" + wl);
+  const Scenario cast = testing::scenario(
+      "model: llama-3-8b\ncompression: {method: {method: fp8, fused_dequant: false, dequant_bandwidth_gbps: 1000}}\n" + wl);
+  BatchShape b;
+  b.decode = {BatchShape::uniform_decode(32, 2048)};
+  const StepCost c = make_cost_model(cast)->step_cost(b);
+  const double tokens = 32.0 * 2048;  // uniform_decode: 32 requests attending over 2048 tokens each
+  const double bytes_per_token_layer = 8 * 128 * 2 * (1.0 + 2.0);  // K and V: fp8 read + fp16 written
+  EXPECT_NEAR(static_cast<double>(c[Op::kKvDequant].ns), tokens * bytes_per_token_layer * 32 / 1000.0, 2.0);
+  EXPECT_EQ(c[Op::kAttnDecode].ns, make_cost_model(fp16)->step_cost(b)[Op::kAttnDecode].ns);
+  EXPECT_EQ(message_of([&] {
+              testing::scenario("compression: {method: {method: fp8, dequant_bandwidth_gbps: 1000}}\n" + wl);
+            }),
+            "<test>:1: compression: method 'fp8{dequant_bandwidth_gbps=1000}': dequant_bandwidth_gbps applies to an "
+            "unfused dequantize pass (set fused_dequant: false)");
+}
+
+}  // namespace
+}  // namespace kvsim
