@@ -192,7 +192,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"unknown method", "run --set compression=kivi-3", 2,
        "kvsim run: error: <builtin default>: compression: unknown compression method 'kivi-3' (did you mean 'kivi-2'?); valid: fp16, fp8, int8, int4, kivi-2, kivi-4, gear-4, gear-8, streamingllm, h2o, snapkv, pyramidkv, ratio:<x>, ratio:<x>:eviction"},
       {"unknown method parameter", "run --set 'compression={method: {method: kivi-4, residual: 64}}'", 2,
-       "kvsim run: error: <builtin default>:1: compression.method.residual: unknown key (did you mean 'residual_tokens'?); valid keys here: attention_efficiency, budget_tokens, evict_every_step, fused_dequant, group_size, heavy_tokens, key_bits, lowrank_fraction, method, outlier_fraction, recent_tokens, residual_tokens, scale_bytes, sink_tokens, value_bits"},
+       "kvsim run: error: <builtin default>:1: compression.method.residual: unknown key (did you mean 'residual_tokens'?); valid keys here: attention_efficiency, budget_tokens, dequant_bandwidth_gbps, evict_every_step, fused_dequant, group_size, heavy_tokens, key_bits, lowrank_fraction, method, outlier_fraction, recent_tokens, residual_tokens, scale_bytes, sink_tokens, value_bits"},
       {"zero bits", "run --set 'compression={method: {method: int4, key_bits: 0}}'", 2,
        "kvsim run: error: <builtin default>:1: compression: method 'int4{key_bits=0}': bits must be in (0, 16] (got 0.000000)"},
       {"negative budget", "run --set 'compression={method: {method: h2o, budget_tokens: -5}}'", 2,
