@@ -102,7 +102,8 @@ double Simulation::length_multiplier(const RequestSpec& r, std::uint8_t method) 
 
 Simulation::~Simulation() = default;
 
-std::size_t Simulation::route(const RouteRequest& rr, const RequestSpec* spec, const std::vector<std::size_t>& eligible) {
+std::size_t Simulation::route(const RouteRequest& rr, const RequestSpec* spec, std::uint8_t method,
+                              const std::vector<std::size_t>& eligible) {
   if (eligible.size() == 1) return eligible.front();
   std::vector<RouteCandidate> cs;
   cs.reserve(eligible.size());
@@ -114,7 +115,7 @@ std::size_t Simulation::route(const RouteRequest& rr, const RequestSpec* spec, c
     c.decoding = r.decoding_count();
     c.queued_prefill_tokens = r.waiting_prefill_tokens();
     c.kv_used_fraction = r.kv().capacity() > 0 ? static_cast<double>(r.kv().used()) / r.kv().capacity() : 1.0;
-    c.method = spec ? method_for(*spec, i) : 0;
+    c.method = spec ? method_for(*spec, i) : method;
     c.length_multiplier = scenario_.length_effect ? length_mean_[c.method] : 1.0;
     c.cost = replicas_[i].cost;
     cs.push_back(c);
@@ -191,7 +192,7 @@ RunResult Simulation::run() {
           queue_.schedule(pending_->arrival, Phase::kArrival, EventKind::kArrival);
         }
         const RouteRequest rr{r.prompt_tokens, r.output_tokens, 0};
-        touched = route(rr, &r, entry_);
+        touched = route(rr, &r, 0, entry_);
         const std::uint8_t method = method_for(r, touched);
         replicas_[touched].replica->enqueue(r, method, length_multiplier(r, method), now);
         wake(touched, now);
@@ -203,7 +204,7 @@ RunResult Simulation::run() {
         const Handoff h = std::move(it->second.first);
         in_transit_.erase(it);
         const RouteRequest rr{h.spec.prompt_tokens, h.spec.output_tokens, h.resident_tokens};
-        touched = route(rr, nullptr, decode_);
+        touched = route(rr, nullptr, h.method, decode_);
         replicas_[touched].replica->receive(h, now);
         wake(touched, now);
         break;

@@ -51,7 +51,9 @@ class Simulation {
   void start_replica(std::size_t i, SimTime now);
   std::uint8_t method_for(const RequestSpec& r, std::size_t replica) const;
   double length_multiplier(const RequestSpec& r, std::uint8_t method) const;
-  std::size_t route(const RouteRequest& rr, const RequestSpec* spec, const std::vector<std::size_t>& eligible);
+  // `spec`: an arrival (its method depends on the replica); otherwise a hand-over keeping `method`.
+  std::size_t route(const RouteRequest& rr, const RequestSpec* spec, std::uint8_t method,
+                    const std::vector<std::size_t>& eligible);
   void wake(std::size_t i, SimTime now);
   void collect_handoffs(std::size_t i, SimTime now);
   bool any_live() const;
