@@ -34,7 +34,7 @@ int step_command(const std::vector<std::string>& args) {
   std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16", calibration,
       cost_kind = "auto", attention = "varlen";
   int batch = 0, context = 0, kernels_per_layer = RooflineParams{}.kernels_per_layer, tensor = 1, pipeline = 1;
-  opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models)")(
+  opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models) or a Hugging Face config.json")(
       "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
                                                            "engine preset, sets the CPU overhead (default vllm-v1)")(
       "overhead", po::value(&overhead), "override the overhead preset (cuda-graph, eager, none)")(
