@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include "experiments/sweep.h"
@@ -153,23 +152,29 @@ std::int64_t read_vllm_log_gpu_blocks(const std::string& path, int block_size) {
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot open the engine log");
   // V0: "# GPU blocks: 27000, # CPU blocks: 2048" (older: "# cuda blocks: ..."); V1: "GPU KV
-  // cache size: 431,360 tokens".
-  const std::regex v0(R"(# (?:GPU|cuda) blocks: ([0-9]+))");
-  const std::regex v1(R"(GPU KV cache size: ([0-9,]+) tokens)");
-  std::int64_t blocks = -1;
-  std::string line;
-  std::smatch m;
-  while (std::getline(in, line)) {
-    if (std::regex_search(line, m, v0)) {
-      blocks = std::stoll(m[1].str());
-    } else if (std::regex_search(line, m, v1)) {
-      std::string digits;
-      for (char ch : m[1].str()) {
-        if (ch != ',') digits += ch;
-      }
-      if (digits.size() > 15) throw InputError(path + ": KV cache size out of range: " + m[1].str());
-      blocks = std::stoll(digits) / std::max(1, block_size);
+  // cache size: 431,360 tokens". Plain string search: std::regex trips GCC 12's
+  // maybe-uninitialized warning under the sanitizer build.
+  auto number_after = [](const std::string& line, const std::string& key, std::string& digits) {
+    const auto at = line.find(key);
+    if (at == std::string::npos) return false;
+    digits.clear();
+    for (std::size_t k = at + key.size(); k < line.size(); ++k) {
+      const char ch = line[k];
+      if (ch >= '0' && ch <= '9') digits += ch;
+      else if (ch != ',') break;
     }
+    return !digits.empty();
+  };
+  std::int64_t blocks = -1;
+  std::string line, digits;
+  while (std::getline(in, line)) {
+    const bool v0 = number_after(line, "# GPU blocks: ", digits) || number_after(line, "# cuda blocks: ", digits);
+    const bool v1 = !v0 && number_after(line, "GPU KV cache size: ", digits) &&
+                    line.find(" tokens", line.find("GPU KV cache size: ")) != std::string::npos;
+    if (!v0 && !v1) continue;
+    if (digits.size() > 15) throw InputError(path + ": KV cache size out of range: " + digits);
+    blocks = std::stoll(digits);
+    if (v1) blocks /= std::max(1, block_size);
   }
   if (blocks < 0) {
     throw InputError(path + ": no KV cache size found (expected a vLLM line '# GPU blocks: N' or 'GPU KV cache size: N "
