@@ -246,11 +246,18 @@ CalibratedCosts fit_bundle(const Bundle& b, const std::string& catalog_gpu) {
   if (b.has("compression")) {
     const BundleTable& t = b.tables.at("compression");
     std::map<std::string, std::vector<Sample>> by;
+    std::map<std::string, std::vector<std::array<double, 3>>> grids;  // (batch, context, t)
+    const bool has_batch = t.col("batch") >= 0;
     for (std::size_t i = 0; i < t.rows.size(); ++i) {
-      by[t.str(i, "op") + "/" + t.str(i, "format")].push_back(
-          {{1.0, t.num(i, "tokens"), t.num(i, "context")}, t.num(i, "time_us_median")});
+      const std::string key = t.str(i, "op") + "/" + t.str(i, "format");
+      if (has_batch && t.str(i, "op") == "h2o_topk") {
+        grids[key].push_back({t.num(i, "batch"), t.num(i, "context"), t.num(i, "time_us_median")});
+        continue;
+      }
+      by[key].push_back({{1.0, t.num(i, "tokens"), t.num(i, "context")}, t.num(i, "time_us_median")});
     }
     for (auto& [key, s] : by) c.compression[key] = fit_linear("compression " + key, s, c.quality);
+    for (auto& [key, pts] : grids) c.compression_grid[key] = fit_grid("compression " + key, pts, false, true, c.quality);
   }
   if (b.has("copy")) {
     const BundleTable& t = b.tables.at("copy");

@@ -67,6 +67,10 @@ struct CalibratedCosts {
   std::map<std::string, PiecewiseLogLog> elementwise;
   // compression[op + "/" + format]: features {1, tokens, context}
   std::map<std::string, LinearFit> compression;
+  // Compression operators whose time is not affine in (tokens, context), interpolated on their
+  // measured (batch, context) grid instead: h2o_topk (a top-k per sequence runs in parallel
+  // across the batch until the GPU fills, so time is flat in batch, then grows).
+  std::map<std::string, Grid2D> compression_grid;
   // copy[direction]: t(bytes)
   std::map<std::string, PiecewiseLogLog> copy;
   double graph_us_per_kernel = 0;   // launch gap inside a CUDA graph
