@@ -225,14 +225,16 @@ MetricStats stats_of(const std::string& name, const std::vector<const ValidatedP
 
 double step_ms(const Scenario& s, const MeasuredPoint& p) {
   const auto cost = make_cost_model(s);
-  const CompressionSpec& method = s.methods.front();
+  // The first replica group's method (a fixed one, or the scenario's default).
+  const std::uint8_t m = s.cluster.groups.front().method.value_or(0);
+  const CompressionSpec& method = s.methods.at(m);
   BatchShape shape;
   if (p.phase == "prefill") {
-    for (int i = 0; i < p.batch; ++i) shape.prefills.push_back({p.context, 0, true, 0});
+    for (int i = 0; i < p.batch; ++i) shape.prefills.push_back({p.context, 0, true, m});
   } else {
     // Each request attends over what its method keeps of a `context`-token sequence.
     const std::int64_t resident = std::min(kept_after_prefill(method.retention, p.context), resident_cap(method.retention));
-    shape.decode = {BatchShape::uniform_decode(p.batch, static_cast<std::int32_t>(resident))};
+    shape.decode = {BatchShape::uniform_decode(p.batch, static_cast<std::int32_t>(resident), m)};
   }
   return to_ms(cost->step_cost(shape).total_ns);
 }

@@ -18,7 +18,10 @@ class JsonReader {
   std::int64_t integer(const char* key) const {
     if (!has(key)) fail(key, "required key is missing");
     const auto& v = j_[key];
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 1) fail(key, "expected an integer >= 1, got " + v.dump());
+    // Bounded so every shape product (heads x head_dim, vocab x hidden) stays far from int overflow.
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > (std::int64_t{1} << 24)) {
+      fail(key, "expected an integer in [1, 16777216], got " + v.dump());
+    }
     return v.get<std::int64_t>();
   }
   std::int64_t integer_or(const char* key, std::int64_t fallback) const { return has(key) ? integer(key) : fallback; }

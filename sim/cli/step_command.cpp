@@ -34,6 +34,7 @@ int step_command(const std::vector<std::string>& args) {
   std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16", calibration,
       cost_kind = "auto", attention = "varlen";
   int batch = 0, context = 0, kernels_per_layer = RooflineParams{}.kernels_per_layer, tensor = 1, pipeline = 1;
+  double link_gbps = 0;
   opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models) or a Hugging Face config.json")(
       "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
                                                            "engine preset, sets the CPU overhead (default vllm-v1)")(
@@ -49,6 +50,7 @@ int step_command(const std::vector<std::string>& args) {
       "attention", po::value(&attention), "varlen (default: per-sequence kernels) or batch_masked (one dense masked SDPA over the batch)")(
       "tensor", po::value(&tensor), "tensor-parallel GPUs (default 1)")(
       "pipeline", po::value(&pipeline), "pipeline-parallel stages (default 1)")(
+      "link-gbps", po::value(&link_gbps), "link bandwidth per direction for --tensor/--pipeline (default: the GPU's NVLink / 2)")(
       "format", po::value(&format), "text (default) or json");
   po::variables_map vm;
   if (!parse_options(args, opts, vm)) return 0;
@@ -78,8 +80,12 @@ int step_command(const std::vector<std::string>& args) {
   ParallelismSpec par;
   par.tensor = tensor;
   par.pipeline = pipeline;
+  par.link_gbps = link_gbps;
   if (const auto problems = validate_parallelism(par, full); !problems.empty()) {
     throw InputError("--tensor/--pipeline: " + join(problems, "; "));
+  }
+  if (!par.single() && link_gbps <= 0 && g.nvlink_gbps <= 0) {
+    throw InputError("--tensor/--pipeline: " + g.name + " has no NVLink figure in the catalog: give --link-gbps");
   }
   // Everything below costs one GPU's shard; wrap_parallel adds the communication.
   const ModelSpec m = shard_model(full, par);

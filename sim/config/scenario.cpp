@@ -293,6 +293,14 @@ std::string resolve_path(const std::string& path, const std::string& base_dir) {
   return path;
 }
 
+// A split replica needs a link bandwidth: the GPU's NVLink figure, or parallelism.link_gbps.
+void check_link(const ParallelismSpec& p, const GpuSpec& gpu, ConfigReader& r) {
+  if (!p.single() && p.link_gbps <= 0 && gpu.nvlink_gbps <= 0) {
+    r.error("parallelism", gpu.name + " has no NVLink figure in the catalog: set parallelism.link_gbps (the link "
+                                      "bandwidth per direction, GB/s)");
+  }
+}
+
 // Decodes `cluster:` (or, without it, one group from the top level) into s.cluster.groups:
 // names, counts, roles, GPUs, engines, parallelism and forced methods. Capacities and cost
 // sources are resolved later, once every error has been reported.
@@ -308,6 +316,7 @@ void decode_cluster(ConfigReader& top, const YAML::Node& doc, Scenario& s, const
     g.engine = s.engine;
     g.parallelism = s.parallelism;
     for (const auto& problem : validate_parallelism(g.parallelism, s.model)) top.error("parallelism", problem);
+    check_link(g.parallelism, g.gpu, top);
     s.cluster.groups.push_back(std::move(g));
     return;
   }
@@ -363,6 +372,7 @@ void decode_cluster(ConfigReader& top, const YAML::Node& doc, Scenario& s, const
     const YAML::Node parallel = merge_yaml(top_parallel, g.raw("parallelism"));
     group.parallelism = decode_parallelism(ConfigReader(parallel, path + ".parallelism", r.file(), r.errors()), {});
     for (const auto& problem : validate_parallelism(group.parallelism, s.model)) g.error("parallelism", problem);
+    check_link(group.parallelism, group.gpu, g);
     if (group.role != ReplicaRole::kMixed && group.engine.scheduler.rfind("vllm", 0) != 0) {
       g.error("role", std::string("a ") + role_name(group.role) + " replica needs a vLLM engine (preset vllm-v0 or vllm-v1); '" +
                           group.engine.preset + "' has no KV hand-over");
@@ -378,6 +388,19 @@ void decode_cluster(ConfigReader& top, const YAML::Node& doc, Scenario& s, const
     s.cluster.groups.push_back(std::move(group));
   }
   if (total > 65536) r.error("replicas", "at most 65536 replicas in all (got " + std::to_string(total) + ")");
+  // A decode group serves requests in the format their prefill replica wrote: a decode group's
+  // fixed method must be every prefill group's fixed method too.
+  for (std::size_t i = 0; i < s.cluster.groups.size(); ++i) {
+    const ReplicaGroup& d = s.cluster.groups[i];
+    if (d.role != ReplicaRole::kDecode || !d.method) continue;
+    for (const ReplicaGroup& p : s.cluster.groups) {
+      if (p.role == ReplicaRole::kPrefill && p.method != d.method) {
+        r.error("replicas", "group '" + d.name + "' decodes with " + s.methods[*d.method].name + " but prefill group '" +
+                                p.name + "' writes " + (p.method ? s.methods[*p.method].name : std::string("per-request methods")) +
+                                " (a hand-over keeps the KV format: give both the same compression)");
+      }
+    }
+  }
   if (prefill != decode) {
     r.error("replicas", std::string("disaggregated serving needs at least one ") + (prefill ? "decode" : "prefill") +
                             " group (roles: prefill groups hand requests to decode groups)");
@@ -399,6 +422,7 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
   }
   // Cost model: an explicit bundle (calibrated, or transfer when measured on another GPU),
   // an installed bundle for exactly this GPU and (shard) model (auto), or the roofline.
+  try {
   if (cost_kind == "vidur") {
     // Vidur's profiles were measured on the group's GPU (they carry no GPU name of their own).
     CalibratedCosts c = fit_bundle(bundle_from_vidur(resolve_path(vidur_dir, s.base_dir), s.model, g.shard.name,
@@ -435,6 +459,10 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
       g.allreduce = read_allreduce_csv(path, t);
       g.allreduce_source = want == "auto" ? g.gpu.name + "-x" + std::to_string(t) + "/nccl/allreduce.csv" : path;
     }
+  }
+  } catch (const InputError& e) {
+    if (!s.cluster.explicit_cluster) throw;
+    throw InputError(s.source + ": " + who + e.what());
   }
 }
 

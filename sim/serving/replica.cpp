@@ -236,9 +236,13 @@ void Replica::receive(const Handoff& h, SimTime now) {
   r.status = RequestStatus::kSwapped;
   swapped_.push_back(slot);
   const std::int64_t need = max_pages_ever(r);
-  if (need > kv_.capacity()) {
-    reject(slot, now, "received with its KV but needs " + std::to_string(need) +
-                          " KV blocks at its longest and the cache holds " + std::to_string(kv_.capacity()));
+  // Bringing it in needs its pages (plus one if its next token opens a page) above the
+  // watermark; a request that can never pass that would wait forever.
+  const std::int64_t bring_in = r.blocks + (needs_page(r, r.resident_tokens) ? 1 : 0);
+  if (need > kv_.capacity() || kv_.never_fits(bring_in)) {
+    reject(slot, now, "received with its KV but needs " + std::to_string(std::max(need, bring_in)) +
+                          " KV blocks and the cache holds " + std::to_string(kv_.capacity()) + " (watermark " +
+                          std::to_string(kv_.watermark_blocks()) + ")");
   }
 }
 

@@ -190,6 +190,12 @@ TEST(Cluster, BadClusterSectionsNameTheKey) {
       {"cluster: {replicas: [{parallelism: {tensr: 2}}]}",
        "<test>:1: cluster.replicas[0].parallelism.tensr: unknown key (did you mean 'tensor'?)"},
       {"cluster: {replicas: [{gpu: h300}]}", "<test>:1: cluster.replicas[0].gpu: "},
+      {"cluster: {replicas: [{role: prefill}, {name: dec, role: decode, compression: kivi-4}]}",
+       "<test>:1: cluster.replicas: group 'dec' decodes with kivi-4 but prefill group 'group0' writes per-request "
+       "methods (a hand-over keeps the KV format: give both the same compression)"},
+      {"gpu: l40s\nparallelism: {tensor: 2}",
+       "parallelism: l40s has no NVLink figure in the catalog: set parallelism.link_gbps (the link bandwidth per "
+       "direction, GB/s)"},
   };
   for (const auto& c : cases) {
     try {
@@ -239,6 +245,27 @@ TEST(Overrides, SettingAKeyInsideANamedSectionTurnsItIntoAMapping) {
   EXPECT_FALSE(s.length_effect);
   EXPECT_EQ(s.engine.overhead.per_step_ns, 7 * kNsPerMs);
   EXPECT_EQ(s.engine.overhead.per_request_ns, overhead_preset("eager").per_request_ns);
+}
+
+}  // namespace
+}  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+// A received request whose pages can never clear the decode replica's watermark is rejected
+// at once (found in review: it used to wait in the swapped queue until the livelock check).
+TEST(Cluster, AReceivedRequestAboveTheWatermarkIsRejectedNotStuck) {
+  const std::string yaml =
+      "model: llama-3-8b\n"
+      "cluster: {replicas: [{role: prefill, engine: {preset: vllm-v1}},"
+      " {role: decode, engine: {preset: vllm-v0, num_gpu_blocks: 100, watermark: 0.1}}]}\n"
+      "workload: {num_requests: 2, arrival: {kind: all-at-once}, prompt_tokens: {kind: fixed, value: 1500},"
+      " output_tokens: {kind: fixed, value: 4}}\n";
+  const auto o = testing::run(testing::scenario(yaml, {"run.deep_check_every=1"}));
+  EXPECT_EQ(o.result.counters.handed_off, 2);
+  EXPECT_EQ(o.result.counters.rejected, 2);
+  EXPECT_EQ(o.result.counters.finished, 0);
 }
 
 }  // namespace

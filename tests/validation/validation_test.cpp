@@ -85,7 +85,7 @@ TEST(HfConfig, MalformedConfigsNameTheFileAndKey) {
       {"gpt2.json",
        "architectures: unsupported architecture 'GPT2LMHeadModel'; supported: LlamaForCausalLM, MistralForCausalLM, "
        "Qwen2ForCausalLM"},
-      {"string_hidden.json", "hidden_size: expected an integer >= 1, got \"4096\""},
+      {"string_hidden.json", "hidden_size: expected an integer in [1, 16777216], got \"4096\""},
       {"kv_heads.json", "num_key_value_heads: 5 does not divide num_attention_heads 32"},
   };
   for (const auto& c : cases) {
