@@ -44,24 +44,39 @@ std::string RingCollectives::describe() const {
 
 TableCollectives::TableCollectives(PiecewiseLogLog all_reduce_us, int gpus, std::string source,
                                    RingCollectives fallback)
-    : table_(std::move(all_reduce_us)), gpus_(gpus), source_(std::move(source)), ring_(fallback) {}
+    : TableCollectives(CollectiveTables{std::move(all_reduce_us), std::nullopt, std::nullopt, std::move(source)}, gpus,
+                       fallback) {}
+
+TableCollectives::TableCollectives(CollectiveTables tables, int gpus, RingCollectives fallback)
+    : t_(std::move(tables)), gpus_(gpus), ring_(fallback) {}
 
 Duration TableCollectives::all_reduce_ns(double bytes, int gpus) const {
   if (gpus <= 1 || bytes <= 0) return 0;
-  if (gpus != gpus_) return ring_.all_reduce_ns(bytes, gpus);
-  return ceil_ns(table_.eval(bytes) * 1e3);
+  if (gpus != gpus_ || !t_.all_reduce) return ring_.all_reduce_ns(bytes, gpus);
+  return ceil_ns(t_.all_reduce->eval(bytes) * 1e3);
 }
 
 Duration TableCollectives::all_gather_ns(double bytes, int gpus) const {
   if (gpus <= 1 || bytes <= 0) return 0;
   if (gpus != gpus_) return ring_.all_gather_ns(bytes, gpus);
-  return ceil_ns(table_.eval(bytes) * 1e3 / 2.0);
+  if (t_.all_gather) return ceil_ns(t_.all_gather->eval(bytes) * 1e3);
+  if (t_.all_reduce) return ceil_ns(t_.all_reduce->eval(bytes) * 1e3 / 2.0);
+  return ring_.all_gather_ns(bytes, gpus);
 }
 
-Duration TableCollectives::send_ns(double bytes) const { return ring_.send_ns(bytes); }
+Duration TableCollectives::send_ns(double bytes) const {
+  if (bytes <= 0) return 0;
+  if (t_.send) return ceil_ns(t_.send->eval(bytes) * 1e3);
+  return ring_.send_ns(bytes);
+}
 
 std::string TableCollectives::describe() const {
-  return "measured NCCL all-reduce on " + std::to_string(gpus_) + " GPUs (" + source_ + "); sends: " + ring_.describe();
+  std::string what;
+  if (t_.all_reduce) what += "all-reduce";
+  if (t_.all_gather) what += std::string(what.empty() ? "" : ", ") + "all-gather";
+  if (t_.send) what += std::string(what.empty() ? "" : ", ") + "send";
+  return "measured NCCL " + what + " (" + t_.source + "; " + std::to_string(gpus_) + " GPUs); otherwise " +
+         ring_.describe();
 }
 
 PiecewiseLogLog read_allreduce_csv(const std::string& path, int gpus) {
@@ -94,13 +109,30 @@ PiecewiseLogLog read_allreduce_csv(const std::string& path, int gpus) {
   return out;
 }
 
-std::string find_allreduce_csv(const std::vector<std::string>& roots, const std::string& gpu_name, int tensor) {
+CollectiveTables find_collective_tables(const std::vector<std::string>& roots, const std::string& gpu_name, int tensor) {
   namespace fs = std::filesystem;
+  CollectiveTables t;
+  std::vector<std::string> used;
   for (const auto& root : roots) {
-    const fs::path f = fs::path(root) / (gpu_name + "-x" + std::to_string(tensor)) / "nccl" / "allreduce.csv";
-    if (fs::exists(f)) return f.string();
+    const fs::path dir = fs::path(root) / (gpu_name + "-x" + std::to_string(tensor)) / "nccl";
+    if (!t.all_reduce && tensor > 1 && fs::exists(dir / "allreduce.csv")) {
+      t.all_reduce = read_allreduce_csv((dir / "allreduce.csv").string(), tensor);
+      used.push_back(gpu_name + "-x" + std::to_string(tensor) + "/nccl/allreduce.csv");
+    }
+    if (!t.all_gather && tensor > 1 && fs::exists(dir / "allgather.csv")) {
+      t.all_gather = read_allreduce_csv((dir / "allgather.csv").string(), tensor);
+      used.push_back(gpu_name + "-x" + std::to_string(tensor) + "/nccl/allgather.csv");
+    }
+    for (int n = 2; n <= 8 && !t.send; ++n) {
+      const fs::path f = fs::path(root) / (gpu_name + "-x" + std::to_string(n)) / "nccl" / "sendrecv.csv";
+      if (fs::exists(f)) {
+        t.send = read_allreduce_csv(f.string(), 2);
+        used.push_back(gpu_name + "-x" + std::to_string(n) + "/nccl/sendrecv.csv");
+      }
+    }
   }
-  return "";
+  for (std::size_t i = 0; i < used.size(); ++i) t.source += (i ? ", " : "") + used[i];
+  return t;
 }
 
 RingCollectives ring_collectives(const ParallelismSpec& p, const GpuSpec& gpu) {

@@ -56,12 +56,11 @@ std::string ParallelCostModel::describe() const {
 }
 
 std::unique_ptr<CostModel> wrap_parallel(std::unique_ptr<CostModel> shard_cost, const ModelSpec& shard,
-                                         const ParallelismSpec& p, const GpuSpec& gpu,
-                                         const std::optional<PiecewiseLogLog>& allreduce, const std::string& source) {
+                                         const ParallelismSpec& p, const GpuSpec& gpu, const CollectiveTables& tables) {
   if (p.single()) return shard_cost;
   const RingCollectives ring = ring_collectives(p, gpu);
   std::unique_ptr<CollectiveModel> comm;
-  if (allreduce) comm = std::make_unique<TableCollectives>(*allreduce, p.tensor, source, ring);
+  if (tables.any()) comm = std::make_unique<TableCollectives>(tables, p.tensor, ring);
   else comm = std::make_unique<RingCollectives>(ring);
   return std::make_unique<ParallelCostModel>(std::move(shard_cost), shard, p, std::move(comm));
 }

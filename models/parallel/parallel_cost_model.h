@@ -34,10 +34,9 @@ class ParallelCostModel final : public CostModel {
   std::unique_ptr<CollectiveModel> comm_;
 };
 
-// `shard_cost` wrapped for `p` (returned unchanged for one GPU), with the measured
-// all-reduce table when given, else the ring model of `gpu`'s links.
+// `shard_cost` wrapped for `p` (returned unchanged for one GPU), with the measured tables when
+// given, else the ring model of `gpu`'s links.
 std::unique_ptr<CostModel> wrap_parallel(std::unique_ptr<CostModel> shard_cost, const ModelSpec& shard,
-                                         const ParallelismSpec& p, const GpuSpec& gpu,
-                                         const std::optional<PiecewiseLogLog>& allreduce, const std::string& source);
+                                         const ParallelismSpec& p, const GpuSpec& gpu, const CollectiveTables& tables);
 
 }  // namespace kvsim

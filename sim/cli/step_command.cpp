@@ -139,13 +139,9 @@ int step_command(const std::vector<std::string>& args) {
   } else {
     cost_model = std::make_unique<RooflineCostModel>(m, g, e.overhead, params, std::vector<CompressionSpec>{method});
   }
-  std::optional<PiecewiseLogLog> allreduce;
-  std::string allreduce_source;
-  if (tensor > 1) {
-    allreduce_source = find_allreduce_csv(calibration_search_dirs(), g.name, tensor);
-    if (!allreduce_source.empty()) allreduce = read_allreduce_csv(allreduce_source, tensor);
-  }
-  cost_model = wrap_parallel(std::move(cost_model), m, par, g, allreduce, allreduce_source);
+  const CollectiveTables tables =
+      par.single() ? CollectiveTables{} : find_collective_tables(calibration_search_dirs(), g.name, tensor);
+  cost_model = wrap_parallel(std::move(cost_model), m, par, g, tables);
   const CostModel& cost = *cost_model;
   BatchShape shape;
   if (phase == "prefill") {

@@ -445,20 +445,16 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
     g.cost_kind = "calibrated";
     g.calibration_gpu = catalog.gpu(g.calibration->catalog_gpu);
   }
-  // Collectives: a measured all-reduce table for this GPU at this tensor degree, if any.
+  // Collectives: the measured tables for this GPU (all-reduce and all-gather at this tensor
+  // degree, sends), or an explicit all-reduce CSV.
   const int t = g.parallelism.tensor;
   const std::string& want = g.parallelism.collectives;
-  if (t > 1 && want != "ring") {
-    std::string path;
-    if (want == "auto") {
-      path = find_allreduce_csv(calibration.dirs(), g.gpu.name, t);
-    } else {
-      path = resolve_path(want, s.base_dir);
-    }
-    if (!path.empty()) {
-      g.allreduce = read_allreduce_csv(path, t);
-      g.allreduce_source = want == "auto" ? g.gpu.name + "-x" + std::to_string(t) + "/nccl/allreduce.csv" : path;
-    }
+  if (!g.parallelism.single() && want == "auto") {
+    g.collective_tables = find_collective_tables(calibration.dirs(), g.gpu.name, t);
+  } else if (t > 1 && want != "ring") {
+    const std::string path = resolve_path(want, s.base_dir);
+    g.collective_tables.all_reduce = read_allreduce_csv(path, t);
+    g.collective_tables.source = path;
   }
   } catch (const InputError& e) {
     if (!s.cluster.explicit_cluster) throw;

@@ -13,6 +13,7 @@
 #include "models/compression/compression_spec.h"
 #include "models/cost/calibrated_costs.h"
 #include "models/cost/roofline_cost_model.h"
+#include "models/parallel/collectives.h"
 #include "models/parallel/parallelism.h"
 #include "models/spec/catalog.h"
 #include "sim/serving/engine_config.h"
@@ -57,8 +58,7 @@ struct ReplicaGroup {
   std::string cost_kind = "roofline";
   std::optional<CalibratedCosts> calibration;
   GpuSpec calibration_gpu;
-  std::optional<PiecewiseLogLog> allreduce;  // measured NCCL all-reduce at `parallelism.tensor` GPUs
-  std::string allreduce_source;
+  CollectiveTables collective_tables;  // measured NCCL tables (all-reduce/all-gather at T GPUs, sends)
 };
 
 // Many replicas behind a router; without a `cluster:` section, one group of one replica

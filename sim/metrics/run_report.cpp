@@ -93,7 +93,8 @@ nlohmann::json scenario_context(const Scenario& s, const std::string& cost_model
                         {"shard_model", g.shard.name},
                         {"cost_model", g.cost_kind},
                         {"collectives", g.parallelism.single() ? std::string("none")
-                                        : g.allreduce ? "measured " + g.allreduce_source : std::string("ring model")},
+                                        : g.collective_tables.any() ? "measured " + g.collective_tables.source
+                                                                    : std::string("ring model")},
                         {"kv_capacity", capacity_json(g.capacity)}});
     }
     j["cluster"] = {{"router", s.cluster.router},

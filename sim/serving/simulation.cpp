@@ -18,7 +18,7 @@ std::unique_ptr<CostModel> make_group_cost_model(const Scenario& s, const Replic
   } else {
     shard = std::make_unique<RooflineCostModel>(g.shard, g.gpu, g.engine.overhead, s.roofline, s.methods);
   }
-  return wrap_parallel(std::move(shard), g.shard, g.parallelism, g.gpu, g.allreduce, g.allreduce_source);
+  return wrap_parallel(std::move(shard), g.shard, g.parallelism, g.gpu, g.collective_tables);
 }
 
 std::unique_ptr<CostModel> make_cost_model(const Scenario& s) {

@@ -97,6 +97,21 @@ TEST(Collectives, MeasuredTableInterpolatesAndFallsBack) {
   }
 }
 
+TEST(Collectives, MeasuredAllGatherAndSendTablesAreUsedWhenInstalled) {
+  const CollectiveTables t = find_collective_tables({std::string(KVSIM_SOURCE_DIR) + "/calibration/data"}, "h200", 2);
+  ASSERT_TRUE(t.all_reduce && t.all_gather && t.send);
+  EXPECT_EQ(t.source, "h200-x2/nccl/allreduce.csv, h200-x2/nccl/allgather.csv, h200-x2/nccl/sendrecv.csv");
+  const TableCollectives c(t, 2, RingCollectives(360.0, 500.0));
+  // Measured points on 2 x H200 (calibration/data/h200-x2/nccl).
+  EXPECT_EQ(c.send_ns(1048576), 13193);  // 13.192 us, ceil to ns
+  EXPECT_EQ(c.all_gather_ns(2097152, 2), 4776);
+  EXPECT_EQ(c.all_reduce_ns(1048576, 2), 4302);
+  // 8-way TP: no 8-GPU tables, the sends are still measured.
+  const CollectiveTables t8 = find_collective_tables({std::string(KVSIM_SOURCE_DIR) + "/calibration/data"}, "h200", 8);
+  EXPECT_FALSE(t8.all_reduce.has_value());
+  EXPECT_TRUE(t8.send.has_value());
+}
+
 // The parallel model = the shard's cost with stage ops x P + 2 all-reduces per layer and
 // stage + one for the embedding + the logits gather + (P - 1) stage sends.
 TEST(ParallelCost, DecomposesIntoShardComputeAndCommunication) {
