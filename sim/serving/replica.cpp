@@ -217,21 +217,11 @@ void Replica::receive(const Handoff& h, SimTime now) {
   ++counters_.received;
   const std::int32_t slot = alloc_slot();
   RequestState& r = slots_[static_cast<std::size_t>(slot)];
-  r.spec = h.spec;
-  r.method = h.method;
-  r.target_output = h.target_output;
-  r.baseline_output = h.baseline_output;
-  r.generated = h.generated;
-  r.resident_tokens = h.resident_tokens;
-  r.prefill_target = h.spec.prompt_tokens;
-  r.computed = h.spec.prompt_tokens;
-  r.blocks = pages(h.method, h.resident_tokens);
-  r.first_scheduled = h.first_scheduled;
-  r.first_token = h.first_token;
-  r.last_token = h.first_token;
-  r.preempt_recompute = h.preempt_recompute;
-  r.preempt_swap = h.preempt_swap;
-  r.recomputed_tokens = h.recomputed_tokens;
+  const std::uint32_t epoch = r.epoch;  // slot bookkeeping is this replica's, not the sender's
+  r = h.request;
+  r.epoch = epoch;
+  r.prev = r.next = -1;
+  r.blocks = pages(r.method, r.resident_tokens);  // in this replica's pages
   r.remote_kv = true;
   r.status = RequestStatus::kSwapped;
   swapped_.push_back(slot);
@@ -248,20 +238,7 @@ void Replica::receive(const Handoff& h, SimTime now) {
 
 void Replica::hand_off(std::int32_t slot, SimTime now) {
   RequestState& r = slots_[static_cast<std::size_t>(slot)];
-  Handoff h;
-  h.spec = r.spec;
-  h.method = r.method;
-  h.target_output = r.target_output;
-  h.baseline_output = r.baseline_output;
-  h.generated = r.generated;
-  h.resident_tokens = r.resident_tokens;
-  h.kv_bytes = r.blocks * capacity_.block_bytes;
-  h.first_scheduled = r.first_scheduled;
-  h.first_token = r.first_token;
-  h.preempt_recompute = r.preempt_recompute;
-  h.preempt_swap = r.preempt_swap;
-  h.recomputed_tokens = r.recomputed_tokens;
-  handoffs_.push_back(h);
+  handoffs_.push_back({r, r.blocks * capacity_.block_bytes});
   kv_.release(r.blocks);
   r.blocks = 0;
   unlink_running(slot);

@@ -41,21 +41,12 @@ struct ReplicaCounters {
 
 ReplicaCounters& operator+=(ReplicaCounters& a, const ReplicaCounters& b);
 
-// A prefilled request leaving a prefill replica for a decode replica, with what its
-// request record needs (timestamps and counts carry over).
+// A prefilled request leaving a prefill replica for a decode replica: its state as the prefill
+// replica left it (never in that replica's decode pool, so every field is current; timestamps
+// and counts carry over), and the bytes of its resident KV on one GPU of the sender.
 struct Handoff {
-  RequestSpec spec;
-  std::uint8_t method = 0;
-  std::int32_t target_output = 0;
-  std::int32_t baseline_output = 0;
-  std::int32_t generated = 0;
-  std::int64_t resident_tokens = 0;  // KV tokens to transfer (after retention)
-  std::int64_t kv_bytes = 0;         // their bytes on one GPU of the sending replica
-  SimTime first_scheduled = -1;
-  SimTime first_token = -1;
-  std::int32_t preempt_recompute = 0;
-  std::int32_t preempt_swap = 0;
-  std::int64_t recomputed_tokens = 0;
+  RequestState request;
+  std::int64_t kv_bytes = 0;
 };
 
 class Replica {

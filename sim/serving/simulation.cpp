@@ -203,8 +203,8 @@ RunResult Simulation::run() {
         if (it == in_transit_.end()) throw InvariantViolation("KV arrival for an unknown transfer");
         const Handoff h = std::move(it->second.first);
         in_transit_.erase(it);
-        const RouteRequest rr{h.spec.prompt_tokens, h.spec.output_tokens, h.resident_tokens};
-        touched = route(rr, nullptr, h.method, decode_);
+        const RouteRequest rr{h.request.spec.prompt_tokens, h.request.spec.output_tokens, h.request.resident_tokens};
+        touched = route(rr, nullptr, h.request.method, decode_);
         replicas_[touched].replica->receive(h, now);
         wake(touched, now);
         break;
