@@ -3,6 +3,8 @@
 #   calibration/run_device.sh smoke            dry-run checks + a quick grid + quick e2e
 #   calibration/run_device.sh bundle SHAPE...  full grids, one bundle per shape
 #   calibration/run_device.sh e2e MODEL...     end-to-end PyTorch ground truth
+#   calibration/run_device.sh bundle_e2e S1,S2 MODEL...   bundles for the shapes, then e2e for the models
+#   calibration/run_device.sh framework MODEL...          PyTorch small-op bench + per-kernel step profiles
 # Results go to $OUT (or ./device-out) as one tar.gz per stage.
 set -uo pipefail
 stage="$1"; shift
@@ -33,6 +35,12 @@ case "$stage" in
       "$bin" --model-shape "$shape" --out "work/bundle/$shape" > "work/bundle-$shape.log" 2>&1; echo "$shape rc=$?"; tail -3 "work/bundle-$shape.log"
     done
     for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_llama_e2e.py --model "$m" --out work/e2e 2>&1 | grep -v Warn | tail -45; done
+    ;;
+  framework)
+    # PyTorch's own small-kernel cost in a CUDA graph (a framework microbenchmark), then a
+    # per-kernel profile of the e2e model's steps (diagnosis only).
+    PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_small_op_bench.py --out work/torch_small_op 2>&1 | grep -v Warn
+    for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_profile_step.py --model "$m" --out work/profile 2>&1 | grep -v Warn; done
     ;;
   e2e)
     for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_llama_e2e.py --model "$m" --out work/e2e 2>&1 | tail -40; done

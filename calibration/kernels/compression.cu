@@ -922,7 +922,7 @@ void run_compression(Ctx& ctx, std::string& grid) {
   }
 
   // H2O accumulate and top-k
-  std::vector<long long> hb = dry ? std::vector<long long>{1} : quick ? std::vector<long long>{1, 64} : std::vector<long long>{1, 16, 64};
+  std::vector<long long> hb = dry ? std::vector<long long>{1} : quick ? std::vector<long long>{1, 64} : std::vector<long long>{1, 2, 4, 8, 16, 32, 64};
   std::vector<long long> hc = dry ? std::vector<long long>{2000}
                                   : quick ? std::vector<long long>{1024, 32768}
                                           : std::vector<long long>{1024, 2048, 4096, 8192, 16384, 32768};
