@@ -11,7 +11,7 @@ torch.nn.functional.scaled_dot_product_attention, RMSNorm / rotary / SiLU as tor
 Writes CSVs to --out and prints a table. Usage:
   python3 torch_llama_e2e.py --model llama-3-8b --out DIR [--quick]
 """
-import argparse, csv, json, math, os, statistics, sys, time
+import argparse, csv, json, math, os, statistics, subprocess, sys, time
 
 import torch
 import torch.nn.functional as F
@@ -130,6 +130,18 @@ def time_events(fn, reps, warmup=3):
     return out
 
 
+def gpu_state():
+    """SM clock (MHz), temperature (C) and power (W) right after a point, or -1s: the same work has
+    measured up to 7 % apart in two runs, and the clock is the first suspect."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=clocks.sm,temperature.gpu,power.draw",
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=10).stdout
+        sm, temp, power = (float(v) for v in out.strip().splitlines()[0].split(","))
+        return dict(sm_clock_mhz=int(sm), temp_c=int(temp), power_w=round(power, 1))
+    except Exception:
+        return dict(sm_clock_mhz=-1, temp_c=-1, power_w=-1)
+
+
 def summarize(ts):
     n = len(ts)
     return statistics.median(ts), ts[max(0, int(0.1 * n) - 1)], ts[min(n - 1, int(0.9 * n))]
@@ -192,7 +204,8 @@ def main():
                 kernels = count_graph_kernels(lambda: m.decode_step(tok, pos, caches, kv == "fp8")) if (B, C) == decode_grid[0] else -1
             med, p10, p90 = summarize(ts)
             rows.append(dict(model=args.model, phase="decode", kv=kv, batch=B, context=C, time_us_median=round(med, 2),
-                             time_us_p10=round(p10, 2), time_us_p90=round(p90, 2), reps=reps, kernels_eager=kernels))
+                             time_us_p10=round(p10, 2), time_us_p90=round(p90, 2), reps=reps, kernels_eager=kernels,
+                             **gpu_state()))
             print(f"decode {kv:4s} B={B:4d} C={C:6d}  {med:9.1f} us  (p10 {p10:.1f}, p90 {p90:.1f})", flush=True)
             del caches, graph
             torch.cuda.empty_cache()
@@ -217,7 +230,7 @@ def main():
             med, p10, p90 = summarize(t)
             rows.append(dict(model=args.model, phase=phase, kv="fp16", batch=B, context=T, time_us_median=round(med, 2),
                              time_us_p10=round(p10, 2), time_us_p90=round(p90, 2), reps=max(5, reps // 2),
-                             kernels_eager=kernels))
+                             kernels_eager=kernels, **gpu_state()))
             print(f"{phase:13s} B={B:4d} T={T:6d}  {med:9.1f} us  (p10 {p10:.1f}, p90 {p90:.1f})", flush=True)
         torch.cuda.empty_cache()
     path = os.path.join(args.out, f"e2e_{args.model}.csv")
