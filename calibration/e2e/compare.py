@@ -3,13 +3,33 @@
 
 For every row of calibration/e2e/results/<gpu>/e2e_<model>.csv this runs
   kvsim step --model M --gpu G --batch B --context C --phase P --overhead none
-             --kernels-per-layer K [--compression '{method: fp8, fused_dequant: false}']
+             --kernels-per-layer K --extra-kernel-us X
+             [--compression '{method: fp8, fused_dequant: false, dequant_bandwidth_gbps: BW}']
 where K is the number of kernels the PyTorch implementation launches per layer (counted by
-the torch profiler in the same run: a property of the implementation, not a timing), and
-prints measured vs predicted with the relative error. Standard library only.
+the torch profiler in the same run: a property of the implementation, not a timing), X is
+PyTorch's cost per small kernel in a CUDA graph and BW its fp8 -> fp16 cast bandwidth, both
+from PyTorch microbenchmarks that share nothing with the end-to-end runs
+(torch_small_op_bench.py, torch_cast_bench.py; --framework DIR, default
+calibration/e2e/results/h200; --no-framework prices everything with kvsim's own kernels).
+Several CSVs of the same model (repeated runs) are merged: each point is compared with the
+median of its runs, and the spread (max - min) / median of the runs is printed with it.
+Exit status 1 with --max-error E when any compared point is off by more than E.
+Standard library only.
 Usage: calibration/e2e/compare.py [--kvsim build/release/sim/kvsim] [--gpu h200] CSV...
 """
-import argparse, csv, json, statistics, subprocess, sys
+import argparse, csv, json, os, statistics, subprocess, sys
+
+
+def framework_costs(folder):
+    """(extra kernel us, fp8 cast GB/s) from the PyTorch microbenchmarks in `folder`."""
+    with open(os.path.join(folder, "torch_small_op", "torch_small_op.csv")) as f:
+        mix = [r for r in csv.DictReader(f) if r["op"] == "mix"]
+    # The one-row mix: the floor per small kernel (bigger rows are priced by kvsim's own tables).
+    extra_us = float(min(mix, key=lambda r: int(r["rows"]))["us_per_kernel"])
+    with open(os.path.join(folder, "torch_cast", "torch_cast.csv")) as f:
+        casts = [r for r in csv.DictReader(f) if r["src"] == "fp8_e4m3"]
+    cast_gbps = float(max(casts, key=lambda r: int(r["elements"]))["gbps"])
+    return extra_us, cast_gbps
 
 
 def main():
@@ -17,12 +37,29 @@ def main():
     ap.add_argument("--kvsim", default="build/release/sim/kvsim")
     ap.add_argument("--gpu", default="h200")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--framework", default="calibration/e2e/results/h200")
+    ap.add_argument("--no-framework", action="store_true")
+    ap.add_argument("--max-error", type=float, default=None)
     ap.add_argument("csvs", nargs="+")
     a = ap.parse_args()
-    rows = []
+    extra_us, cast_gbps = (0.0, 0.0) if a.no_framework else framework_costs(a.framework)
+    if not a.no_framework:
+        print(f"PyTorch microbenchmarks: {extra_us} us per small kernel, fp8 cast {cast_gbps} GB/s", file=sys.stderr)
+    raw = []
     for path in a.csvs:
         with open(path) as f:
-            rows += list(csv.DictReader(f))
+            raw += list(csv.DictReader(f))
+    # Merge repeated runs: one row per point, its time the median over runs.
+    merged, order = {}, []
+    for r in raw:
+        key = (r["model"], r["phase"], r["kv"], r["batch"], r["context"])
+        if key not in merged:
+            merged[key] = dict(r, runs=[])
+            order.append(key)
+        merged[key]["runs"].append(float(r["time_us_median"]))
+        if int(r["kernels_eager"]) > 0:
+            merged[key]["kernels_eager"] = r["kernels_eager"]
+    rows = [merged[k] for k in order]
     # Kernels per step of each (model, phase, kv), counted once per file.
     kernels = {}
     for r in rows:
@@ -39,8 +76,11 @@ def main():
         cmd = [a.kvsim, "step", "--model", r["model"], "--gpu", a.gpu, "--batch", r["batch"], "--context",
                r["context"], "--phase", phase, "--overhead", "none", "--kernels-per-layer", str(per_layer),
                "--format", "json"]
+        if extra_us > 0:
+            cmd += ["--extra-kernel-us", str(extra_us)]
         if r["kv"] == "fp8":
-            cmd += ["--compression", "{method: fp8, fused_dequant: false}"]
+            bw = f", dequant_bandwidth_gbps: {cast_gbps}" if cast_gbps > 0 else ""
+            cmd += ["--compression", "{method: fp8, fused_dequant: false" + bw + "}"]
         elif r["kv"] == "window512":
             # StreamingLLM's 64 sink + 448 recent tokens, evicted every step.
             cmd += ["--compression", "{method: streamingllm, evict_every_step: true}"]
@@ -49,24 +89,33 @@ def main():
             print(f"skipped {r['model']} {phase} B={r['batch']} C={r['context']}: {res.stderr.strip()}", file=sys.stderr)
             continue
         j = json.loads(res.stdout)
-        measured = float(r["time_us_median"]) / 1e3
+        runs = r["runs"]
+        measured = statistics.median(runs) / 1e3
+        spread = (max(runs) - min(runs)) / statistics.median(runs)
         predicted = j["total_ms"]
         out.append((r["model"], phase, r["kv"], int(r["batch"]), int(r["context"]), measured, predicted,
-                    (predicted - measured) / measured))
+                    (predicted - measured) / measured, len(runs), spread))
     if a.markdown:
-        print("| model | phase | KV | batch | context | measured ms | kvsim ms | error |")
-        print("|---|---|---|---|---|---|---|---|")
-        for m, p, kv, b, c, me, pr, e in out:
-            print(f"| {m} | {p} | {kv} | {b} | {c} | {me:.2f} | {pr:.2f} | {e*100:+.1f} % |")
+        print("| model | phase | KV | batch | context | runs | measured ms (median) | run spread | kvsim ms | error |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for m, p, kv, b, c, me, pr, e, n, sp in out:
+            print(f"| {m} | {p} | {kv} | {b} | {c} | {n} | {me:.2f} | {sp*100:.1f} % | {pr:.2f} | {e*100:+.1f} % |")
     else:
-        for m, p, kv, b, c, me, pr, e in out:
-            print(f"{m:12s} {p:7s} {kv:5s} B={b:4d} C={c:6d}  measured {me:9.2f} ms  kvsim {pr:9.2f} ms  {e*100:+6.1f} %")
+        for m, p, kv, b, c, me, pr, e, n, sp in out:
+            print(f"{m:12s} {p:7s} {kv:9s} B={b:4d} C={c:6d}  measured {me:9.2f} ms ({n} runs, spread {sp*100:4.1f} %)"
+                  f"  kvsim {pr:9.2f} ms  {e*100:+6.1f} %")
     print()
     for key in sorted({(o[1], o[2]) for o in out}):
         errs = [abs(o[7]) for o in out if (o[1], o[2]) == key]
         within = sum(e <= 0.10 for e in errs)
         print(f"{key[0]} {key[1]}: median |error| {statistics.median(errs)*100:.1f} %, max {max(errs)*100:.1f} %, "
               f"{within}/{len(errs)} points within 10 %")
+    worst = max(abs(o[7]) for o in out)
+    print(f"all: {len(out)} points, median |error| {statistics.median(abs(o[7]) for o in out)*100:.1f} %, "
+          f"max {worst*100:.1f} %, {sum(abs(o[7]) <= 0.10 for o in out)}/{len(out)} within 10 %")
+    if a.max_error is not None and worst > a.max_error:
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

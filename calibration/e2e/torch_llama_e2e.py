@@ -24,13 +24,19 @@ SHAPES = {
 
 
 class Llama:
-    def __init__(self, name, dev):
+    def __init__(self, name, dev, layout="linear"):
+        # layout "linear": weights stored [out, in] and applied as x @ W^T (F.linear), as
+        # nn.Linear, HF and vLLM store them, and as kvsim-calibrate's GEMMs are measured.
+        # "matmul": stored [in, out] and applied as x @ W (runs 1 and 2 of 2026-11-28/29); cuBLAS
+        # then picks other kernels (at 128 rows a 448x64 tile, about 20 % slower).
+        self.layout = layout
         L, h, hq, hkv, d, ffn, vocab = SHAPES[name]
         self.L, self.h, self.hq, self.hkv, self.d, self.ffn, self.vocab = L, h, hq, hkv, d, ffn, vocab
         g = torch.Generator(device=dev).manual_seed(0)
-        def w(*shape):
+        def w(i, o):
+            shape = (o, i) if layout == "linear" else (i, o)
             return (torch.randn(*shape, device=dev, dtype=torch.float16, generator=g) * 0.02)
-        self.embed = w(vocab, h)
+        self.embed = (torch.randn(vocab, h, device=dev, dtype=torch.float16, generator=g) * 0.02)
         self.layers = []
         for _ in range(L):
             self.layers.append(dict(
@@ -42,6 +48,9 @@ class Llama:
         self.lm_head = w(h, vocab)
         inv = 1.0 / (500000.0 ** (torch.arange(0, d, 2, device=dev, dtype=torch.float32) / d))
         self.inv_freq = inv
+
+    def mm(self, x, wt):
+        return F.linear(x, wt) if self.layout == "linear" else x @ wt
 
     @staticmethod
     def rms(x, wt):
@@ -63,9 +72,9 @@ class Llama:
 
     def layer_mlp(self, x, lw):
         y = self.rms(x, lw["ln2"])
-        gu = y @ lw["wgu"]
+        gu = self.mm(y, lw["wgu"])
         gte, up = gu.split(self.ffn, -1)
-        return x + (F.silu(gte) * up) @ lw["wd"]
+        return x + self.mm(F.silu(gte) * up, lw["wd"])
 
     def decode_step(self, tok, pos, caches, kv_fp8):
         """tok [B], pos [B] (all equal here), caches: list of (K, V, scale) [B, hkv, C, d]."""
@@ -73,7 +82,7 @@ class Llama:
         x = self.embed[tok].unsqueeze(1)  # [B, 1, h]
         for lw, (kc, vc) in zip(self.layers, caches):
             y = self.rms(x, lw["ln1"])
-            qkv = (y @ lw["wqkv"]).view(B, 1, self.hq + 2 * self.hkv, self.d).transpose(1, 2)
+            qkv = self.mm(y, lw["wqkv"]).view(B, 1, self.hq + 2 * self.hkv, self.d).transpose(1, 2)
             q, k, v = qkv.split([self.hq, self.hkv, self.hkv], 1)
             q = self.rope(q, pos.view(B, 1))
             k = self.rope(k, pos.view(B, 1))
@@ -90,9 +99,9 @@ class Llama:
                 o = F.scaled_dot_product_attention(q, kk, vv, enable_gqa=True)
             else:
                 o = F.scaled_dot_product_attention(q, kk, vv)
-            x = x + o.transpose(1, 2).reshape(B, 1, self.hq * self.d) @ lw["wo"]
+            x = x + self.mm(o.transpose(1, 2).reshape(B, 1, self.hq * self.d), lw["wo"])
             x = self.layer_mlp(x, lw)
-        logits = self.rms(x, self.norm)[:, -1] @ self.lm_head
+        logits = self.mm(self.rms(x, self.norm)[:, -1], self.lm_head)
         return torch.argmax(logits.float(), -1)
 
     def prefill(self, toks):
@@ -101,16 +110,16 @@ class Llama:
         pos = torch.arange(T, device=toks.device)
         for lw in self.layers:
             y = self.rms(x, lw["ln1"])
-            qkv = (y @ lw["wqkv"]).view(B, T, self.hq + 2 * self.hkv, self.d).transpose(1, 2)
+            qkv = self.mm(y, lw["wqkv"]).view(B, T, self.hq + 2 * self.hkv, self.d).transpose(1, 2)
             q, k, v = qkv.split([self.hq, self.hkv, self.hkv], 1)
             q, k = self.rope(q, pos), self.rope(k, pos)
             if self.hkv != self.hq:
                 o = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
             else:
                 o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + o.transpose(1, 2).reshape(B, T, self.hq * self.d) @ lw["wo"]
+            x = x + self.mm(o.transpose(1, 2).reshape(B, T, self.hq * self.d), lw["wo"])
             x = self.layer_mlp(x, lw)
-        logits = self.rms(x, self.norm)[:, -1] @ self.lm_head
+        logits = self.mm(self.rms(x, self.norm)[:, -1], self.lm_head)
         return torch.argmax(logits.float(), -1)
 
 
@@ -164,11 +173,12 @@ def main():
     ap.add_argument("--model", default="llama-3-8b", choices=sorted(SHAPES))
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--layout", choices=("linear", "matmul"), default="linear")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     dev = torch.device("cuda")
     torch.manual_seed(0)
-    m = Llama(args.model, dev)
+    m = Llama(args.model, dev, args.layout)
     reps = 10 if args.quick else 30
     kv_bytes_tok_layer = 2 * m.hkv * m.d * 2
     decode_grid = [(1, 512), (8, 2048), (32, 2048)] if args.quick else [
@@ -240,7 +250,7 @@ def main():
         wr.writerows(rows)
     os.replace(path + ".tmp", path)
     meta = dict(tool="torch_llama_e2e.py", model=args.model, gpu=torch.cuda.get_device_name(0),
-                torch=torch.__version__, cuda=torch.version.cuda, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                torch=torch.__version__, cuda=torch.version.cuda, layout=args.layout, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 sm_count=torch.cuda.get_device_properties(0).multi_processor_count, quick=args.quick,
                 note="random fp16 weights; decode = CUDA-graph replay of one step, contiguous KV; fp8 = e4m3 storage dequantized before SDPA; prefill eager")
     with open(os.path.join(args.out, f"e2e_{args.model}.meta.json"), "w") as f:

@@ -132,8 +132,13 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
   }
 
   if (tokens > 0) {
+    // Every kernel leaves a gap; the fused engine's 9 per layer are costed as operators, and
+    // each one beyond them is a framework's small kernel: at least extra_kernel_us.
+    constexpr int kFusedKernelsPerLayer = 9;
     const Duration kernels = static_cast<Duration>(params_.kernels_per_layer) * L + 3;  // + embed, lm_head, sample
-    sc[Op::kKernelGaps].ns = kernels * params_.kernel_gap_ns;
+    const Duration extra = static_cast<Duration>(std::max(0, params_.kernels_per_layer - kFusedKernelsPerLayer)) * L;
+    const Duration extra_ns = std::max(params_.kernel_gap_ns, static_cast<Duration>(params_.extra_kernel_us * 1e3));
+    sc[Op::kKernelGaps].ns = (kernels - extra) * params_.kernel_gap_ns + extra * extra_ns;
   }
   if (shape.swap_bytes > 0) {
     sc[Op::kSwap].bytes = static_cast<double>(shape.swap_bytes);

@@ -3,6 +3,7 @@
 // operator takes max(flops / (peak * compute_efficiency), bytes / (bandwidth *
 // memory_efficiency)); a fixed gap per kernel launch models the GPU idle time between
 // kernels; CPU overhead is added serially (see OverheadSpec).
+#include <string>
 #include <vector>
 
 #include "models/compression/compression_spec.h"
@@ -19,6 +20,16 @@ struct RooflineParams {
   double attention_compute_efficiency = 0.50;  // flash-attention prefill vs GEMM peak
   Duration kernel_gap_ns = 1500;      // per kernel launch on the GPU timeline
   int kernels_per_layer = 9;          // norm, qkv, rope, attn, o, norm, gate_up, act, down
+  // Device time of one of an unfused framework's extra small kernels (beyond the ones costed
+  // per operator), its gap to the next kernel included; 0: kvsim's own minimal kernel. A
+  // framework's generic elementwise kernels (strided TensorIterator loops, casts, stacks) cost
+  // more than kvsim's: PyTorch's measured 2.26 us each in a CUDA graph against 1.46 us
+  // (calibration/e2e/torch_small_op_bench.py; docs/calibration.md section 4b).
+  double extra_kernel_us = 0;
+  // With a calibration bundle: which prefill_attention variant prices prefill attention.
+  // "flash" is kvsim-calibrate's own kernel; a bundle overlay can add a framework's kernel
+  // (calibration/e2e/torch_sdpa_bench.py writes variant "torch_sdpa").
+  std::string prefill_kernel = "flash";
   int decode_max_splits = 16;         // split-KV parallelism available to one sequence
   int prefill_tile_tokens = 128;      // query tile of flash attention (KV re-read per tile)
   // The engine's attention over a batch: false (varlen / paged kernels: each sequence attends

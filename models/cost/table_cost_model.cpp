@@ -1,7 +1,9 @@
 #include "models/cost/table_cost_model.h"
 
 #include "models/compression/kv_layout.h"
+#include "sim/core/error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -30,8 +32,18 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
   residual_ = elementwise("residual");
   silu_ = elementwise("silu");
   softmax_ = elementwise("softmax");
-  const auto pf = costs_.prefill.find("flash");
+  const auto pf = costs_.prefill.find(params_.prefill_kernel);
+  if (pf == costs_.prefill.end() && params_.prefill_kernel != "flash") {
+    std::string have;
+    for (const auto& [variant, fit] : costs_.prefill) have += (have.empty() ? "" : ", ") + variant;
+    throw InputError("cost_model.prefill_kernel: the bundle (" + costs_.provenance + ") has no prefill_attention variant '" +
+                     params_.prefill_kernel + "' (it has: " + (have.empty() ? "none" : have) + ")");
+  }
   prefill_ = pf == costs_.prefill.end() ? nullptr : &pf->second;
+  // H2O's prefill scores are the materialized kernel's extra time over the flash kernel it
+  // was measured beside, whichever kernel prices the attention itself.
+  const auto own = costs_.prefill.find("flash");
+  prefill_flash_ = own == costs_.prefill.end() ? nullptr : &own->second;
   for (const auto& m : methods_) {
     const std::string key = decode_key(m);
     const auto it = costs_.decode.find(key);
@@ -80,8 +92,8 @@ void TableCostModel::compression_ops(const BatchShape& shape, StepCost& sc,
     const double n = c.new_tokens, p = c.cached_tokens, total = n + p;
     if (m.work.scores_at_prefill) {
       scores_any = true;
-      if (prefill_ && prefill_materialized_) {
-        scores += std::max(0.0, prefill_materialized_->eval(n, p + 1) - prefill_->eval(n, p + 1));
+      if (prefill_flash_ && prefill_materialized_) {
+        scores += std::max(0.0, prefill_materialized_->eval(n, p + 1) - prefill_flash_->eval(n, p + 1));
       } else {
         scores_ok = false;
       }
@@ -156,10 +168,11 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
     // Measured per-launch times include each kernel's launch gap. Kernels the bundle does
     // not measure (an implementation's extra elementwise kernels beyond the 11 costed per
     // layer: 4 GEMMs, attention, 2 norms, rotary, activation, 2 residual adds) each cost a
-    // minimal elementwise launch at this row count.
+    // minimal elementwise launch at this row count, or the framework's own small kernel
+    // (extra_kernel_us) where that costs more.
     constexpr int kCostedKernelsPerLayer = 11;
     const double extra = std::max(0, params_.kernels_per_layer - kCostedKernelsPerLayer);
-    const double small = std::max(add, costs_.graph_us_per_kernel);
+    const double small = std::max({add, costs_.graph_us_per_kernel, params_.extra_kernel_us});
     if (small > 0) set(Op::kKernelGaps, extra * L * small + 3 * costs_.graph_us_per_kernel);
   }
   const std::int32_t rows = shape.sampled_rows();

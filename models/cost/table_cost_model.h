@@ -55,6 +55,7 @@ class TableCostModel final : public CostModel {
   std::vector<DecodeTable> decode_;  // per method
   const PiecewiseLogLog* h2d_ = nullptr;
   const Grid2D* prefill_materialized_ = nullptr;
+  const Grid2D* prefill_flash_ = nullptr;  // kvsim-calibrate's own flash kernel (H2O score pricing)
   // Compression operators measured by the bundle (least-squares fits on {1, tokens, context}).
   const LinearFit* compression(const std::string& op, const std::string& format) const;
   std::string format_name(const CompressionSpec& m) const;  // fp16, fp8_e4m3, int8, int4, int2

@@ -32,9 +32,9 @@ int step_command(const std::vector<std::string>& args) {
       "  prefill: B requests each prefilling L prompt tokens in one step\n"
       "  decode:  B requests each generating one token over a context of L tokens");
   std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16", calibration,
-      cost_kind = "auto", attention = "varlen";
+      cost_kind = "auto", attention = "varlen", prefill_kernel = "flash";
   int batch = 0, context = 0, kernels_per_layer = RooflineParams{}.kernels_per_layer, tensor = 1, pipeline = 1;
-  double link_gbps = 0;
+  double link_gbps = 0, extra_kernel_us = 0;
   opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models) or a Hugging Face config.json")(
       "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
                                                            "engine preset, sets the CPU overhead (default vllm-v1)")(
@@ -47,6 +47,11 @@ int step_command(const std::vector<std::string>& args) {
       "cost-model", po::value(&cost_kind), "auto (default: calibrated if a bundle is installed), roofline or calibrated")(
       "kernels-per-layer", po::value(&kernels_per_layer),
       "kernels the implementation launches per layer (default 9: a fused engine); unfused frameworks launch more")(
+      "extra-kernel-us", po::value(&extra_kernel_us),
+      "device time of each kernel beyond the costed ones, gap included (default: kvsim's minimal kernel); "
+      "PyTorch's small kernels: 2.26")(
+      "prefill-kernel", po::value(&prefill_kernel),
+      "with a bundle: the prefill_attention variant that prices prefill (default flash: kvsim's kernel)")(
       "attention", po::value(&attention), "varlen (default: per-sequence kernels) or batch_masked (one dense masked SDPA over the batch)")(
       "tensor", po::value(&tensor), "tensor-parallel GPUs (default 1)")(
       "pipeline", po::value(&pipeline), "pipeline-parallel stages (default 1)")(
@@ -65,6 +70,7 @@ int step_command(const std::vector<std::string>& args) {
   }
   if (format != "text" && format != "json") errors.add("--format must be 'text' or 'json'");
   if (kernels_per_layer < 1) errors.add("--kernels-per-layer must be >= 1");
+  if (!(extra_kernel_us >= 0 && extra_kernel_us <= 1e3)) errors.add("--extra-kernel-us must be in [0, 1000]");
   if (attention != "varlen" && attention != "batch_masked") {
     errors.add("--attention must be 'varlen' or 'batch_masked' (got '" + attention + "')");
   }
@@ -115,6 +121,8 @@ int step_command(const std::vector<std::string>& args) {
   if (!problems.empty()) throw InputError("--compression " + compression + ": " + join(problems, "; "));
   RooflineParams params;
   params.kernels_per_layer = kernels_per_layer;
+  params.extra_kernel_us = extra_kernel_us;
+  params.prefill_kernel = prefill_kernel;
   params.batch_masked_attention = attention == "batch_masked";
   std::optional<CalibratedCosts> costs;
   if (!calibration.empty()) {

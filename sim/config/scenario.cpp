@@ -138,6 +138,10 @@ RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& c
   p.kernel_gap_ns = static_cast<Duration>(gap_us * 1e3);
   p.kernels_per_layer = r.get<int>("kernels_per_layer", p.kernels_per_layer);
   if (p.kernels_per_layer < 0) r.error("kernels_per_layer", "must be >= 0");
+  p.extra_kernel_us = r.get<double>("extra_kernel_us", p.extra_kernel_us);
+  if (!(p.extra_kernel_us >= 0 && p.extra_kernel_us <= 1e3)) r.error("extra_kernel_us", "must be in [0, 1000] microseconds");
+  p.prefill_kernel = r.get<std::string>("prefill_kernel", p.prefill_kernel);
+  if (p.prefill_kernel.empty()) r.error("prefill_kernel", "must name a prefill_attention variant of the bundle (default 'flash')");
   p.decode_max_splits = r.get<int>("decode_max_splits", p.decode_max_splits);
   if (p.decode_max_splits < 1) r.error("decode_max_splits", "must be >= 1");
   const std::string attention = r.get<std::string>("attention", "varlen");

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""PyTorch's causal prefill attention (F.scaled_dot_product_attention), timed alone.
+
+kvsim-calibrate measures its own FA2-class prefill kernel. A framework may dispatch to a faster
+one: on the H200, PyTorch 2.11 runs cuDNN's sm90 (wgmma) flash kernel, which a per-kernel profile
+of the end-to-end Llama showed at 37 ms for a 1 x 8192 prompt (32 layers) where kvsim's kernel
+takes 66 ms. This script times SDPA over the same (new tokens, cached tokens) grid as the bundle's
+prefill_attention family and writes rows in that table's schema with variant `torch_sdpa`, so a
+bundle overlay can price prefill attention with the framework's kernel
+(`cost_model.prefill_kernel: torch_sdpa`; calibration/e2e/compare.py builds the overlay).
+
+It shares nothing with torch_llama_e2e.py's timings: no model, separate random tensors, one
+kernel timed with CUDA events over repetitions (median), like kvsim-calibrate.
+
+Output: <out>/prefill_attention_torch_sdpa_<shape>.csv and a .meta.json.
+"""
+import argparse
+import csv
+import json
+import os
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+# q heads, kv heads per GPU (head_dim 128), as kvsim-calibrate's --model-shape.
+SHAPES = {"llama-2-7b": (32, 32), "llama-3-8b": (32, 8), "llama-3-70b-tp4": (16, 2), "llama-3-70b-tp8": (8, 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--shape", default="llama-3-8b", choices=sorted(SHAPES))
+    ap.add_argument("--reps", type=int, default=30)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    qh, kvh = SHAPES[args.shape]
+    d = 128
+    dev = torch.device("cuda")
+    from torch.nn.attention.bias import causal_lower_right
+    rows = []
+    for P in (128, 256, 512, 1024, 2048, 4096, 8192):
+        for C in (0, 512, 2048, 4096, 8192):
+            T = P + C
+            q = torch.randn(1, qh, P, d, device=dev, dtype=torch.float16)
+            k = torch.randn(1, kvh, T, d, device=dev, dtype=torch.float16)
+            v = torch.randn(1, kvh, T, d, device=dev, dtype=torch.float16)
+            gqa = dict(enable_gqa=True) if kvh != qh else {}
+            if C == 0:
+                fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, **gqa)  # noqa: E731
+            else:
+                # The new tokens are the last P of T: causal aligned to the bottom right.
+                mask = causal_lower_right(P, T)
+                fn = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **gqa)  # noqa: E731
+            with torch.no_grad():
+                for _ in range(3):
+                    fn()
+                torch.cuda.synchronize()
+                ts = []
+                for _ in range(args.reps):
+                    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    a.record()
+                    fn()
+                    b.record()
+                    b.synchronize()
+                    ts.append(a.elapsed_time(b) * 1000.0)
+            ts.sort()
+            med = statistics.median(ts)
+            # Useful FLOPs: QK^T and PV over the causal pairs (C + (P + 1) / 2 keys per query).
+            flops = 4.0 * qh * d * P * (C + (P + 1) / 2)
+            rows.append(dict(variant="torch_sdpa", new_tokens=P, cached_tokens=C, num_q_heads=qh, num_kv_heads=kvh,
+                             head_dim=d, time_us_median=round(med, 3), time_us_p10=round(ts[max(0, len(ts) // 10 - 1)], 3),
+                             time_us_p90=round(ts[min(len(ts) - 1, 9 * len(ts) // 10)], 3), reps=args.reps,
+                             tflops=round(flops / (med * 1e-6) / 1e12, 2), score_buffer_bytes=0))
+            print(f"sdpa {args.shape} P={P:5d} C={C:5d} {med:10.2f} us {rows[-1]['tflops']:7.1f} TFLOP/s", flush=True)
+            del q, k, v
+    path = os.path.join(args.out, f"prefill_attention_torch_sdpa_{args.shape}.csv")
+    with open(path + ".tmp", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(path + ".tmp", path)
+    meta = dict(tool="torch_sdpa_bench.py", shape=args.shape, gpu=torch.cuda.get_device_name(0), torch=torch.__version__,
+                cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
+                date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                note="F.scaled_dot_product_attention fp16, batch 1, causal (lower-right with cached tokens); CUDA events, median")
+    with open(path.replace(".csv", ".meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
