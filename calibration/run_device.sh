@@ -6,6 +6,7 @@
 #   calibration/run_device.sh bundle_e2e S1,S2 MODEL...   bundles for the shapes, then e2e for the models
 #   calibration/run_device.sh framework MODEL...          PyTorch small-op bench + per-kernel step profiles
 #   calibration/run_device.sh sdpa_e2e MODEL...           PyTorch prefill SDPA bench, then e2e runs
+#   calibration/run_device.sh torch_ops SHAPE...          PyTorch prefill SDPA and GEMM benches
 # Results go to $OUT (or ./device-out) as one tar.gz per stage.
 set -uo pipefail
 stage="$1"; shift
@@ -42,6 +43,11 @@ case "$stage" in
     # per-kernel profile of the e2e model's steps (diagnosis only).
     PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_small_op_bench.py --out work/torch_small_op 2>&1 | grep -v Warn
     for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_profile_step.py --model "$m" --out work/profile 2>&1 | grep -v Warn; done
+    ;;
+  torch_ops)
+    # PyTorch's own prefill SDPA and GEMMs over the bundle grids (framework overlays).
+    for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_sdpa_bench.py --shape "$m" --out work/torch_sdpa 2>&1 | grep -v Warn | tail -2; done
+    for m in "$@"; do case "$m" in llama-2-7b|llama-3-8b) PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_gemm_bench.py --shape "$m" --out work/torch_gemm 2>&1 | grep -v Warn;; esac; done
     ;;
   sdpa_e2e)
     # PyTorch's prefill SDPA over the bundle's grid for each model, then the e2e runs.

@@ -17,7 +17,7 @@ Exit status 1 with --max-error E when any compared point is off by more than E.
 Standard library only.
 Usage: calibration/e2e/compare.py [--kvsim build/release/sim/kvsim] [--gpu h200] CSV...
 """
-import argparse, csv, json, os, statistics, subprocess, sys
+import argparse, csv, json, os, shutil, statistics, subprocess, sys, tempfile
 
 
 def framework_costs(folder):
@@ -32,6 +32,25 @@ def framework_costs(folder):
     return extra_us, cast_gbps
 
 
+def sdpa_overlay(folder, bundles, model, tmp):
+    """A copy of the installed bundle for `model` with PyTorch's prefill SDPA rows (variant
+    torch_sdpa, torch_sdpa_bench.py) appended to prefill_attention.csv; None when either is missing.
+    The shipped bundle itself is not changed."""
+    src = os.path.join(bundles, model)
+    rows = os.path.join(folder, "torch_sdpa", f"prefill_attention_torch_sdpa_{model}.csv")
+    if not (os.path.isfile(os.path.join(src, "meta.json")) and os.path.isfile(rows)):
+        return None
+    dst = os.path.join(tmp, model)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("samples"))
+    with open(os.path.join(dst, "prefill_attention.csv")) as f:
+        header = f.readline().strip().split(",")
+    with open(rows) as f, open(os.path.join(dst, "prefill_attention.csv"), "a", newline="") as out:
+        w = csv.DictWriter(out, fieldnames=header, extrasaction="ignore")
+        for r in csv.DictReader(f):
+            w.writerow(r)
+    return dst
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kvsim", default="build/release/sim/kvsim")
@@ -40,11 +59,15 @@ def main():
     ap.add_argument("--framework", default="calibration/e2e/results/h200")
     ap.add_argument("--no-framework", action="store_true")
     ap.add_argument("--max-error", type=float, default=None)
+    ap.add_argument("--bundles", default="calibration/data/h200", help="installed bundles, <dir>/<model>")
     ap.add_argument("csvs", nargs="+")
     a = ap.parse_args()
     extra_us, cast_gbps = (0.0, 0.0) if a.no_framework else framework_costs(a.framework)
     if not a.no_framework:
-        print(f"PyTorch microbenchmarks: {extra_us} us per small kernel, fp8 cast {cast_gbps} GB/s", file=sys.stderr)
+        print(f"PyTorch microbenchmarks: {extra_us} us per small kernel, fp8 cast {cast_gbps} GB/s, "
+              "prefill attention from its SDPA table", file=sys.stderr)
+    tmp = tempfile.mkdtemp(prefix="kvsim-compare-")
+    overlays = {}
     raw = []
     for path in a.csvs:
         with open(path) as f:
@@ -78,6 +101,11 @@ def main():
                "--format", "json"]
         if extra_us > 0:
             cmd += ["--extra-kernel-us", str(extra_us)]
+        if not a.no_framework:
+            if r["model"] not in overlays:
+                overlays[r["model"]] = sdpa_overlay(a.framework, a.bundles, r["model"], tmp)
+            if overlays[r["model"]]:
+                cmd += ["--calibration", overlays[r["model"]], "--prefill-kernel", "torch_sdpa"]
         if r["kv"] == "fp8":
             bw = f", dequant_bandwidth_gbps: {cast_gbps}" if cast_gbps > 0 else ""
             cmd += ["--compression", "{method: fp8, fused_dequant: false" + bw + "}"]
@@ -110,6 +138,7 @@ def main():
         within = sum(e <= 0.10 for e in errs)
         print(f"{key[0]} {key[1]}: median |error| {statistics.median(errs)*100:.1f} %, max {max(errs)*100:.1f} %, "
               f"{within}/{len(errs)} points within 10 %")
+    shutil.rmtree(tmp, ignore_errors=True)
     worst = max(abs(o[7]) for o in out)
     print(f"all: {len(out)} points, median |error| {statistics.median(abs(o[7]) for o in out)*100:.1f} %, "
           f"max {worst*100:.1f} %, {sum(abs(o[7]) <= 0.10 for o in out)}/{len(out)} within 10 %")
