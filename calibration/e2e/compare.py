@@ -32,22 +32,29 @@ def framework_costs(folder):
     return extra_us, cast_gbps
 
 
-def sdpa_overlay(folder, bundles, model, tmp):
-    """A copy of the installed bundle for `model` with PyTorch's prefill SDPA rows (variant
-    torch_sdpa, torch_sdpa_bench.py) appended to prefill_attention.csv; None when either is missing.
-    The shipped bundle itself is not changed."""
-    src = os.path.join(bundles, model)
-    rows = os.path.join(folder, "torch_sdpa", f"prefill_attention_torch_sdpa_{model}.csv")
-    if not (os.path.isfile(os.path.join(src, "meta.json")) and os.path.isfile(rows)):
-        return None
-    dst = os.path.join(tmp, model)
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("samples"))
-    with open(os.path.join(dst, "prefill_attention.csv")) as f:
+def append_rows(table, rows_csv):
+    with open(table) as f:
         header = f.readline().strip().split(",")
-    with open(rows) as f, open(os.path.join(dst, "prefill_attention.csv"), "a", newline="") as out:
+    with open(rows_csv) as f, open(table, "a", newline="") as out:
         w = csv.DictWriter(out, fieldnames=header, extrasaction="ignore")
         for r in csv.DictReader(f):
             w.writerow(r)
+
+
+def framework_overlay(folder, bundles, model, tmp):
+    """A copy of the installed bundle for `model` with PyTorch's own kernels appended: prefill
+    SDPA (variant torch_sdpa, torch_sdpa_bench.py) and GEMMs (dtypes torch_linear and
+    torch_matmul, torch_gemm_bench.py). None when the bundle or either table is missing.
+    The shipped bundle itself is not changed."""
+    src = os.path.join(bundles, model)
+    sdpa = os.path.join(folder, "torch_sdpa", f"prefill_attention_torch_sdpa_{model}.csv")
+    gemm = os.path.join(folder, "torch_gemm", f"gemm_torch_{model}.csv")
+    if not all(os.path.isfile(p) for p in (os.path.join(src, "meta.json"), sdpa, gemm)):
+        return None
+    dst = os.path.join(tmp, model)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("samples"))
+    append_rows(os.path.join(dst, "prefill_attention.csv"), sdpa)
+    append_rows(os.path.join(dst, "gemm.csv"), gemm)
     return dst
 
 
@@ -65,17 +72,23 @@ def main():
     extra_us, cast_gbps = (0.0, 0.0) if a.no_framework else framework_costs(a.framework)
     if not a.no_framework:
         print(f"PyTorch microbenchmarks: {extra_us} us per small kernel, fp8 cast {cast_gbps} GB/s, "
-              "prefill attention from its SDPA table", file=sys.stderr)
+              "prefill attention and GEMMs from its own tables", file=sys.stderr)
     tmp = tempfile.mkdtemp(prefix="kvsim-compare-")
     overlays = {}
     raw = []
     for path in a.csvs:
+        # The weight layout of the run (meta.json; runs before the option existed used x @ W).
+        meta = path[:-4] + ".meta.json"
+        layout = "matmul"
+        if os.path.isfile(meta):
+            with open(meta) as f:
+                layout = json.load(f).get("layout", "matmul")
         with open(path) as f:
-            raw += list(csv.DictReader(f))
+            raw += [dict(r, layout=layout) for r in csv.DictReader(f)]
     # Merge repeated runs: one row per point, its time the median over runs.
     merged, order = {}, []
     for r in raw:
-        key = (r["model"], r["phase"], r["kv"], r["batch"], r["context"])
+        key = (r["model"], r["phase"], r["kv"], r["batch"], r["context"], r["layout"])
         if key not in merged:
             merged[key] = dict(r, runs=[])
             order.append(key)
@@ -103,9 +116,10 @@ def main():
             cmd += ["--extra-kernel-us", str(extra_us)]
         if not a.no_framework:
             if r["model"] not in overlays:
-                overlays[r["model"]] = sdpa_overlay(a.framework, a.bundles, r["model"], tmp)
+                overlays[r["model"]] = framework_overlay(a.framework, a.bundles, r["model"], tmp)
             if overlays[r["model"]]:
-                cmd += ["--calibration", overlays[r["model"]], "--prefill-kernel", "torch_sdpa"]
+                cmd += ["--calibration", overlays[r["model"]], "--prefill-kernel", "torch_sdpa",
+                        "--gemm-variant", "torch_" + r["layout"]]
         if r["kv"] == "fp8":
             bw = f", dequant_bandwidth_gbps: {cast_gbps}" if cast_gbps > 0 else ""
             cmd += ["--compression", "{method: fp8, fused_dequant: false" + bw + "}"]

@@ -30,6 +30,9 @@ struct RooflineParams {
   // "flash" is kvsim-calibrate's own kernel; a bundle overlay can add a framework's kernel
   // (calibration/e2e/torch_sdpa_bench.py writes variant "torch_sdpa").
   std::string prefill_kernel = "flash";
+  // With a calibration bundle: which gemm.csv dtype prices the linear layers; empty: bf16 where
+  // measured, else fp16. A framework overlay adds its own (torch_gemm_bench.py: torch_linear).
+  std::string gemm_variant;
   int decode_max_splits = 16;         // split-KV parallelism available to one sequence
   int prefill_tile_tokens = 128;      // query tile of flash attention (KV re-read per tile)
   // The engine's attention over a batch: false (varlen / paged kernels: each sequence attends

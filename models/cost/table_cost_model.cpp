@@ -21,11 +21,16 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
       overhead_(std::move(overhead)),
       params_(params),
       transfer_(gpu.name != measured_on.name) {
-  const std::string dtype = costs_.gemm.count("qkv/bf16") ? "bf16" : "fp16";
+  const std::string dtype =
+      !params_.gemm_variant.empty() ? params_.gemm_variant : costs_.gemm.count("qkv/bf16") ? "bf16" : "fp16";
   const char* ops[5] = {"qkv", "o", "gate_up", "down", "lm_head"};
   for (int i = 0; i < 5; ++i) {
     const auto it = costs_.gemm.find(std::string(ops[i]) + "/" + dtype);
     gemm_[i] = it == costs_.gemm.end() ? nullptr : &it->second;
+    if (!gemm_[i] && !params_.gemm_variant.empty()) {
+      throw InputError("cost_model.gemm_variant: the bundle (" + costs_.provenance + ") has no gemm '" + ops[i] + "/" +
+                       dtype + "' (a variant must cover qkv, o, gate_up, down and lm_head)");
+    }
   }
   norm_ = elementwise("rmsnorm");
   rotary_ = elementwise("rotary");

@@ -32,7 +32,7 @@ int step_command(const std::vector<std::string>& args) {
       "  prefill: B requests each prefilling L prompt tokens in one step\n"
       "  decode:  B requests each generating one token over a context of L tokens");
   std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16", calibration,
-      cost_kind = "auto", attention = "varlen", prefill_kernel = "flash";
+      cost_kind = "auto", attention = "varlen", prefill_kernel = "flash", gemm_variant;
   int batch = 0, context = 0, kernels_per_layer = RooflineParams{}.kernels_per_layer, tensor = 1, pipeline = 1;
   double link_gbps = 0, extra_kernel_us = 0;
   opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models) or a Hugging Face config.json")(
@@ -52,6 +52,8 @@ int step_command(const std::vector<std::string>& args) {
       "PyTorch's small kernels: 2.26")(
       "prefill-kernel", po::value(&prefill_kernel),
       "with a bundle: the prefill_attention variant that prices prefill (default flash: kvsim's kernel)")(
+      "gemm-variant", po::value(&gemm_variant),
+      "with a bundle: the gemm dtype that prices linear layers (default bf16 if measured, else fp16)")(
       "attention", po::value(&attention), "varlen (default: per-sequence kernels) or batch_masked (one dense masked SDPA over the batch)")(
       "tensor", po::value(&tensor), "tensor-parallel GPUs (default 1)")(
       "pipeline", po::value(&pipeline), "pipeline-parallel stages (default 1)")(
@@ -123,6 +125,7 @@ int step_command(const std::vector<std::string>& args) {
   params.kernels_per_layer = kernels_per_layer;
   params.extra_kernel_us = extra_kernel_us;
   params.prefill_kernel = prefill_kernel;
+  params.gemm_variant = gemm_variant;
   params.batch_masked_attention = attention == "batch_masked";
   std::optional<CalibratedCosts> costs;
   if (!calibration.empty()) {

@@ -142,6 +142,7 @@ RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& c
   if (!(p.extra_kernel_us >= 0 && p.extra_kernel_us <= 1e3)) r.error("extra_kernel_us", "must be in [0, 1000] microseconds");
   p.prefill_kernel = r.get<std::string>("prefill_kernel", p.prefill_kernel);
   if (p.prefill_kernel.empty()) r.error("prefill_kernel", "must name a prefill_attention variant of the bundle (default 'flash')");
+  p.gemm_variant = r.get<std::string>("gemm_variant", p.gemm_variant);
   p.decode_max_splits = r.get<int>("decode_max_splits", p.decode_max_splits);
   if (p.decode_max_splits < 1) r.error("decode_max_splits", "must be >= 1");
   const std::string attention = r.get<std::string>("attention", "varlen");

@@ -220,5 +220,96 @@ TEST(TableCostModel, UsesMeasuredTimesAndFallsBackToRoofline) {
   EXPECT_EQ(testing::run(s).report.dump(), testing::run(s).report.dump());
 }
 
+// Framework overlays: a bundle may carry a framework's own GEMM and prefill-attention rows
+// beside kvsim-calibrate's (calibration/e2e/compare.py appends PyTorch's). gemm_variant and
+// prefill_kernel pick them, extra_kernel_us prices a framework's small kernels, and a
+// variant the bundle lacks is an error naming the key and what the bundle has.
+std::string make_overlay_bundle(const std::string& name) {
+  const std::string dir = make_bundle(name);
+  std::ofstream g(fs::path(dir) / "gemm.csv", std::ios::app);
+  g.precision(15);
+  for (const char* op : {"qkv", "o", "gate_up", "down", "lm_head"}) {
+    for (int m : {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}) {
+      g << op << ",torch_linear," << m << ",4096,4096," << 2 * gemm_truth(m) << ",1,1,20\n";
+    }
+  }
+  g << "qkv,partial," << 1 << ",4096,4096,1,1,1,20\n" << "qkv,partial," << 2 << ",4096,4096,1,1,1,20\n";
+  std::ofstream p(fs::path(dir) / "prefill_attention.csv", std::ios::app);
+  p.precision(15);
+  for (int n : {128, 512, 1024, 2048, 4096, 8192}) {
+    for (int c : {0, 2048, 8192}) p << "torch_sdpa," << n << "," << c << "," << 0.5 * prefill_truth(n, c) << ",20\n";
+  }
+  return dir;
+}
+
+TEST(TableCostModel, FrameworkVariantsAndSmallKernelCost) {
+  const std::string dir = make_overlay_bundle("overlay");
+  const std::string tail = "\nworkload: {num_requests: 1, arrival: {kind: all-at-once}}";
+  const int L = 32;
+  BatchShape decode;
+  decode.decode = {BatchShape::uniform_decode(16, 1000)};
+  BatchShape prefill;
+  prefill.prefills = {PrefillChunk{1024, 0, true, 0}};
+  const auto own = make_cost_model(testing::scenario("cost_model: {calibration: " + dir + "}" + tail));
+  const auto fw = make_cost_model(testing::scenario(
+      "cost_model: {calibration: " + dir +
+      ", gemm_variant: torch_linear, prefill_kernel: torch_sdpa, kernels_per_layer: 43, extra_kernel_us: 5}" + tail));
+  // GEMMs from the torch_linear rows (twice kvsim's), prefill attention from torch_sdpa (half).
+  EXPECT_NEAR(own->step_cost(decode)[Op::kQkvProj].ns / 1e3, L * gemm_truth(16), 0.02 * L * gemm_truth(16));
+  EXPECT_NEAR(fw->step_cost(decode)[Op::kQkvProj].ns / 1e3, 2 * L * gemm_truth(16), 0.04 * L * gemm_truth(16));
+  const double own_pf = own->step_cost(prefill)[Op::kAttnPrefill].ns / 1e3;
+  EXPECT_NEAR(own_pf, L * prefill_truth(1024, 0), 0.05 * L * prefill_truth(1024, 0));
+  EXPECT_NEAR(fw->step_cost(prefill)[Op::kAttnPrefill].ns / 1e3, 0.5 * own_pf, 0.01 * own_pf);
+  // 43 - 11 costed kernels per layer, each max(residual_add(16 rows) = 2.016, graph 2.1, 5) us,
+  // plus 3 graph gaps per step.
+  EXPECT_NEAR(fw->step_cost(decode)[Op::kKernelGaps].ns / 1e3, 32 * L * 5.0 + 3 * 2.1, 0.01);
+  const auto slow_only = make_cost_model(testing::scenario(
+      "cost_model: {calibration: " + dir + ", kernels_per_layer: 43, extra_kernel_us: 1}" + tail));
+  EXPECT_NEAR(slow_only->step_cost(decode)[Op::kKernelGaps].ns / 1e3, 32 * L * 2.1 + 3 * 2.1, 0.01)
+      << "a framework kernel cheaper than kvsim's floor does not lower it";
+
+  // Variants the bundle lacks, and bad values.
+  struct Case {
+    std::string cost_model, message;
+  };
+  const std::vector<Case> cases = {
+      {"prefill_kernel: cudnn", "cost_model.prefill_kernel: the bundle (bundle llama-3-8b on NVIDIA H200, measured "
+                                "2026-11-28T00:00:00Z) has no prefill_attention variant 'cudnn' (it has: flash, torch_sdpa)"},
+      {"gemm_variant: bf16", "cost_model.gemm_variant: the bundle (bundle llama-3-8b on NVIDIA H200, measured "
+                             "2026-11-28T00:00:00Z) has no gemm 'qkv/bf16' (a variant must cover qkv, o, gate_up, down "
+                             "and lm_head)"},
+      {"gemm_variant: partial", "has no gemm 'o/partial'"},
+      {"extra_kernel_us: -1", "cost_model.extra_kernel_us: must be in [0, 1000] microseconds"},
+      {"prefill_kernel: ''", "cost_model.prefill_kernel: must name a prefill_attention variant of the bundle"},
+  };
+  for (const auto& c : cases) {
+    try {
+      make_cost_model(testing::scenario("cost_model: {calibration: " + dir + ", " + c.cost_model + "}" + tail));
+      ADD_FAILURE() << c.cost_model << ": no error";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << c.cost_model << " -> " << e.what();
+    }
+  }
+}
+
+TEST(RooflineCostModel, ExtraKernelCostAppliesToKernelsBeyondTheFusedNine) {
+  const Scenario s = testing::scenario("workload: {num_requests: 1, arrival: {kind: all-at-once}}");
+  BatchShape decode;
+  decode.decode = {BatchShape::uniform_decode(4, 512)};
+  RooflineParams base = s.roofline;
+  base.kernels_per_layer = 43;
+  RooflineParams framework = base;
+  framework.extra_kernel_us = 5;
+  const auto gaps = [&](const RooflineParams& p) {
+    return RooflineCostModel(s.model, s.gpu, s.engine.overhead, p).step_cost(decode)[Op::kKernelGaps].ns;
+  };
+  const Duration L = s.model.num_layers;
+  EXPECT_EQ(gaps(base), (43 * L + 3) * base.kernel_gap_ns);
+  EXPECT_EQ(gaps(framework), (9 * L + 3) * base.kernel_gap_ns + (43 - 9) * L * 5000);
+  RooflineParams fused = framework;
+  fused.kernels_per_layer = 9;
+  EXPECT_EQ(gaps(fused), (9 * L + 3) * base.kernel_gap_ns) << "a fused engine has no extra kernels";
+}
+
 }  // namespace
 }  // namespace kvsim
