@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """Turns the project's own H200 ground truth into `kvsim validate` measured-results CSVs.
 
-  steps_llama-3-8b.csv  one step_ms row per CUDA-graph-replayed PyTorch Llama step
-                        (calibration/e2e/results/h200/e2e_llama-3-8b.csv): fp16 decode, fp8 KV
-                        dequantized before attention (unfused: PyTorch's cast, priced at the cast
-                        bandwidth measured separately by torch_cast_bench.py), a 512-token
-                        StreamingLLM window,
-                        and prefill. Keys: the PyTorch implementation's kernels per layer (counted
-                        by the profiler in the same run), no CPU overhead (graph replay), the method.
+  steps_llama-3-8b.csv  one step_ms row per CUDA-graph-replayed PyTorch Llama step, the median of
+                        the three nn.Linear-layout runs
+                        (calibration/e2e/results/h200/e2e-linear-runs/run*/e2e_llama-3-8b.csv): fp16
+                        decode, fp8 KV dequantized before attention (unfused: PyTorch's cast, priced
+                        at the cast bandwidth measured separately by torch_cast_bench.py), a
+                        512-token StreamingLLM window, and prefill. Keys: the PyTorch
+                        implementation's kernels per layer (counted by the profiler in the same
+                        run), no CPU overhead (graph replay), the method, and PyTorch's own kernels
+                        from its microbenchmarks (calibration/e2e/compare.py's framework overlay,
+                        written to overlay/llama-3-8b: GEMMs torch_linear, prefill torch_sdpa, and
+                        the small-kernel cost extra_kernel_us).
   serving_hf_cb.csv     serving metrics of HF transformers' continuous batching engine
                         (calibration/e2e/results/h200/hf_cb/requests_<run>.csv) per run, keyed by
                         the kvsim trace of the same request set (written next to it).
 Standard library only. Usage: python3 experiments/validation/make_measured.py (from the repo root).
 """
-import csv, os, statistics
+import csv, glob, os, shutil, statistics, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,9 +40,28 @@ def cast_bandwidth():
 
 
 def steps():
-    src = os.path.join(ROOT, "calibration/e2e/results/h200/e2e_llama-3-8b.csv")
+    runs = sorted(glob.glob(os.path.join(ROOT, "calibration/e2e/results/h200/e2e-linear-runs/run*/e2e_llama-3-8b.csv")))
     bw = cast_bandwidth()
-    rows = list(csv.DictReader(open(src)))
+    sys.path.insert(0, os.path.join(ROOT, "calibration/e2e"))
+    import compare  # the framework overlay and the PyTorch microbenchmark readers
+    framework = os.path.join(ROOT, "calibration/e2e/results/h200")
+    extra_us, _ = compare.framework_costs(framework)
+    overlay_root = os.path.join(HERE, "overlay")
+    shutil.rmtree(overlay_root, ignore_errors=True)
+    os.makedirs(overlay_root)
+    if not compare.framework_overlay(framework, os.path.join(ROOT, "calibration/data/h200"), "llama-3-8b", overlay_root):
+        raise SystemExit("make_measured.py: PyTorch GEMM/SDPA tables or the llama-3-8b bundle are missing")
+    # One row per point, its time the median over the runs.
+    by_point, rows = {}, []
+    for path in runs:
+        for r in csv.DictReader(open(path)):
+            key = (r["phase"], r["kv"], r["batch"], r["context"])
+            if key not in by_point:
+                by_point[key] = dict(r, times=[])
+                rows.append(by_point[key])
+            by_point[key]["times"].append(float(r["time_us_median"]))
+            if int(r["kernels_eager"]) > 0:
+                by_point[key]["kernels_eager"] = r["kernels_eager"]
     kernels = {}
     for r in rows:
         k = int(r["kernels_eager"])
@@ -54,14 +77,14 @@ def steps():
         method = {"fp16": ("", "", "", ""), "fp8": ("fp8", "false", bw, ""),
                   "window512": ("streamingllm", "", "", "true")}[r["kv"]]
         label = f"{phase}-{r['kv']}"
-        out.append([label, "{preset: none}", per_layer, *method, phase, r["batch"], r["context"], "step_ms",
-                    round(float(r["time_us_median"]) / 1e3, 4)])
+        out.append([label, "{preset: none}", per_layer, extra_us, *method, phase, r["batch"], r["context"], "step_ms",
+                    round(statistics.median(r["times"]) / 1e3, 4)])
     write(os.path.join(HERE, "steps_llama-3-8b.csv"),
-          ["label", "engine.overhead", "cost_model.kernels_per_layer", "compression.method.method",
+          ["label", "engine.overhead", "cost_model.kernels_per_layer", "cost_model.extra_kernel_us", "compression.method.method",
            "compression.method.fused_dequant", "compression.method.dequant_bandwidth_gbps",
            "compression.method.evict_every_step", "phase", "batch", "context",
            "metric", "value"], out)
-    print(f"steps_llama-3-8b.csv: {len(out)} points")
+    print(f"steps_llama-3-8b.csv: {len(out)} points, median of {len(runs)} runs; overlay bundle in {overlay_root}")
 
 
 def q(xs, p):
