@@ -2,14 +2,18 @@
 """End-to-end ground truth for kvsim, independent of the calibration microbenchmarks.
 
 A minimal Llama forward in plain PyTorch (random fp16 weights; timing does not depend on
-weight values): cuBLAS GEMMs through torch.matmul, attention through
-torch.nn.functional.scaled_dot_product_attention, RMSNorm / rotary / SiLU as torch ops.
+weight values): cuBLAS GEMMs through F.linear on [out, in] weights (--layout linear, the default,
+as nn.Linear / HF / vLLM store them) or x @ W on [in, out] weights (--layout matmul, the older
+runs), attention through torch.nn.functional.scaled_dot_product_attention, RMSNorm / rotary /
+SiLU as torch ops.
   * decode: one token per sequence over a contiguous KV cache of `context` tokens, captured
-    in a CUDA graph and replayed (no CPU overhead), fp16 KV and fp8 (e4m3) KV that is
-    dequantized to fp16 before attention (an unfused compressed-KV implementation);
-  * prefill: `batch` prompts of `prompt` tokens, causal SDPA, eager (as HF runs it).
-Writes CSVs to --out and prints a table. Usage:
-  python3 torch_llama_e2e.py --model llama-3-8b --out DIR [--quick]
+    in a CUDA graph and replayed (no CPU overhead): fp16 KV, fp8 (e4m3) KV dequantized to fp16
+    before attention (an unfused compressed-KV implementation), and a 512-token window;
+  * prefill: `batch` prompts of `prompt` tokens, causal SDPA, both eager (as HF runs it) and
+    graph-replayed.
+Each row records the SM clock, temperature and power right after it. Writes CSVs to --out and
+prints a table. Usage:
+  python3 torch_llama_e2e.py --model llama-3-8b --out DIR [--quick] [--layout linear|matmul]
 """
 import argparse, csv, json, math, os, statistics, subprocess, sys, time
 
