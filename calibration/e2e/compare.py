@@ -20,14 +20,28 @@ Usage: calibration/e2e/compare.py [--kvsim build/release/sim/kvsim] [--gpu h200]
 import argparse, csv, json, os, shutil, statistics, subprocess, sys, tempfile
 
 
+def fail(msg):
+    print(f"compare.py: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
 def framework_costs(folder):
     """(extra kernel us, fp8 cast GB/s) from the PyTorch microbenchmarks in `folder`."""
-    with open(os.path.join(folder, "torch_small_op", "torch_small_op.csv")) as f:
-        mix = [r for r in csv.DictReader(f) if r["op"] == "mix"]
+    small = os.path.join(folder, "torch_small_op", "torch_small_op.csv")
+    cast = os.path.join(folder, "torch_cast", "torch_cast.csv")
+    for path in (small, cast):
+        if not os.path.isfile(path):
+            fail(f"{path}: missing (--framework names the folder of PyTorch microbenchmarks; --no-framework skips them)")
+    with open(small) as f:
+        mix = [r for r in csv.DictReader(f) if r.get("op") == "mix"]
+    with open(cast) as f:
+        casts = [r for r in csv.DictReader(f) if r.get("src") == "fp8_e4m3"]
+    if not mix:
+        fail(f"{small}: no 'mix' rows")
+    if not casts:
+        fail(f"{cast}: no fp8_e4m3 rows")
     # The one-row mix: the floor per small kernel (bigger rows are priced by kvsim's own tables).
     extra_us = float(min(mix, key=lambda r: int(r["rows"]))["us_per_kernel"])
-    with open(os.path.join(folder, "torch_cast", "torch_cast.csv")) as f:
-        casts = [r for r in csv.DictReader(f) if r["src"] == "fp8_e4m3"]
     cast_gbps = float(max(casts, key=lambda r: int(r["elements"]))["gbps"])
     return extra_us, cast_gbps
 
@@ -35,7 +49,12 @@ def framework_costs(folder):
 def append_rows(table, rows_csv):
     with open(table) as f:
         header = f.readline().strip().split(",")
+    with open(table, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        ends_in_newline = f.tell() == 0 or (f.seek(-1, os.SEEK_END) or f.read(1) == b"\n")
     with open(rows_csv) as f, open(table, "a", newline="") as out:
+        if not ends_in_newline:
+            out.write("\n")
         w = csv.DictWriter(out, fieldnames=header, extrasaction="ignore")
         for r in csv.DictReader(f):
             w.writerow(r)
@@ -65,7 +84,8 @@ def main():
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--framework", default="calibration/e2e/results/h200")
     ap.add_argument("--no-framework", action="store_true")
-    ap.add_argument("--max-error", type=float, default=None)
+    ap.add_argument("--max-error", type=float, default=None,
+                    help="exit 1 if any compared point is off by more than this fraction (0.10 = 10 %%)")
     ap.add_argument("--bundles", default="calibration/data/h200", help="installed bundles, <dir>/<model>")
     ap.add_argument("csvs", nargs="+")
     a = ap.parse_args()
@@ -74,17 +94,33 @@ def main():
         print(f"PyTorch microbenchmarks: {extra_us} us per small kernel, fp8 cast {cast_gbps} GB/s, "
               "prefill attention and GEMMs from its own tables", file=sys.stderr)
     tmp = tempfile.mkdtemp(prefix="kvsim-compare-")
+    try:
+        return compare(a, extra_us, cast_gbps, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def compare(a, extra_us, cast_gbps, tmp):
     overlays = {}
     raw = []
     for path in a.csvs:
-        # The weight layout of the run (meta.json; runs before the option existed used x @ W).
+        if not os.path.isfile(path):
+            fail(f"{path}: no such file")
+        # The weight layout of the run: a `layout` column (runs since it exists), else the
+        # meta.json's `layout`, else x @ W (the meta.json of runs written before the option
+        # existed has no such key). No meta.json at all: refuse to guess.
         meta = path[:-4] + ".meta.json"
-        layout = "matmul"
-        if os.path.isfile(meta):
-            with open(meta) as f:
-                layout = json.load(f).get("layout", "matmul")
         with open(path) as f:
-            raw += [dict(r, layout=layout) for r in csv.DictReader(f)]
+            rows_in = list(csv.DictReader(f))
+        if rows_in and "layout" in rows_in[0]:
+            raw += rows_in
+            continue
+        if not os.path.isfile(meta):
+            fail(f"{path}: no layout column and no {os.path.basename(meta)} beside it; the weight layout decides "
+                 "which PyTorch GEMM table applies")
+        with open(meta) as f:
+            layout = json.load(f).get("layout", "matmul")
+        raw += [dict(r, layout=layout) for r in rows_in]
     # Merge repeated runs: one row per point, its time the median over runs.
     merged, order = {}, []
     for r in raw:
@@ -152,7 +188,8 @@ def main():
         within = sum(e <= 0.10 for e in errs)
         print(f"{key[0]} {key[1]}: median |error| {statistics.median(errs)*100:.1f} %, max {max(errs)*100:.1f} %, "
               f"{within}/{len(errs)} points within 10 %")
-    shutil.rmtree(tmp, ignore_errors=True)
+    if not out:
+        fail("no point could be compared (every kvsim step failed; see the messages above)")
     worst = max(abs(o[7]) for o in out)
     print(f"all: {len(out)} points, median |error| {statistics.median(abs(o[7]) for o in out)*100:.1f} %, "
           f"max {worst*100:.1f} %, {sum(abs(o[7]) <= 0.10 for o in out)}/{len(out)} within 10 %")

@@ -76,8 +76,10 @@ def main():
     meta = dict(tool="torch_gemm_bench.py", shape=args.shape, gpu=torch.cuda.get_device_name(0), torch=torch.__version__,
                 cuda=torch.version.cuda, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 note="fp16 F.linear (torch_linear) and x @ W (torch_matmul); graph-replayed chain over rotating weight sets, median per launch")
-    with open(path.replace(".csv", ".meta.json"), "w") as f:
+    meta_path = path.replace(".csv", ".meta.json")
+    with open(meta_path + ".tmp", "w") as f:
         json.dump(meta, f, indent=2)
+    os.replace(meta_path + ".tmp", meta_path)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,25 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     dev = torch.device("cuda")
     rows = []
+    smi_out = open(os.path.join(args.out, "smi_trace.csv"), "w")
     smi = subprocess.Popen(["nvidia-smi", "--query-gpu=timestamp,clocks.sm,power.draw", "--format=csv,noheader", "-lms", "20"],
-                           stdout=open(os.path.join(args.out, "smi_trace.csv"), "w"), stderr=subprocess.DEVNULL)
+                           stdout=smi_out, stderr=subprocess.DEVNULL)
+    try:
+        measure(dev, rows)
+    finally:
+        # Never leave the clock logger running on the device.
+        smi.terminate()
+        smi.wait(timeout=10)
+        smi_out.close()
+    path = os.path.join(args.out, "gemm_power_probe.csv")
+    with open(path + ".tmp", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(path + ".tmp", path)
+
+
+def measure(dev, rows):
     time.sleep(0.5)
     with torch.no_grad():
         for m, n, k in ((512, 28672, 4096), (2048, 28672, 4096), (512, 4096, 14336)):
@@ -87,11 +104,6 @@ def main():
                 del g, ge
             del ws
             torch.cuda.empty_cache()
-    smi.terminate()
-    with open(os.path.join(args.out, "gemm_power_probe.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
 
 
 if __name__ == "__main__":

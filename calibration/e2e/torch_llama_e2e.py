@@ -219,7 +219,7 @@ def main():
             med, p10, p90 = summarize(ts)
             rows.append(dict(model=args.model, phase="decode", kv=kv, batch=B, context=C, time_us_median=round(med, 2),
                              time_us_p10=round(p10, 2), time_us_p90=round(p90, 2), reps=reps, kernels_eager=kernels,
-                             **gpu_state()))
+                             layout=args.layout, **gpu_state()))
             print(f"decode {kv:4s} B={B:4d} C={C:6d}  {med:9.1f} us  (p10 {p10:.1f}, p90 {p90:.1f})", flush=True)
             del caches, graph
             torch.cuda.empty_cache()
@@ -229,6 +229,7 @@ def main():
         with torch.no_grad():
             # eager (as HF runs it: CPU launch overhead included) and CUDA-graph replay (GPU only)
             ts = time_events(lambda: m.prefill(toks), max(5, reps // 2))
+            state_eager = gpu_state()
             s = torch.cuda.Stream()
             s.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(s):
@@ -238,13 +239,14 @@ def main():
             with torch.cuda.graph(graph):
                 m.prefill(toks)
             tg = time_events(graph.replay, max(5, reps // 2))
+            state_graph = gpu_state()
             kernels = count_graph_kernels(lambda: m.prefill(toks)) if (B, T) == prefill_grid[0] else -1
             del graph
-        for phase, t in (("prefill_eager", ts), ("prefill_graph", tg)):
+        for phase, t, state in (("prefill_eager", ts, state_eager), ("prefill_graph", tg, state_graph)):
             med, p10, p90 = summarize(t)
             rows.append(dict(model=args.model, phase=phase, kv="fp16", batch=B, context=T, time_us_median=round(med, 2),
                              time_us_p10=round(p10, 2), time_us_p90=round(p90, 2), reps=max(5, reps // 2),
-                             kernels_eager=kernels, **gpu_state()))
+                             kernels_eager=kernels, layout=args.layout, **state))
             print(f"{phase:13s} B={B:4d} T={T:6d}  {med:9.1f} us  (p10 {p10:.1f}, p90 {p90:.1f})", flush=True)
         torch.cuda.empty_cache()
     path = os.path.join(args.out, f"e2e_{args.model}.csv")
@@ -256,9 +258,12 @@ def main():
     meta = dict(tool="torch_llama_e2e.py", model=args.model, gpu=torch.cuda.get_device_name(0),
                 torch=torch.__version__, cuda=torch.version.cuda, layout=args.layout, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 sm_count=torch.cuda.get_device_properties(0).multi_processor_count, quick=args.quick,
-                note="random fp16 weights; decode = CUDA-graph replay of one step, contiguous KV; fp8 = e4m3 storage dequantized before SDPA; prefill eager")
-    with open(os.path.join(args.out, f"e2e_{args.model}.meta.json"), "w") as f:
+                note="random fp16 weights; decode = CUDA-graph replay of one step, contiguous KV; fp8 = e4m3 storage "
+                     "dequantized before SDPA; window512 = 512 kept tokens; prefill both eager and graph-replayed")
+    meta_path = os.path.join(args.out, f"e2e_{args.model}.meta.json")
+    with open(meta_path + ".tmp", "w") as f:
         json.dump(meta, f, indent=2)
+    os.replace(meta_path + ".tmp", meta_path)
 
 
 if __name__ == "__main__":

@@ -74,11 +74,13 @@ def main():
     ap.add_argument("--model", default="llama-3-8b")
     ap.add_argument("--out", required=True)
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--layout", choices=("linear", "matmul"), default="linear",
+                    help="weight layout (profile/ was taken with matmul, profile_linear/ with linear)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     dev = torch.device("cuda")
     torch.manual_seed(0)
-    m = Llama(args.model, dev)
+    m = Llama(args.model, dev, args.layout)
     shapes = [("decode", 1, 512), ("decode", 1, 2048), ("decode", 1, 8192), ("decode", 8, 2048),
               ("decode", 32, 2048), ("decode", 128, 512),
               ("prefill", 1, 128), ("prefill", 1, 512), ("prefill", 1, 2048), ("prefill", 1, 8192)]

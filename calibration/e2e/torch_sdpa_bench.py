@@ -9,6 +9,13 @@ prefill_attention family and writes rows in that table's schema with variant `to
 bundle overlay can price prefill attention with the framework's kernel
 (`cost_model.prefill_kernel: torch_sdpa`; calibration/e2e/compare.py builds the overlay).
 
+Rows with cached tokens (C > 0) pass a lower-right causal mask (causal_lower_right), and PyTorch
+runs those on a different kernel from the C = 0 rows (is_causal=True, cuDNN's flash kernel): in the
+2026-11-29 data, P = 8192 takes 1039 us at C = 0 and 1974 us at C = 512. The table therefore mixes
+two kernels along cached tokens; the end-to-end comparison uses only C = 0. Each row now records
+the kernel that ran (`kernel`, from the profiler), so a future table can be split by kernel; the
+2026-11-29 data predates that column.
+
 It shares nothing with torch_llama_e2e.py's timings: no model, separate random tensors, one
 kernel launched N times in a CUDA graph, timed with CUDA events, median per launch, like
 kvsim-calibrate (torch_timing.py). The first version timed single eager calls, which measured
@@ -32,6 +39,20 @@ from torch_timing import time_graph_per_launch  # noqa: E402
 
 # q heads, kv heads per GPU (head_dim 128), as kvsim-calibrate's --model-shape.
 SHAPES = {"llama-2-7b": (32, 32), "llama-3-8b": (32, 8), "llama-3-70b-tp4": (16, 2), "llama-3-70b-tp8": (8, 1)}
+
+
+def main_kernel(fn):
+    """Name of the longest GPU kernel one call launches (which SDPA backend ran), or ''."""
+    try:
+        from torch.profiler import profile, ProfilerActivity
+        with profile(activities=[ProfilerActivity.CUDA]) as p:
+            fn()
+            torch.cuda.synchronize()
+        ks = [(e.device_time if hasattr(e, "device_time") else e.cuda_time, e.name) for e in p.events()
+              if e.device_type.name == "CUDA" and "Memcpy" not in e.name and "Memset" not in e.name]
+        return max(ks)[1][:120].replace(",", ";") if ks else ""
+    except Exception:
+        return ""
 
 
 def main():
@@ -61,12 +82,13 @@ def main():
                 fn = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, **gqa)  # noqa: E731
             with torch.no_grad():
                 med, p10, p90, launches = time_graph_per_launch([fn], args.reps)
+                kernel = main_kernel(fn)
             # Useful FLOPs: QK^T and PV over the causal pairs (C + (P + 1) / 2 keys per query).
             flops = 4.0 * qh * d * P * (C + (P + 1) / 2)
             rows.append(dict(variant="torch_sdpa", new_tokens=P, cached_tokens=C, num_q_heads=qh, num_kv_heads=kvh,
                              head_dim=d, time_us_median=round(med, 3), time_us_p10=round(p10, 3),
                              time_us_p90=round(p90, 3), reps=args.reps,
-                             tflops=round(flops / (med * 1e-6) / 1e12, 2), score_buffer_bytes=0))
+                             tflops=round(flops / (med * 1e-6) / 1e12, 2), score_buffer_bytes=0, kernel=kernel))
             print(f"sdpa {args.shape} P={P:5d} C={C:5d} {med:10.2f} us {rows[-1]['tflops']:7.1f} TFLOP/s", flush=True)
             del q, k, v
     path = os.path.join(args.out, f"prefill_attention_torch_sdpa_{args.shape}.csv")
@@ -79,8 +101,10 @@ def main():
                 cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
                 date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 note="F.scaled_dot_product_attention fp16, batch 1, causal (lower-right with cached tokens); graph-replayed chain, median per launch")
-    with open(path.replace(".csv", ".meta.json"), "w") as f:
+    meta_path = path.replace(".csv", ".meta.json")
+    with open(meta_path + ".tmp", "w") as f:
         json.dump(meta, f, indent=2)
+    os.replace(meta_path + ".tmp", meta_path)
 
 
 if __name__ == "__main__":

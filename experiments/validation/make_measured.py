@@ -46,11 +46,21 @@ def steps():
     import compare  # the framework overlay and the PyTorch microbenchmark readers
     framework = os.path.join(ROOT, "calibration/e2e/results/h200")
     extra_us, _ = compare.framework_costs(framework)
+    if not runs:
+        raise SystemExit("make_measured.py: no run in calibration/e2e/results/h200/e2e-linear-runs/run*/")
+    # Built beside the old overlay, then swapped in: an interrupted run leaves the old one whole.
     overlay_root = os.path.join(HERE, "overlay")
-    shutil.rmtree(overlay_root, ignore_errors=True)
-    os.makedirs(overlay_root)
-    if not compare.framework_overlay(framework, os.path.join(ROOT, "calibration/data/h200"), "llama-3-8b", overlay_root):
+    building = overlay_root + ".tmp"
+    shutil.rmtree(building, ignore_errors=True)
+    os.makedirs(building)
+    if not compare.framework_overlay(framework, os.path.join(ROOT, "calibration/data/h200"), "llama-3-8b", building):
         raise SystemExit("make_measured.py: PyTorch GEMM/SDPA tables or the llama-3-8b bundle are missing")
+    old = overlay_root + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(overlay_root):
+        os.replace(overlay_root, old)
+    os.replace(building, overlay_root)
+    shutil.rmtree(old, ignore_errors=True)
     # One row per point, its time the median over the runs.
     by_point, rows = {}, []
     for path in runs:

@@ -137,7 +137,7 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
     constexpr int kFusedKernelsPerLayer = 9;
     const Duration kernels = static_cast<Duration>(params_.kernels_per_layer) * L + 3;  // + embed, lm_head, sample
     const Duration extra = static_cast<Duration>(std::max(0, params_.kernels_per_layer - kFusedKernelsPerLayer)) * L;
-    const Duration extra_ns = std::max(params_.kernel_gap_ns, static_cast<Duration>(params_.extra_kernel_us * 1e3));
+    const Duration extra_ns = std::max(params_.kernel_gap_ns, static_cast<Duration>(std::llround(params_.extra_kernel_us * 1e3)));
     sc[Op::kKernelGaps].ns = (kernels - extra) * params_.kernel_gap_ns + extra * extra_ns;
   }
   if (shape.swap_bytes > 0) {

@@ -5,9 +5,51 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <sstream>
 
 namespace kvsim {
+
+namespace {
+const char* const kGemmOps[5] = {"qkv", "o", "gate_up", "down", "lm_head"};
+
+std::string bundle_name(const CalibratedCosts& c) { return "the " + c.model_shape + " bundle on " + c.gpu_name; }
+}  // namespace
+
+std::vector<std::string> framework_variant_problems(const CalibratedCosts& costs, const RooflineParams& params) {
+  std::vector<std::string> problems;
+  if (!params.gemm_variant.empty()) {
+    for (const char* op : kGemmOps) {
+      if (costs.gemm.count(std::string(op) + "/" + params.gemm_variant)) continue;
+      std::set<std::string> dtypes;
+      for (const auto& [key, fit] : costs.gemm) dtypes.insert(key.substr(key.find('/') + 1));
+      std::string have;
+      for (const auto& d : dtypes) have += (have.empty() ? "" : ", ") + d;
+      problems.push_back("gemm_variant: " + bundle_name(costs) + " has no gemm '" + op + "/" + params.gemm_variant +
+                         "' (a variant must cover qkv, o, gate_up, down and lm_head; it has: " +
+                         (have.empty() ? "none" : have) + ")");
+      break;
+    }
+  }
+  if (params.prefill_kernel != "flash" && !costs.prefill.count(params.prefill_kernel)) {
+    std::string have;
+    for (const auto& [variant, fit] : costs.prefill) have += (have.empty() ? "" : ", ") + variant;
+    problems.push_back("prefill_kernel: " + bundle_name(costs) + " has no prefill_attention variant '" +
+                       params.prefill_kernel + "' (it has: " + (have.empty() ? "none" : have) + ")");
+  }
+  return problems;
+}
+
+std::vector<std::string> framework_variants_without_bundle(const RooflineParams& params) {
+  std::vector<std::string> problems;
+  if (!params.gemm_variant.empty()) {
+    problems.push_back("gemm_variant: needs a calibration bundle, and this cost model is the roofline");
+  }
+  if (params.prefill_kernel != "flash") {
+    problems.push_back("prefill_kernel: needs a calibration bundle, and this cost model is the roofline");
+  }
+  return problems;
+}
 
 TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on, OverheadSpec overhead,
                                RooflineParams params, std::vector<CompressionSpec> methods, CalibratedCosts costs)
@@ -21,16 +63,15 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
       overhead_(std::move(overhead)),
       params_(params),
       transfer_(gpu.name != measured_on.name) {
+  // Callers report these with the file or flag first; this is the backstop.
+  if (const auto problems = framework_variant_problems(costs_, params_); !problems.empty()) {
+    throw InputError("cost_model." + problems.front());
+  }
   const std::string dtype =
       !params_.gemm_variant.empty() ? params_.gemm_variant : costs_.gemm.count("qkv/bf16") ? "bf16" : "fp16";
-  const char* ops[5] = {"qkv", "o", "gate_up", "down", "lm_head"};
   for (int i = 0; i < 5; ++i) {
-    const auto it = costs_.gemm.find(std::string(ops[i]) + "/" + dtype);
+    const auto it = costs_.gemm.find(std::string(kGemmOps[i]) + "/" + dtype);
     gemm_[i] = it == costs_.gemm.end() ? nullptr : &it->second;
-    if (!gemm_[i] && !params_.gemm_variant.empty()) {
-      throw InputError("cost_model.gemm_variant: the bundle (" + costs_.provenance + ") has no gemm '" + ops[i] + "/" +
-                       dtype + "' (a variant must cover qkv, o, gate_up, down and lm_head)");
-    }
   }
   norm_ = elementwise("rmsnorm");
   rotary_ = elementwise("rotary");
@@ -38,12 +79,6 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
   silu_ = elementwise("silu");
   softmax_ = elementwise("softmax");
   const auto pf = costs_.prefill.find(params_.prefill_kernel);
-  if (pf == costs_.prefill.end() && params_.prefill_kernel != "flash") {
-    std::string have;
-    for (const auto& [variant, fit] : costs_.prefill) have += (have.empty() ? "" : ", ") + variant;
-    throw InputError("cost_model.prefill_kernel: the bundle (" + costs_.provenance + ") has no prefill_attention variant '" +
-                     params_.prefill_kernel + "' (it has: " + (have.empty() ? "none" : have) + ")");
-  }
   prefill_ = pf == costs_.prefill.end() ? nullptr : &pf->second;
   // H2O's prefill scores are the materialized kernel's extra time over the flash kernel it
   // was measured beside, whichever kernel prices the attention itself.
@@ -230,8 +265,12 @@ std::string TableCostModel::describe() const {
   std::ostringstream os;
   os << (transfer_ ? "transfer: calibrated on " + source_.name + ", scaled to " + gpu_.name + " by roofline ratios"
                    : "calibrated")
-     << " (" << costs_.provenance << "; roofline fallback for unmeasured operators; overhead " << overhead_.preset
-     << ")";
+     << " (" << costs_.provenance << "; roofline fallback for unmeasured operators; overhead " << overhead_.preset;
+  // Framework kernels chosen over kvsim-calibrate's own, so a report says what priced it.
+  if (!params_.gemm_variant.empty()) os << "; gemm " << params_.gemm_variant;
+  if (params_.prefill_kernel != "flash") os << "; prefill " << params_.prefill_kernel;
+  if (params_.extra_kernel_us > 0) os << "; extra kernels " << params_.extra_kernel_us << " us";
+  os << ")";
   return os.str();
 }
 

@@ -15,6 +15,16 @@
 
 namespace kvsim {
 
+// What a bundle cannot serve of the framework-kernel choices in `params`: one message per
+// problem, each starting with its key ("gemm_variant: ...", "prefill_kernel: ..."), naming
+// the bundle and what it has. Empty when gemm_variant and prefill_kernel are both servable.
+// Scenario loading and `kvsim step` report these with the file or flag before any run starts.
+std::vector<std::string> framework_variant_problems(const CalibratedCosts& costs, const RooflineParams& params);
+
+// The same choices when no bundle is in use: they would be silently ignored, so each set one
+// is a problem ("gemm_variant: ...").
+std::vector<std::string> framework_variants_without_bundle(const RooflineParams& params);
+
 class TableCostModel final : public CostModel {
  public:
   // `measured_on` is the GPU the bundle was measured on; if it differs from `gpu`, this is

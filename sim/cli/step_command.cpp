@@ -73,6 +73,7 @@ int step_command(const std::vector<std::string>& args) {
   if (format != "text" && format != "json") errors.add("--format must be 'text' or 'json'");
   if (kernels_per_layer < 1) errors.add("--kernels-per-layer must be >= 1");
   if (!(extra_kernel_us >= 0 && extra_kernel_us <= 1e3)) errors.add("--extra-kernel-us must be in [0, 1000]");
+  if (prefill_kernel.empty()) errors.add("--prefill-kernel must name a prefill_attention variant of the bundle (default flash)");
   if (attention != "varlen" && attention != "batch_masked") {
     errors.add("--attention must be 'varlen' or 'batch_masked' (got '" + attention + "')");
   }
@@ -142,6 +143,11 @@ int step_command(const std::vector<std::string>& args) {
       throw InputError("--cost-model calibrated: no bundle installed for " + g.name + "/" + m.name +
                        " (give one with --calibration DIR)");
     }
+  }
+  // Framework kernel choices the cost model cannot serve, named by the flag that made them.
+  for (const auto& problem : costs ? framework_variant_problems(*costs, params) : framework_variants_without_bundle(params)) {
+    const std::string key = problem.substr(0, problem.find(':'));
+    throw InputError((key == "gemm_variant" ? "--gemm-variant" : "--prefill-kernel") + problem.substr(key.size()));
   }
   std::unique_ptr<CostModel> cost_model;
   if (costs) {

@@ -9,6 +9,7 @@
 #include "calibration/fit/vidur_import.h"
 #include "models/compression/compression_registry.h"
 #include "models/compression/length_effect.h"
+#include "models/cost/table_cost_model.h"
 #include "models/parallel/collectives.h"
 #include "models/spec/hf_config.h"
 #include "sim/serving/router.h"
@@ -465,6 +466,10 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
     if (!s.cluster.explicit_cluster) throw;
     throw InputError(s.source + ": " + who + e.what());
   }
+  // Framework kernel choices the resolved cost model cannot serve, reported before any run.
+  const auto problems = g.calibration ? framework_variant_problems(*g.calibration, s.roofline)
+                                      : framework_variants_without_bundle(s.roofline);
+  if (!problems.empty()) throw InputError(s.source + ": " + who + "cost_model." + problems.front());
 }
 
 }  // namespace

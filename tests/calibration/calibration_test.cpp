@@ -237,7 +237,10 @@ std::string make_overlay_bundle(const std::string& name) {
   std::ofstream p(fs::path(dir) / "prefill_attention.csv", std::ios::app);
   p.precision(15);
   for (int n : {128, 512, 1024, 2048, 4096, 8192}) {
-    for (int c : {0, 2048, 8192}) p << "torch_sdpa," << n << "," << c << "," << 0.5 * prefill_truth(n, c) << ",20\n";
+    for (int c : {0, 2048, 8192}) {
+      p << "torch_sdpa," << n << "," << c << "," << 0.5 * prefill_truth(n, c) << ",20\n";
+      p << "materialized," << n << "," << c << "," << 1.5 * prefill_truth(n, c) << ",20\n";
+    }
   }
   return dir;
 }
@@ -260,6 +263,14 @@ TEST(TableCostModel, FrameworkVariantsAndSmallKernelCost) {
   const double own_pf = own->step_cost(prefill)[Op::kAttnPrefill].ns / 1e3;
   EXPECT_NEAR(own_pf, L * prefill_truth(1024, 0), 0.05 * L * prefill_truth(1024, 0));
   EXPECT_NEAR(fw->step_cost(prefill)[Op::kAttnPrefill].ns / 1e3, 0.5 * own_pf, 0.01 * own_pf);
+  // H2O's prefill scores stay kvsim's materialized - flash (0.5 x flash here), whichever
+  // kernel prices the attention.
+  const auto h2o_own = make_cost_model(testing::scenario("cost_model: {calibration: " + dir + "}\ncompression: h2o" + tail));
+  const auto h2o_fw = make_cost_model(
+      testing::scenario("cost_model: {calibration: " + dir + ", prefill_kernel: torch_sdpa}\ncompression: h2o" + tail));
+  const double scores = h2o_own->step_cost(prefill)[Op::kKvScores].ns / 1e3;
+  EXPECT_NEAR(scores, 0.5 * own_pf, 0.02 * own_pf);
+  EXPECT_EQ(h2o_fw->step_cost(prefill)[Op::kKvScores].ns, h2o_own->step_cost(prefill)[Op::kKvScores].ns);
   // 43 - 11 costed kernels per layer, each max(residual_add(16 rows) = 2.016, graph 2.1, 5) us,
   // plus 3 graph gaps per step.
   EXPECT_NEAR(fw->step_cost(decode)[Op::kKernelGaps].ns / 1e3, 32 * L * 5.0 + 3 * 2.1, 0.01);
@@ -273,15 +284,25 @@ TEST(TableCostModel, FrameworkVariantsAndSmallKernelCost) {
     std::string cost_model, message;
   };
   const std::vector<Case> cases = {
-      {"prefill_kernel: cudnn", "cost_model.prefill_kernel: the bundle (bundle llama-3-8b on NVIDIA H200, measured "
-                                "2026-11-28T00:00:00Z) has no prefill_attention variant 'cudnn' (it has: flash, torch_sdpa)"},
-      {"gemm_variant: bf16", "cost_model.gemm_variant: the bundle (bundle llama-3-8b on NVIDIA H200, measured "
-                             "2026-11-28T00:00:00Z) has no gemm 'qkv/bf16' (a variant must cover qkv, o, gate_up, down "
-                             "and lm_head)"},
+      {"prefill_kernel: cudnn", "<test>: cost_model.prefill_kernel: the llama-3-8b bundle on NVIDIA H200 has no "
+                                "prefill_attention variant 'cudnn' (it has: flash, materialized, torch_sdpa)"},
+      {"gemm_variant: bf16", "<test>: cost_model.gemm_variant: the llama-3-8b bundle on NVIDIA H200 has no gemm "
+                             "'qkv/bf16' (a variant must cover qkv, o, gate_up, down and lm_head; it has: fp16, partial, "
+                             "torch_linear)"},
       {"gemm_variant: partial", "has no gemm 'o/partial'"},
       {"extra_kernel_us: -1", "cost_model.extra_kernel_us: must be in [0, 1000] microseconds"},
       {"prefill_kernel: ''", "cost_model.prefill_kernel: must name a prefill_attention variant of the bundle"},
   };
+  // Without a bundle the choices would be silently ignored: an error instead.
+  for (const std::string key : {"gemm_variant: torch_linear", "prefill_kernel: torch_sdpa"}) {
+    try {
+      testing::scenario("cost_model: {kind: roofline, " + key + "}" + tail);
+      ADD_FAILURE() << key << " with the roofline: no error";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), "<test>: cost_model." + key.substr(0, key.find(':')) +
+                                           ": needs a calibration bundle, and this cost model is the roofline");
+    }
+  }
   for (const auto& c : cases) {
     try {
       make_cost_model(testing::scenario("cost_model: {calibration: " + dir + ", " + c.cost_model + "}" + tail));
