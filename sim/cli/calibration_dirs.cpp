@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "sim/cli/commands.h"
+#include "sim/core/error.h"
 
 namespace kvsim::cli {
 
@@ -13,7 +14,19 @@ bool parse_options(const std::vector<std::string>& args, const boost::program_op
   po::command_line_parser parser(args);
   parser.options(opts);
   if (positional) parser.positional(*positional);
-  po::store(parser.run(), vm);
+  const po::parsed_options parsed = parser.run();
+  // Without a positional description boost drops bare words silently, so `kvsim run s.yaml`
+  // would run the built-in default instead of the user's scenario: refuse them.
+  if (!positional) {
+    for (const auto& option : parsed.options) {
+      if (option.position_key < 0) continue;
+      const std::string word = option.value.empty() ? option.original_tokens.front() : option.value.front();
+      const bool looks_like_file = word.find(".yaml") != std::string::npos || word.find(".yml") != std::string::npos;
+      throw InputError("unexpected argument '" + word + "'" +
+                       (looks_like_file ? " (a scenario file is given with -c " + word + ")" : ""));
+    }
+  }
+  po::store(parsed, vm);
   po::notify(vm);
   if (vm.count("help")) {
     std::cout << opts << "\n";
