@@ -82,13 +82,15 @@ def main():
     ap.add_argument("--kvsim", default="build/release/sim/kvsim")
     ap.add_argument("--gpu", default="h200")
     ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--framework", default="calibration/e2e/results/h200")
+    ap.add_argument("--framework", default=None, help="PyTorch microbenchmarks (default calibration/e2e/results/<gpu>)")
     ap.add_argument("--no-framework", action="store_true")
     ap.add_argument("--max-error", type=float, default=None,
                     help="exit 1 if any compared point is off by more than this fraction (0.10 = 10 %%)")
-    ap.add_argument("--bundles", default="calibration/data/h200", help="installed bundles, <dir>/<model>")
+    ap.add_argument("--bundles", default=None, help="installed bundles, <dir>/<model> (default calibration/data/<gpu>)")
     ap.add_argument("csvs", nargs="+")
     a = ap.parse_args()
+    a.framework = a.framework or f"calibration/e2e/results/{a.gpu}"
+    a.bundles = a.bundles or f"calibration/data/{a.gpu}"
     extra_us, cast_gbps = (0.0, 0.0) if a.no_framework else framework_costs(a.framework)
     if not a.no_framework:
         print(f"PyTorch microbenchmarks: {extra_us} us per small kernel, fp8 cast {cast_gbps} GB/s, "
