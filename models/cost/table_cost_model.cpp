@@ -14,6 +14,8 @@ namespace {
 const char* const kGemmOps[5] = {"qkv", "o", "gate_up", "down", "lm_head"};
 
 std::string bundle_name(const CalibratedCosts& c) { return "the " + c.model_shape + " bundle on " + c.gpu_name; }
+
+std::string or_none(const std::vector<std::string>& names) { return names.empty() ? "none" : join(names, ", "); }
 }  // namespace
 
 std::vector<std::string> framework_variant_problems(const CalibratedCosts& costs, const RooflineParams& params) {
@@ -23,19 +25,17 @@ std::vector<std::string> framework_variant_problems(const CalibratedCosts& costs
       if (costs.gemm.count(std::string(op) + "/" + params.gemm_variant)) continue;
       std::set<std::string> dtypes;
       for (const auto& [key, fit] : costs.gemm) dtypes.insert(key.substr(key.find('/') + 1));
-      std::string have;
-      for (const auto& d : dtypes) have += (have.empty() ? "" : ", ") + d;
       problems.push_back("gemm_variant: " + bundle_name(costs) + " has no gemm '" + op + "/" + params.gemm_variant +
                          "' (a variant must cover qkv, o, gate_up, down and lm_head; it has: " +
-                         (have.empty() ? "none" : have) + ")");
+                         or_none({dtypes.begin(), dtypes.end()}) + ")");
       break;
     }
   }
   if (params.prefill_kernel != "flash" && !costs.prefill.count(params.prefill_kernel)) {
-    std::string have;
-    for (const auto& [variant, fit] : costs.prefill) have += (have.empty() ? "" : ", ") + variant;
+    std::vector<std::string> variants;
+    for (const auto& [variant, fit] : costs.prefill) variants.push_back(variant);
     problems.push_back("prefill_kernel: " + bundle_name(costs) + " has no prefill_attention variant '" +
-                       params.prefill_kernel + "' (it has: " + (have.empty() ? "none" : have) + ")");
+                       params.prefill_kernel + "' (it has: " + or_none(variants) + ")");
   }
   return problems;
 }

@@ -114,22 +114,18 @@ CollectiveTables find_collective_tables(const std::vector<std::string>& roots, c
   CollectiveTables t;
   std::vector<std::string> used;
   for (const auto& root : roots) {
-    const fs::path dir = fs::path(root) / (gpu_name + "-x" + std::to_string(tensor)) / "nccl";
-    if (!t.all_reduce && tensor > 1 && fs::exists(dir / "allreduce.csv")) {
-      t.all_reduce = read_allreduce_csv((dir / "allreduce.csv").string(), tensor);
-      used.push_back(gpu_name + "-x" + std::to_string(tensor) + "/nccl/allreduce.csv");
+    // The first root holding <gpu>-x<gpus>/nccl/<file> fills `table` with its rows for `rows_gpus`.
+    auto take = [&](std::optional<PiecewiseLogLog>& table, int gpus, const char* file, int rows_gpus) {
+      const std::string rel = gpu_name + "-x" + std::to_string(gpus) + "/nccl/" + file;
+      if (table || !fs::exists(fs::path(root) / rel)) return;
+      table = read_allreduce_csv((fs::path(root) / rel).string(), rows_gpus);
+      used.push_back(rel);
+    };
+    if (tensor > 1) {
+      take(t.all_reduce, tensor, "allreduce.csv", tensor);
+      take(t.all_gather, tensor, "allgather.csv", tensor);
     }
-    if (!t.all_gather && tensor > 1 && fs::exists(dir / "allgather.csv")) {
-      t.all_gather = read_allreduce_csv((dir / "allgather.csv").string(), tensor);
-      used.push_back(gpu_name + "-x" + std::to_string(tensor) + "/nccl/allgather.csv");
-    }
-    for (int n = 2; n <= 8 && !t.send; ++n) {
-      const fs::path f = fs::path(root) / (gpu_name + "-x" + std::to_string(n)) / "nccl" / "sendrecv.csv";
-      if (fs::exists(f)) {
-        t.send = read_allreduce_csv(f.string(), 2);
-        used.push_back(gpu_name + "-x" + std::to_string(n) + "/nccl/sendrecv.csv");
-      }
-    }
+    for (int n = 2; n <= 8; ++n) take(t.send, n, "sendrecv.csv", 2);
   }
   for (std::size_t i = 0; i < used.size(); ++i) t.source += (i ? ", " : "") + used[i];
   return t;

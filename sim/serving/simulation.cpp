@@ -7,21 +7,16 @@
 #include "models/cost/table_cost_model.h"
 #include "models/parallel/collectives.h"
 #include "models/parallel/parallel_cost_model.h"
-#include "sim/core/error.h"
 
 namespace kvsim {
 
 std::unique_ptr<CostModel> make_group_cost_model(const Scenario& s, const ReplicaGroup& g) {
   std::unique_ptr<CostModel> shard;
   if (g.calibration) {
-    // The bundle is only known here, so a cost_model key it cannot serve (gemm_variant,
-    // prefill_kernel) is reported now, named with the scenario it came from.
-    try {
-      shard = std::make_unique<TableCostModel>(g.shard, g.gpu, g.calibration_gpu, g.engine.overhead, s.roofline,
-                                               s.methods, *g.calibration);
-    } catch (const InputError& e) {
-      throw InputError(s.source + ": " + e.what());
-    }
+    // resolve_group (scenario.cpp) already reported any framework-kernel choice the bundle
+    // cannot serve, with the file and group.
+    shard = std::make_unique<TableCostModel>(g.shard, g.gpu, g.calibration_gpu, g.engine.overhead, s.roofline,
+                                             s.methods, *g.calibration);
   } else {
     shard = std::make_unique<RooflineCostModel>(g.shard, g.gpu, g.engine.overhead, s.roofline, s.methods);
   }
