@@ -16,9 +16,12 @@ and written to steps_<label>.csv: start, forward time, the period since the prev
 start, query tokens, and the KV tokens read when the engine passes cu_seq_lens_k.
 Usage: python3 hf_cb_serving.py --out DIR [--requests 200] [--rates 4,8,16] [--offline] [--trace-steps]
 """
-import argparse, csv, json, os, random, threading, time
+import argparse, json, os, random, sys, threading, time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_io import write_csv, write_json  # noqa: E402
 
 
 def resolved_engine(manager):
@@ -132,14 +135,6 @@ def run(manager, reqs, rate, seed):
     return rows, arrivals
 
 
-def write_csv(path, rows):
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(path + ".tmp", path)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -204,8 +199,7 @@ def main():
                 model_shape="llama-3-8b (random bf16 weights)", requests=args.requests, seed=args.seed,
                 lengths="prompt uniform [64, 1024], output uniform [16, 256], EOS disabled", runs=labels,
                 resolved_engine=engine, init_s=round(init_s, 2), summary=summary)
-    with open(os.path.join(args.out, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=2)
+    write_json(os.path.join(args.out, "meta.json"), meta)
     print(json.dumps(engine, indent=1))
 
 

@@ -14,8 +14,6 @@ weight sets (so weights are read from HBM, not L2), CUDA events, median per laun
 Output: <out>/gemm_torch_<shape>.csv and a .meta.json.
 """
 import argparse
-import csv
-import json
 import os
 import sys
 import time
@@ -24,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_io import write_csv, write_json  # noqa: E402
 from torch_timing import time_graph_per_launch  # noqa: E402
 
 # hidden, q heads, kv heads, head_dim, ffn, vocab (per GPU), as kvsim-calibrate's --model-shape.
@@ -68,18 +67,11 @@ def main():
                 del ws
                 torch.cuda.empty_cache()
     path = os.path.join(args.out, f"gemm_torch_{args.shape}.csv")
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(path + ".tmp", path)
+    write_csv(path, rows)
     meta = dict(tool="torch_gemm_bench.py", shape=args.shape, gpu=torch.cuda.get_device_name(0), torch=torch.__version__,
                 cuda=torch.version.cuda, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 note="fp16 F.linear (torch_linear) and x @ W (torch_matmul); graph-replayed chain over rotating weight sets, median per launch")
-    meta_path = path.replace(".csv", ".meta.json")
-    with open(meta_path + ".tmp", "w") as f:
-        json.dump(meta, f, indent=2)
-    os.replace(meta_path + ".tmp", meta_path)
+    write_json(path.replace(".csv", ".meta.json"), meta)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,18 @@ idle for a few ms between replays, and (c) interleaved with the memory-bound ele
 layer has, sampling the SM clock with nvidia-smi meanwhile. Output: <out>/gemm_power_probe.csv.
 """
 import argparse
-import csv
 import os
 import statistics
 import subprocess
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_io import write_csv  # noqa: E402
+from torch_timing import replay_us  # noqa: E402
 
 
 def main():
@@ -36,12 +40,7 @@ def main():
         smi.terminate()
         smi.wait(timeout=10)
         smi_out.close()
-    path = os.path.join(args.out, "gemm_power_probe.csv")
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(path + ".tmp", path)
+    write_csv(os.path.join(args.out, "gemm_power_probe.csv"), rows)
 
 
 def measure(dev, rows):
@@ -78,20 +77,12 @@ def measure(dev, rows):
                     g.replay()
                 torch.cuda.synchronize()
 
-                def timed(graph):
-                    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                    a.record()
-                    graph.replay()
-                    b.record()
-                    b.synchronize()
-                    return a.elapsed_time(b) * 1000.0
-
                 ts, te = [], []
                 t0 = time.time()
                 for _ in range(40):
-                    ts.append(timed(g))
+                    ts.append(replay_us(g))
                     if ge is not None:
-                        te.append(timed(ge))
+                        te.append(replay_us(ge))
                     if mode == "idle_5ms":
                         time.sleep(0.005)
                 per = statistics.median(ts) / N

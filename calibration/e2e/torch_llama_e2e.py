@@ -15,10 +15,13 @@ Each row records the SM clock, temperature and power right after it. Writes CSVs
 prints a table. Usage:
   python3 torch_llama_e2e.py --model llama-3-8b --out DIR [--quick] [--layout linear|matmul]
 """
-import argparse, csv, json, math, os, statistics, subprocess, sys, time
+import argparse, os, statistics, subprocess, sys, time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_io import write_csv, write_json  # noqa: E402
 
 SHAPES = {
     # layers, hidden, q heads, kv heads, head_dim, ffn, vocab
@@ -250,20 +253,13 @@ def main():
             print(f"{phase:13s} B={B:4d} T={T:6d}  {med:9.1f} us  (p10 {p10:.1f}, p90 {p90:.1f})", flush=True)
         torch.cuda.empty_cache()
     path = os.path.join(args.out, f"e2e_{args.model}.csv")
-    with open(path + ".tmp", "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        wr.writeheader()
-        wr.writerows(rows)
-    os.replace(path + ".tmp", path)
+    write_csv(path, rows)
     meta = dict(tool="torch_llama_e2e.py", model=args.model, gpu=torch.cuda.get_device_name(0),
                 torch=torch.__version__, cuda=torch.version.cuda, layout=args.layout, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 sm_count=torch.cuda.get_device_properties(0).multi_processor_count, quick=args.quick,
                 note="random fp16 weights; decode = CUDA-graph replay of one step, contiguous KV; fp8 = e4m3 storage "
                      "dequantized before SDPA; window512 = 512 kept tokens; prefill both eager and graph-replayed")
-    meta_path = os.path.join(args.out, f"e2e_{args.model}.meta.json")
-    with open(meta_path + ".tmp", "w") as f:
-        json.dump(meta, f, indent=2)
-    os.replace(meta_path + ".tmp", meta_path)
+    write_json(os.path.join(args.out, f"e2e_{args.model}.meta.json"), meta)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ Output: <out>/profile_<model>.csv (one row per kernel class per shape) and
 This is a diagnosis of where an implementation's time goes. kvsim does not fit anything to it.
 """
 import argparse
-import csv
-import json
 import os
 import sys
 import time
@@ -21,6 +19,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_io import write_csv, write_json  # noqa: E402
 from torch_llama_e2e import Llama, time_events, summarize  # noqa: E402
 
 
@@ -120,17 +119,11 @@ def main():
             del caches
         torch.cuda.empty_cache()
     for path, rows in ((f"profile_{args.model}.csv", by_class), (f"profile_{args.model}_kernels.csv", by_kernel)):
-        full = os.path.join(args.out, path)
-        with open(full + ".tmp", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(full + ".tmp", full)
+        write_csv(os.path.join(args.out, path), rows)
     meta = dict(tool="torch_profile_step.py", model=args.model, gpu=torch.cuda.get_device_name(0), torch=torch.__version__,
                 cuda=torch.version.cuda, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 note="kernel times from torch.profiler over one eager step; graph_us = CUDA-graph replay median")
-    with open(os.path.join(args.out, f"profile_{args.model}.meta.json"), "w") as f:
-        json.dump(meta, f, indent=2)
+    write_json(os.path.join(args.out, f"profile_{args.model}.meta.json"), meta)
 
 
 if __name__ == "__main__":

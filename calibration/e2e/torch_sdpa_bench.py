@@ -25,8 +25,6 @@ end-to-end profile shows the kernel at 5.8 us); its results were discarded.
 Output: <out>/prefill_attention_torch_sdpa_<shape>.csv and a .meta.json.
 """
 import argparse
-import csv
-import json
 import os
 import sys
 import time
@@ -35,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_io import write_csv, write_json  # noqa: E402
 from torch_timing import time_graph_per_launch  # noqa: E402
 
 # q heads, kv heads per GPU (head_dim 128), as kvsim-calibrate's --model-shape.
@@ -92,19 +91,12 @@ def main():
             print(f"sdpa {args.shape} P={P:5d} C={C:5d} {med:10.2f} us {rows[-1]['tflops']:7.1f} TFLOP/s", flush=True)
             del q, k, v
     path = os.path.join(args.out, f"prefill_attention_torch_sdpa_{args.shape}.csv")
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(path + ".tmp", path)
+    write_csv(path, rows)
     meta = dict(tool="torch_sdpa_bench.py", shape=args.shape, gpu=torch.cuda.get_device_name(0), torch=torch.__version__,
                 cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
                 date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 note="F.scaled_dot_product_attention fp16, batch 1, causal (lower-right with cached tokens); graph-replayed chain, median per launch")
-    meta_path = path.replace(".csv", ".meta.json")
-    with open(meta_path + ".tmp", "w") as f:
-        json.dump(meta, f, indent=2)
-    os.replace(meta_path + ".tmp", meta_path)
+    write_json(path.replace(".csv", ".meta.json"), meta)
 
 
 if __name__ == "__main__":

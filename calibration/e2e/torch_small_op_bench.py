@@ -14,14 +14,16 @@ so a kvsim parameter set from it is not fitted to the end-to-end measurement.
 Output: <out>/torch_small_op.csv and torch_small_op.meta.json.
 """
 import argparse
-import csv
-import json
 import os
 import statistics
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_io import write_csv, write_json  # noqa: E402
 
 
 def ops(width):
@@ -113,16 +115,11 @@ def main():
                                  reps=args.reps, us_per_kernel=round(med / launches, 3)))
                 print(f"{name:15s} rows={r:4d} kernels={launches:5d} {med:9.1f} us  {med / launches:6.3f} us/kernel", flush=True)
     path = os.path.join(args.out, "torch_small_op.csv")
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(path + ".tmp", path)
+    write_csv(path, rows)
     meta = dict(tool="torch_small_op_bench.py", gpu=torch.cuda.get_device_name(0), torch=torch.__version__,
                 cuda=torch.version.cuda, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 note="chains of dependent small PyTorch ops captured in one CUDA graph; us_per_kernel = replay time / kernels")
-    with open(os.path.join(args.out, "torch_small_op.meta.json"), "w") as f:
-        json.dump(meta, f, indent=2)
+    write_json(os.path.join(args.out, "torch_small_op.meta.json"), meta)
 
 
 if __name__ == "__main__":

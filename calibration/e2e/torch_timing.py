@@ -7,6 +7,16 @@ import statistics
 import torch
 
 
+def replay_us(graph):
+    """One replay of a captured CUDA graph, timed with CUDA events, in microseconds."""
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    a.record()
+    graph.replay()
+    b.record()
+    b.synchronize()
+    return a.elapsed_time(b) * 1000.0
+
+
 def time_graph_per_launch(fns, reps=30, target_us=2000.0):
     """fns: callables, one per input set (rotated so large weights do not sit in L2).
     Returns (median, p10, p90) microseconds per launch and the launches per replay."""
@@ -23,14 +33,6 @@ def time_graph_per_launch(fns, reps=30, target_us=2000.0):
             for i in range(n):
                 fns[i % len(fns)]()
         return g
-
-    def replay_us(g):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        g.replay()
-        b.record()
-        b.synchronize()
-        return a.elapsed_time(b) * 1000.0
 
     n0 = max(len(fns), 4)
     g = capture(n0)
