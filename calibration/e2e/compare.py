@@ -102,10 +102,11 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def compare(a, extra_us, cast_gbps, tmp):
-    overlays = {}
+def read_runs(paths):
+    """The rows of one or more e2e CSVs, repeated runs merged: one row per point (model, phase,
+    KV, batch, context, weight layout), with `runs` the per-run medians (us) and `layout` set."""
     raw = []
-    for path in a.csvs:
+    for path in paths:
         if not os.path.isfile(path):
             fail(f"{path}: no such file")
         # The weight layout of the run: a `layout` column (runs since it exists), else the
@@ -133,20 +134,31 @@ def compare(a, extra_us, cast_gbps, tmp):
         merged[key]["runs"].append(float(r["time_us_median"]))
         if int(r["kernels_eager"]) > 0:
             merged[key]["kernels_eager"] = r["kernels_eager"]
-    rows = [merged[k] for k in order]
-    # Kernels per step of each (model, phase, kv), counted once per file.
+    return [merged[k] for k in order]
+
+
+def graph_points(rows):
+    """(row, phase, kernels per layer) for each graph-replayed point of read_runs' rows. The
+    kernels per step of each (model, phase, KV) were counted by the profiler once per file;
+    K = round((kernels - 3) / 32): the 3 outside the layers (embedding, LM head, sampling), 32
+    layers. The window variant has no count of its own and uses fp16's."""
     kernels = {}
     for r in rows:
         k = int(r["kernels_eager"])
         if k > 0:
             kernels[(r["model"], r["phase"].replace("_graph", "").replace("_eager", ""), r["kv"])] = k
-    out = []
     for r in rows:
         if r["phase"] == "prefill_eager":
-            continue  # CPU-bound Python dispatch: compared with an eager overhead model separately
+            continue  # CPU-bound Python dispatch, not compared
         phase = "prefill" if r["phase"].startswith("prefill") else "decode"
         k = kernels.get((r["model"], phase, r["kv"]), kernels.get((r["model"], phase, "fp16")))
-        per_layer = max(1, round((k - 3) / 32))
+        yield r, phase, max(1, round((k - 3) / 32))
+
+
+def compare(a, extra_us, cast_gbps, tmp):
+    overlays = {}
+    out = []
+    for r, phase, per_layer in graph_points(read_runs(a.csvs)):
         cmd = [a.kvsim, "step", "--model", r["model"], "--gpu", a.gpu, "--batch", r["batch"], "--context",
                r["context"], "--phase", phase, "--overhead", "none", "--kernels-per-layer", str(per_layer),
                "--format", "json"]

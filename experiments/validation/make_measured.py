@@ -61,34 +61,14 @@ def steps():
         os.replace(overlay_root, old)
     os.replace(building, overlay_root)
     shutil.rmtree(old, ignore_errors=True)
-    # One row per point, its time the median over the runs.
-    by_point, rows = {}, []
-    for path in runs:
-        for r in csv.DictReader(open(path)):
-            key = (r["phase"], r["kv"], r["batch"], r["context"])
-            if key not in by_point:
-                by_point[key] = dict(r, times=[])
-                rows.append(by_point[key])
-            by_point[key]["times"].append(float(r["time_us_median"]))
-            if int(r["kernels_eager"]) > 0:
-                by_point[key]["kernels_eager"] = r["kernels_eager"]
-    kernels = {}
-    for r in rows:
-        k = int(r["kernels_eager"])
-        if k > 0:
-            kernels[(r["phase"].replace("_graph", "").replace("_eager", ""), r["kv"])] = k
+    # One row per point, its time the median over the runs (compare.py's reading and kernel count).
     out = []
-    for r in rows:
-        if r["phase"] == "prefill_eager":
-            continue  # Python-dispatch bound; the graph-replayed prefill is the GPU-side ground truth
-        phase = "prefill" if r["phase"].startswith("prefill") else "decode"
-        k = kernels.get((phase, r["kv"]), kernels.get((phase, "fp16")))
-        per_layer = max(1, round((k - 3) / 32))
+    for r, phase, per_layer in compare.graph_points(compare.read_runs(runs)):
         method = {"fp16": ("", "", "", ""), "fp8": ("fp8", "false", bw, ""),
                   "window512": ("streamingllm", "", "", "true")}[r["kv"]]
         label = f"{phase}-{r['kv']}"
         out.append([label, "{preset: none}", per_layer, extra_us, *method, phase, r["batch"], r["context"], "step_ms",
-                    round(statistics.median(r["times"]) / 1e3, 4)])
+                    round(statistics.median(r["runs"]) / 1e3, 4)])
     write(os.path.join(HERE, "steps_llama-3-8b.csv"),
           ["label", "engine.overhead", "cost_model.kernels_per_layer", "cost_model.extra_kernel_us", "compression.method.method",
            "compression.method.fused_dequant", "compression.method.dequant_bandwidth_gbps",
