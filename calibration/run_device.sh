@@ -7,6 +7,9 @@
 #   calibration/run_device.sh framework MODEL...          PyTorch small-op bench + per-kernel step profiles
 #   calibration/run_device.sh sdpa_e2e MODEL...           PyTorch prefill SDPA bench, then e2e runs
 #   calibration/run_device.sh torch_ops SHAPE...          PyTorch prefill SDPA and GEMM benches
+#   calibration/run_device.sh probe MODEL SHAPES          GEMM power probe, then per-kernel profiles of the
+#                                                         model's SHAPES (phase:batch:context,...) in eager
+#                                                         steps and in back-to-back graph replays
 # Results go to $OUT (or ./device-out) as one tar.gz per stage.
 set -uo pipefail
 stage="$1"; shift
@@ -53,6 +56,11 @@ case "$stage" in
     # PyTorch's prefill SDPA over the bundle's grid for each model, then the e2e runs.
     for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_sdpa_bench.py --shape "$m" --out work/torch_sdpa 2>&1 | grep -v Warn | tail -3; done
     for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_llama_e2e.py --model "$m" --out work/e2e 2>&1 | grep -v Warn | tail -5; done
+    ;;
+  probe)
+    PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_gemm_power_probe.py --out work/probe 2>&1 | grep -v Warn
+    PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_profile_step.py --model "$1" --shapes "$2" --out work/profile_eager 2>&1 | grep -v Warn
+    PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_profile_step.py --model "$1" --shapes "$2" --graph --out work/profile_graph 2>&1 | grep -v Warn
     ;;
   e2e)
     for m in "$@"; do PYTHONUNBUFFERED=1 python3 calibration/e2e/torch_llama_e2e.py --model "$m" --out work/e2e 2>&1 | tail -40; done

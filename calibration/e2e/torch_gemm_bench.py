@@ -10,7 +10,8 @@ the bundle's gemm.csv schema with dtype `torch_linear` / `torch_matmul`, so a bu
 price GEMMs with the framework's own kernels (`cost_model.gemm_variant`; compare.py builds it).
 
 No model and no end-to-end timing: each GEMM is launched N times in a CUDA graph over rotating
-weight sets (so weights are read from HBM, not L2), CUDA events, median per launch.
+weight sets (so weights are read from HBM, not L2), CUDA events, median per launch; the GPU rests
+between replays as kvsim-calibrate's GEMM family does (--back-to-back: it does not).
 Output: <out>/gemm_torch_<shape>.csv and a .meta.json.
 """
 import argparse
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from results_io import write_csv, write_json  # noqa: E402
-from torch_timing import time_graph_per_launch  # noqa: E402
+from torch_timing import REST_MIN_S, REST_RATIO, time_graph_per_launch  # noqa: E402
 
 # hidden, q heads, kv heads, head_dim, ffn, vocab (per GPU), as kvsim-calibrate's --model-shape.
 SHAPES = {"llama-2-7b": (4096, 32, 32, 128, 11008, 32000), "llama-3-8b": (4096, 32, 8, 128, 14336, 128256)}
@@ -35,6 +36,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--shape", default="llama-3-8b", choices=sorted(SHAPES))
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--back-to-back", action="store_true",
+                    help="replay without resting the GPU between replays (the first shipped tables did; see torch_timing.REST_*)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     h, qh, kvh, d, ffn, vocab = SHAPES[args.shape]
@@ -56,7 +59,7 @@ def main():
                         fns = [lambda w=w: F.linear(x, w) for w in ws]
                     else:
                         fns = [lambda w=w: x @ w for w in ws]
-                    med, p10, p90, launches = time_graph_per_launch(fns, args.reps)
+                    med, p10, p90, launches = time_graph_per_launch(fns, args.reps, rested=not args.back_to_back)
                     tflops = 2.0 * m * n * k / (med * 1e-6) / 1e12
                     rows.append(dict(op=op, dtype="torch_" + layout, m=m, n=n, k=k, time_us_median=round(med, 3),
                                      time_us_p10=round(p10, 3), time_us_p90=round(p90, 3), reps=args.reps,
@@ -70,6 +73,7 @@ def main():
     write_csv(path, rows)
     meta = dict(tool="torch_gemm_bench.py", shape=args.shape, gpu=torch.cuda.get_device_name(0), torch=torch.__version__,
                 cuda=torch.version.cuda, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                pacing="back_to_back" if args.back_to_back else f"rested: idle max({REST_MIN_S * 1e3:g} ms, {REST_RATIO:g} x replay) between replays",
                 note="fp16 F.linear (torch_linear) and x @ W (torch_matmul); graph-replayed chain over rotating weight sets, median per launch")
     write_json(path.replace(".csv", ".meta.json"), meta)
 

@@ -5,7 +5,7 @@ The end-to-end profile of a 1 x 512 prefill shows gate_up (512 x 28672 x 4096, F
 163.5 us per launch; torch_gemm_bench.py's back-to-back chain measures 179.9 us. Suspect: a
 sustained chain of compute-bound GEMMs holds the GPU at its power limit and lowers the SM clock.
 This probe times the same chain (a) replayed back to back, as the benches do, and (b) with the GPU
-idle for a few ms between replays, and (c) interleaved with the memory-bound elementwise kernels a
+idle for a few ms between replays, (b') once after 200 ms idle, and (c) interleaved with the memory-bound elementwise kernels a
 layer has, sampling the SM clock with nvidia-smi meanwhile. Output: <out>/gemm_power_probe.csv.
 """
 import argparse
@@ -46,12 +46,12 @@ def main():
 def measure(dev, rows):
     time.sleep(0.5)
     with torch.no_grad():
-        for m, n, k in ((512, 28672, 4096), (2048, 28672, 4096), (512, 4096, 14336)):
+        for m, n, k in ((512, 28672, 4096), (512, 22016, 4096), (2048, 28672, 4096), (512, 4096, 14336)):
             ws = [torch.randn(n, k, device=dev, dtype=torch.float16) * 0.02 for _ in range(2)]
             x = torch.randn(m, k, device=dev, dtype=torch.float16)
             y = torch.randn(m, 4096, device=dev, dtype=torch.float16)
             N = 10
-            for mode in ("back_to_back", "idle_5ms", "with_elementwise"):
+            for mode in ("back_to_back", "idle_5ms", "after_idle_200ms", "with_elementwise"):
                 g = torch.cuda.CUDAGraph()
                 s = torch.cuda.Stream()
                 s.wait_stream(torch.cuda.current_stream())
@@ -79,7 +79,9 @@ def measure(dev, rows):
 
                 ts, te = [], []
                 t0 = time.time()
-                for _ in range(40):
+                for _ in range(10 if mode == "after_idle_200ms" else 40):
+                    if mode == "after_idle_200ms":
+                        time.sleep(0.2)  # one chain from a cool, idle GPU
                     ts.append(replay_us(g))
                     if ge is not None:
                         te.append(replay_us(ge))

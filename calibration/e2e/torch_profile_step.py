@@ -53,7 +53,25 @@ def profile_kernels(fn):
     return out
 
 
-def graph_time(fn, reps):
+def profile_graph_kernels(g, replays):
+    """Kernels of `replays` back-to-back replays of a captured graph, as the e2e timing runs them
+    (sustained load, unlike the single eager step), each duration divided by `replays`."""
+    from torch.profiler import profile, ProfilerActivity
+    g.replay()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as p:
+        for _ in range(replays):
+            g.replay()
+        torch.cuda.synchronize()
+    out = []
+    for e in p.events():
+        if e.device_type.name != "CUDA" or "Memcpy" in e.name or "Memset" in e.name:
+            continue
+        out.append((e.name, (e.device_time if hasattr(e, "device_time") else e.cuda_time) / replays))
+    return out
+
+
+def capture(fn):
     s = torch.cuda.Stream()
     s.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(s):
@@ -63,6 +81,11 @@ def graph_time(fn, reps):
     g = torch.cuda.CUDAGraph()
     with torch.cuda.graph(g):
         fn()
+    return g
+
+
+def graph_time(fn, reps):
+    g = capture(fn)
     ts = time_events(g.replay, reps)
     del g
     return summarize(ts)[0]
@@ -75,6 +98,10 @@ def main():
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--layout", choices=("linear", "matmul"), default="linear",
                     help="weight layout (profile/ was taken with matmul, profile_linear/ with linear)")
+    ap.add_argument("--shapes", default=None,
+                    help="phase:batch:context,... (default: the ten shapes of profile_linear/)")
+    ap.add_argument("--graph", action="store_true",
+                    help="take kernel times from back-to-back graph replays (the e2e timing's load) instead of one eager step")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     dev = torch.device("cuda")
@@ -83,6 +110,13 @@ def main():
     shapes = [("decode", 1, 512), ("decode", 1, 2048), ("decode", 1, 8192), ("decode", 8, 2048),
               ("decode", 32, 2048), ("decode", 128, 512),
               ("prefill", 1, 128), ("prefill", 1, 512), ("prefill", 1, 2048), ("prefill", 1, 8192)]
+    if args.shapes:
+        try:
+            shapes = [(p, int(b), int(c)) for p, b, c in (x.split(":") for x in args.shapes.split(","))]
+        except ValueError:
+            sys.exit(f"torch_profile_step.py: --shapes {args.shapes!r}: expected phase:batch:context,...")
+        if any(p not in ("decode", "prefill") for p, _, _ in shapes):
+            sys.exit(f"torch_profile_step.py: --shapes {args.shapes!r}: phase must be decode or prefill")
     by_class, by_kernel = [], []
     for phase, B, C in shapes:
         with torch.no_grad():
@@ -96,7 +130,12 @@ def main():
                 toks = torch.randint(0, m.vocab, (B, C), device=dev)
                 fn = lambda: m.prefill(toks)  # noqa: E731
             g_us = graph_time(fn, args.reps)
-            ks = profile_kernels(fn)
+            if args.graph:
+                g = capture(fn)
+                ks = profile_graph_kernels(g, args.reps)
+                del g
+            else:
+                ks = profile_kernels(fn)
         total = sum(t for _, t in ks)
         classes = {}
         names = {}
@@ -118,11 +157,15 @@ def main():
         if phase == "decode":
             del caches
         torch.cuda.empty_cache()
+    if not by_kernel:
+        sys.exit("torch_profile_step.py: the profiler recorded no kernels")
     for path, rows in ((f"profile_{args.model}.csv", by_class), (f"profile_{args.model}_kernels.csv", by_kernel)):
         write_csv(os.path.join(args.out, path), rows)
     meta = dict(tool="torch_profile_step.py", model=args.model, gpu=torch.cuda.get_device_name(0), torch=torch.__version__,
                 cuda=torch.version.cuda, date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                note="kernel times from torch.profiler over one eager step; graph_us = CUDA-graph replay median")
+                graph=args.graph,
+                note=("kernel times from torch.profiler over --reps back-to-back graph replays, per replay" if args.graph else
+                      "kernel times from torch.profiler over one eager step") + "; graph_us = CUDA-graph replay median")
     write_json(os.path.join(args.out, f"profile_{args.model}.meta.json"), meta)
 
 

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace kvcal {
 
@@ -83,7 +85,7 @@ int Ctx::sets_for(size_t set_bytes) const {
   return static_cast<int>(std::max<size_t>(1, std::min<size_t>(n, static_cast<size_t>(max_sets))));
 }
 
-Stats Ctx::time(const Enqueue& enqueue, int nsets, bool allow_graph) {
+Stats Ctx::time(const Enqueue& enqueue, int nsets, bool allow_graph, const Pacing& pacing) {
   Stats st;
   st.nsets = std::max(1, nsets);
   cudaEvent_t e0, e1;
@@ -137,7 +139,19 @@ Stats Ctx::time(const Enqueue& enqueue, int nsets, bool allow_graph) {
       for (int i = 0; i < inner; ++i) enqueue(i % st.nsets, stream);
     }
   };
-  for (int w = 0; w < warmup; ++w) run_once();
+  // Rest after a repetition that took rep_us (only when paced; dry runs never wait).
+  auto rest = [&](double rep_us) {
+    if (!pacing.paced() || opt.dry_run) return;
+    const double idle_us = std::max(pacing.min_idle_us, pacing.idle_ratio * rep_us);
+    std::this_thread::sleep_for(std::chrono::microseconds(static_cast<long long>(idle_us)));
+  };
+  for (int w = 0; w < warmup; ++w) {
+    run_once();
+    if (pacing.paced()) {
+      CK(cudaStreamSynchronize(stream));
+      rest(t_est_us * inner);
+    }
+  }
   CK_LAUNCH();
   CK(cudaStreamSynchronize(stream));
 
@@ -149,6 +163,7 @@ Stats Ctx::time(const Enqueue& enqueue, int nsets, bool allow_graph) {
     CK(cudaEventSynchronize(e1));
     CK(cudaEventElapsedTime(&ms, e0, e1));
     st.samples_us.push_back(1000.0 * ms / inner);
+    rest(1000.0 * ms);
   }
   CK_LAUNCH();
   if (exec) CK(cudaGraphExecDestroy(exec));

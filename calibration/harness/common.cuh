@@ -94,6 +94,21 @@ struct Stats {
   void finalize();
 };
 
+// How a timed repetition is spaced from the next. A chain of compute-bound kernels replayed back
+// to back holds an H200 at its power cap within tens of milliseconds, and the SM clock falls from
+// 1980 to ~1450 MHz: a 512 x 28672 x 4096 GEMM then takes 180 us where the same GEMM inside a
+// model step takes 160 us (calibration/e2e/results/h200/power_probe). A model step interleaves
+// such kernels with memory-bound ones and does not reach the cap at these sizes, so families
+// whose kernels are compute-bound rest the GPU between repetitions (idle, the host sleeping) for
+// max(min_idle_us, idle_ratio x the repetition's duration). Zero: back to back.
+struct Pacing {
+  double idle_ratio = 0;
+  double min_idle_us = 0;
+  bool paced() const { return idle_ratio > 0 || min_idle_us > 0; }
+  // The spacing the GEMM family uses (the probe's idle_5ms and after_idle modes agree within 1 %).
+  static Pacing rested() { return Pacing{1.0, 5000.0}; }
+};
+
 // Benchmark context handed to every family.
 class Ctx {
  public:
@@ -121,7 +136,7 @@ class Ctx {
   // captured into one CUDA graph; each repetition replays the graph once between two events.
   // Returns per-launch time statistics. Falls back to eager launches if capture fails.
   using Enqueue = std::function<void(int, cudaStream_t)>;
-  Stats time(const Enqueue& enqueue, int nsets, bool allow_graph = true);
+  Stats time(const Enqueue& enqueue, int nsets, bool allow_graph = true, const Pacing& pacing = Pacing{});
 
   bool dry() const { return opt.dry_run; }
   bool quick() const { return opt.quick; }

@@ -174,7 +174,8 @@ void run_gemm(Ctx& ctx, std::string& grid) {
           gemm(ctx, dt, M, N, K, X.as<uint8_t>() + xb * i, W.as<uint8_t>() + wb * i, Y.as<uint8_t>() + yb * i,
                plan.get(), s);
         };
-        Stats st = ctx.time(enqueue, nsets);
+        // Rested between repetitions: a model step does not hold the GPU at its power cap (Pacing).
+        Stats st = ctx.time(enqueue, nsets, true, Pacing::rested());
         const double tflops = 2.0 * M * N * K / (st.median * 1e-6) / 1e12;
         tab.add({op.name, gdt_name(dt), fmti(M), fmti(N), fmti(K)}, st, {fmtd(tflops, 2)});
         logf("[gemm] %d/%d %-8s %-9s M=%-6d N=%-6d K=%-6d %10.2f us %7.1f TFLOP/s\n", done, total, op.name.c_str(),
@@ -186,7 +187,8 @@ void run_gemm(Ctx& ctx, std::string& grid) {
   std::vector<std::string> names;
   for (const auto& o : ops) names.push_back(o.name + ":" + std::to_string(o.n) + "x" + std::to_string(o.k));
   grid = "{\"m\":" + json_int_list(ms) + ",\"ops\":" + json_str_list(names) +
-         ",\"dtypes\":[\"fp16\",\"bf16\"],\"output\":\"fp16 for fp16, bf16 for bf16 and fp8\"}";
+         ",\"pacing\":{\"idle_ratio\":" + fmtg(Pacing::rested().idle_ratio) +
+         ",\"min_idle_us\":" + fmtg(Pacing::rested().min_idle_us) + "},\"dtypes\":[\"fp16\",\"bf16\"],\"output\":\"fp16 for fp16, bf16 for bf16 and fp8\"}";
 }
 
 }  // namespace kvcal
