@@ -46,35 +46,21 @@ def framework_costs(folder):
     return extra_us, cast_gbps
 
 
-def append_rows(table, rows_csv):
-    with open(table) as f:
-        header = f.readline().strip().split(",")
-    with open(table, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        ends_in_newline = f.tell() == 0 or (f.seek(-1, os.SEEK_END) or f.read(1) == b"\n")
-    with open(rows_csv) as f, open(table, "a", newline="") as out:
-        if not ends_in_newline:
-            out.write("\n")
-        w = csv.DictWriter(out, fieldnames=header, extrasaction="ignore")
-        for r in csv.DictReader(f):
-            w.writerow(r)
-
-
-def framework_overlay(folder, bundles, model, tmp):
-    """A copy of the installed bundle for `model` with PyTorch's own kernels appended: prefill
-    SDPA (variant torch_sdpa, torch_sdpa_bench.py) and GEMMs (dtypes torch_linear and
-    torch_matmul, torch_gemm_bench.py). None when the bundle or either table is missing.
-    The shipped bundle itself is not changed."""
+def framework_overlay(kvsim, folder, bundles, model, out):
+    """`kvsim calibrate overlay`: the installed bundle for `model` with PyTorch's own kernels added
+    as new variants (prefill SDPA `torch_sdpa` from torch_sdpa_bench.py; GEMMs `torch_linear` and
+    `torch_matmul` from torch_gemm_bench.py), written to `out`. None when the bundle or either
+    table is missing. The shipped bundle itself is not changed."""
     src = os.path.join(bundles, model)
     sdpa = os.path.join(folder, "torch_sdpa", f"prefill_attention_torch_sdpa_{model}.csv")
     gemm = os.path.join(folder, "torch_gemm", f"gemm_torch_{model}.csv")
     if not all(os.path.isfile(p) for p in (os.path.join(src, "meta.json"), sdpa, gemm)):
         return None
-    dst = os.path.join(tmp, model)
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("samples"))
-    append_rows(os.path.join(dst, "prefill_attention.csv"), sdpa)
-    append_rows(os.path.join(dst, "gemm.csv"), gemm)
-    return dst
+    res = subprocess.run([kvsim, "calibrate", "overlay", src, "--out", out, "--force", "--gemm", gemm,
+                          "--prefill-attention", sdpa], capture_output=True, text=True)
+    if res.returncode != 0:
+        fail(f"kvsim calibrate overlay {src}: {res.stderr.strip() or res.stdout.strip()}")
+    return out
 
 
 def main():
@@ -166,7 +152,8 @@ def compare(a, extra_us, cast_gbps, tmp):
             cmd += ["--extra-kernel-us", str(extra_us)]
         if not a.no_framework:
             if r["model"] not in overlays:
-                overlays[r["model"]] = framework_overlay(a.framework, a.bundles, r["model"], tmp)
+                overlays[r["model"]] = framework_overlay(a.kvsim, a.framework, a.bundles, r["model"],
+                                                         os.path.join(tmp, r["model"]))
             if overlays[r["model"]]:
                 cmd += ["--calibration", overlays[r["model"]], "--prefill-kernel", "torch_sdpa",
                         "--gemm-variant", "torch_" + r["layout"]]

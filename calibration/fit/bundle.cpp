@@ -46,9 +46,7 @@ double BundleTable::num(std::size_t row, const std::string& name) const {
   return *v;
 }
 
-namespace {
-
-BundleTable read_table(const std::string& path, const std::string& family) {
+BundleTable read_bundle_table(const std::string& path, const std::string& family) {
   CsvFile csv(path);
   BundleTable t;
   t.path = path;
@@ -74,8 +72,6 @@ BundleTable read_table(const std::string& path, const std::string& family) {
   }
   return t;
 }
-
-}  // namespace
 
 Bundle load_bundle(const std::string& dir) {
   namespace fs = std::filesystem;
@@ -106,7 +102,7 @@ Bundle load_bundle(const std::string& dir) {
   if (!b.meta["date_utc"].is_string()) throw InputError(meta_path + ": field 'date_utc' must be a string");
   for (const auto& [family, cols] : bundle_required_columns()) {
     const fs::path p = fs::path(dir) / (family + ".csv");
-    if (fs::exists(p)) b.tables.emplace(family, read_table(p.string(), family));
+    if (fs::exists(p)) b.tables.emplace(family, read_bundle_table(p.string(), family));
   }
   if (b.tables.empty()) throw InputError(dir + ": no measurement tables (expected gemm.csv, decode_attention.csv, ...)");
   return b;

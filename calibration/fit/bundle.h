@@ -36,6 +36,10 @@ struct Bundle {
 // numeric fields and positive times. Throws InputError naming the file, line and field.
 Bundle load_bundle(const std::string& dir);
 
+// One family's table from `path`: the family's required columns present, at least one row,
+// every time_us_median a positive number. Throws InputError naming path:line and the field.
+BundleTable read_bundle_table(const std::string& path, const std::string& family);
+
 // The families a bundle may hold and the columns each one needs.
 const std::map<std::string, std::vector<std::string>>& bundle_required_columns();
 

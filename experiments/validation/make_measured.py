@@ -2,22 +2,23 @@
 """Turns the project's own H200 ground truth into `kvsim validate` measured-results CSVs.
 
   steps_llama-3-8b.csv  one step_ms row per CUDA-graph-replayed PyTorch Llama step, the median of
-                        the three nn.Linear-layout runs
+                        all the nn.Linear-layout runs
                         (calibration/e2e/results/h200/e2e-linear-runs/run*/e2e_llama-3-8b.csv): fp16
                         decode, fp8 KV dequantized before attention (unfused: PyTorch's cast, priced
                         at the cast bandwidth measured separately by torch_cast_bench.py), a
                         512-token StreamingLLM window, and prefill. Keys: the PyTorch
                         implementation's kernels per layer (counted by the profiler in the same
                         run), no CPU overhead (graph replay), the method, and PyTorch's own kernels
-                        from its microbenchmarks (calibration/e2e/compare.py's framework overlay,
+                        from its microbenchmarks (`kvsim calibrate overlay` through compare.py,
                         written to overlay/llama-3-8b: GEMMs torch_linear, prefill torch_sdpa, and
                         the small-kernel cost extra_kernel_us).
   serving_hf_cb.csv     serving metrics of HF transformers' continuous batching engine
                         (calibration/e2e/results/h200/hf_cb/requests_<run>.csv) per run, keyed by
                         the kvsim trace of the same request set (written next to it).
-Standard library only. Usage: python3 experiments/validation/make_measured.py (from the repo root).
+Standard library only. Usage (from the repo root): python3 experiments/validation/make_measured.py [KVSIM]
+(KVSIM builds the overlay; default build/release/sim/kvsim).
 """
-import csv, glob, os, shutil, statistics, sys
+import csv, glob, os, statistics, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,7 +40,7 @@ def cast_bandwidth():
     return max(rows, key=lambda r: int(r["elements"]))["gbps"]
 
 
-def steps():
+def steps(kvsim):
     runs = sorted(glob.glob(os.path.join(ROOT, "calibration/e2e/results/h200/e2e-linear-runs/run*/e2e_llama-3-8b.csv")))
     bw = cast_bandwidth()
     sys.path.insert(0, os.path.join(ROOT, "calibration/e2e"))
@@ -48,19 +49,12 @@ def steps():
     extra_us, _ = compare.framework_costs(framework)
     if not runs:
         raise SystemExit("make_measured.py: no run in calibration/e2e/results/h200/e2e-linear-runs/run*/")
-    # Built beside the old overlay, then swapped in: an interrupted run leaves the old one whole.
-    overlay_root = os.path.join(HERE, "overlay")
-    building = overlay_root + ".tmp"
-    shutil.rmtree(building, ignore_errors=True)
-    os.makedirs(building)
-    if not compare.framework_overlay(framework, os.path.join(ROOT, "calibration/data/h200"), "llama-3-8b", building):
+    # kvsim calibrate overlay builds it beside the old one and renames it into place (--force).
+    overlay_root = os.path.join(HERE, "overlay", "llama-3-8b")
+    os.makedirs(os.path.dirname(overlay_root), exist_ok=True)
+    if not compare.framework_overlay(kvsim, framework, os.path.join(ROOT, "calibration/data/h200"), "llama-3-8b",
+                                     overlay_root):
         raise SystemExit("make_measured.py: PyTorch GEMM/SDPA tables or the llama-3-8b bundle are missing")
-    old = overlay_root + ".old"
-    shutil.rmtree(old, ignore_errors=True)
-    if os.path.exists(overlay_root):
-        os.replace(overlay_root, old)
-    os.replace(building, overlay_root)
-    shutil.rmtree(old, ignore_errors=True)
     # One row per point, its time the median over the runs (compare.py's reading and kernel count).
     out = []
     for r, phase, per_layer in compare.graph_points(compare.read_runs(runs)):
@@ -106,5 +100,6 @@ def serving():
 
 
 if __name__ == "__main__":
-    steps()
+    # The kvsim binary that builds the framework overlay (run.sh passes its own).
+    steps(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build/release/sim/kvsim"))
     serving()

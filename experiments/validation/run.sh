@@ -4,7 +4,7 @@
 set -euo pipefail
 K="${1:-build/release/sim/kvsim}"
 here="experiments/validation"
-python3 "$here/make_measured.py"
+python3 "$here/make_measured.py" "$K"
 echo "== step times (CUDA-graph PyTorch Llama-3-8B on H200)"
 "$K" validate -c "$here/steps.yaml" --measured "$here/steps_llama-3-8b.csv" --worst 5 --out "$here/result_steps.json" \
   | sed -n '/^  metric/,$p'

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "calibration/fit/bundle_overlay.h"
 #include "calibration/fit/fitter.h"
 #include "sim/cli/commands.h"
 #include "sim/core/atomic_file.h"
@@ -15,13 +16,21 @@ namespace kvsim::cli {
 namespace {
 
 const char* kHelp = R"(kvsim calibrate <fit|show|check> BUNDLE_DIR [--out FILE] [--max-median-error X]
+kvsim calibrate overlay BUNDLE_DIR --out DIR [--gemm CSV]... [--prefill-attention CSV]... [--force]
 
-  fit    fit cost tables from the bundle's measurements and report each operator's error on
-         held-out points; writes fit_report.json (into the bundle, or --out FILE)
-  show   summarise the bundle: provenance, tables, points per family
-  check  validate the bundle (every file, column and value) and its fit; exit 2 with the
-         file, line and field on the first problem, or if the median held-out error of an
-         operator exceeds --max-median-error (default 0.05)
+  fit      fit cost tables from the bundle's measurements and report each operator's error
+           on held-out points; writes fit_report.json (into the bundle, or --out FILE)
+  show     summarise the bundle: provenance, tables, points per family
+  check    validate the bundle (every file, column and value) and its fit; exit 2 with the
+           file, line and field on the first problem, or if the median held-out error of an
+           operator exceeds --max-median-error (default 0.05)
+  overlay  copy the bundle to --out DIR with another implementation's kernels added as new
+           variants: --gemm CSV rows (gemm.csv columns; their dtype names the variant, e.g.
+           torch_linear) and --prefill-attention CSV rows (their variant, e.g. torch_sdpa).
+           Price with them through cost_model.gemm_variant / prefill_kernel (kvsim step:
+           --gemm-variant, --prefill-kernel). A CSV's <name>.meta.json, if present, is kept
+           in meta.json's "overlays" as provenance. DIR must not exist unless --force; the
+           base bundle is never changed
 
 Measuring a bundle needs a GPU: build calibration/ with nvcc and run kvsim-calibrate
 (docs/calibration.md). Installed bundles live in calibration/data/<gpu>/<model>/ and are
@@ -44,16 +53,37 @@ void print_quality(const CalibratedCosts& c) {
   }
 }
 
+int overlay(const Bundle& base, const std::string& dir, const std::string& out, const std::vector<std::string>& gemm,
+            const std::vector<std::string>& prefill, bool force) {
+  if (out.empty()) throw InputError("overlay needs --out DIR (the base bundle is never changed)");
+  std::vector<OverlaySource> sources;
+  for (const auto& c : gemm) sources.push_back({"gemm", c});
+  for (const auto& c : prefill) sources.push_back({"prefill_attention", c});
+  const Bundle b = with_overlay(base, sources);
+  write_overlay_bundle(b, dir, out, force);
+  std::printf("overlay %s -> %s\n", dir.c_str(), out.c_str());
+  const auto& entries = b.meta["overlays"];
+  for (std::size_t i = entries.size() - sources.size(); i < entries.size(); ++i) {  // this call's sources
+    const auto& e = entries[i];
+    const std::string variants = join(e["variants"].get<std::vector<std::string>>(), ", ");
+    std::printf("  %s: %zu rows from %s (variants: %s)\n", e["family"].get<std::string>().c_str(),
+                e["rows"].get<std::size_t>(), e["source"].get<std::string>().c_str(), variants.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int calibrate_command(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string out;
   double max_err = 0.05;
-  std::vector<std::string> positional;
-  opts.add_options()("help,h", "show this help")("out", po::value(&out), "fit report path (fit)")(
+  std::vector<std::string> positional, gemm_csvs, prefill_csvs;
+  opts.add_options()("help,h", "show this help")("out", po::value(&out), "fit report path (fit); bundle dir (overlay)")(
       "max-median-error", po::value(&max_err), "threshold for check (default 0.05)")(
-      "args", po::value(&positional), "verb and bundle");
+      "gemm", po::value(&gemm_csvs), "overlay: GEMM rows to add")(
+      "prefill-attention", po::value(&prefill_csvs), "overlay: prefill attention rows to add")(
+      "force", "overlay: replace an existing --out")("args", po::value(&positional), "verb and bundle");
   po::positional_options_description pos;
   pos.add("args", -1);
   po::variables_map vm;
@@ -63,14 +93,18 @@ int calibrate_command(const std::vector<std::string>& args) {
     std::cout << kHelp;
     return vm.count("help") ? 0 : 2;
   }
-  const std::vector<std::string> verbs = {"fit", "show", "check"};
+  const std::vector<std::string> verbs = {"fit", "show", "check", "overlay"};
   const std::string& verb = positional[0];
   if (std::find(verbs.begin(), verbs.end(), verb) == verbs.end()) {
-    throw InputError("unknown verb '" + verb + "'" + did_you_mean(verb, verbs) + "; valid: fit, show, check");
+    throw InputError("unknown verb '" + verb + "'" + did_you_mean(verb, verbs) + "; valid: fit, show, check, overlay");
   }
   if (positional.size() != 2) throw InputError(verb + " takes one bundle directory");
+  if (verb != "overlay" && (!gemm_csvs.empty() || !prefill_csvs.empty() || vm.count("force"))) {
+    throw InputError("--gemm, --prefill-attention and --force belong to 'kvsim calibrate overlay'");
+  }
   const std::string& dir = positional[1];
   const Bundle b = load_bundle(dir);
+  if (verb == "overlay") return overlay(b, dir, out, gemm_csvs, prefill_csvs, vm.count("force") > 0);
   const CalibratedCosts c = fit_bundle(b);
   if (verb == "show") {
     std::printf("bundle %s\n  gpu %s (catalog: %s), model shape %s, measured %s\n", dir.c_str(), c.gpu_name.c_str(),

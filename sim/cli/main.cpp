@@ -19,7 +19,7 @@ commands:
   list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression
   sweep  run a grid of scenarios in parallel (threads; MPI ranks under mpirun), resumable
   plan   capacity planning: request rate at SLO, replicas, cost, ranked candidates
-  calibrate  fit, show or check a calibration bundle (kvsim calibrate --help)
+  calibrate  fit, show, check or overlay a calibration bundle (kvsim calibrate --help)
   validate   compare predictions with measured results (CSV or vllm bench JSON): MAPE, bias, r
 
 Run 'kvsim <command> --help' for a command's options.

@@ -5,8 +5,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "../support/run_helpers.h"
+#include "calibration/fit/bundle_overlay.h"
 #include "calibration/fit/fitter.h"
 #include "models/cost/table_cost_model.h"
 
@@ -310,6 +312,154 @@ TEST(TableCostModel, FrameworkVariantsAndSmallKernelCost) {
     } catch (const InputError& e) {
       EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << c.cost_model << " -> " << e.what();
     }
+  }
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A framework's tables written as separate CSVs (as torch_gemm_bench.py and torch_sdpa_bench.py
+// write them), with an extra column the bundle lacks and a provenance file for the GEMMs.
+struct FrameworkTables {
+  std::string gemm, sdpa;
+};
+FrameworkTables write_framework_tables(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream g(dir / "gemm_fw.csv");
+  g.precision(15);
+  g << "op,dtype,m,n,k,time_us_median,layout\n";
+  for (const char* op : {"qkv", "o", "gate_up", "down", "lm_head"}) {
+    for (int m : {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}) {
+      g << op << ",torch_linear," << m << ",4096,4096," << 2 * gemm_truth(m) << ",linear\n";
+    }
+  }
+  std::ofstream(dir / "gemm_fw.meta.json") << R"({"tool": "torch_gemm_bench.py", "date_utc": "2026-11-29T03:34:26Z"})";
+  std::ofstream p(dir / "sdpa_fw.csv");
+  p.precision(15);
+  p << "variant,new_tokens,cached_tokens,time_us_median,reps\n";
+  for (int n : {128, 512, 1024, 2048, 4096, 8192}) {
+    for (int c : {0, 2048, 8192}) p << "torch_sdpa," << n << "," << c << "," << 0.5 * prefill_truth(n, c) << ",20\n";
+  }
+  return {(dir / "gemm_fw.csv").string(), (dir / "sdpa_fw.csv").string()};
+}
+
+TEST(BundleOverlay, AddsFrameworkVariantsWithProvenanceAndLeavesTheBaseAlone) {
+  const std::string base = make_bundle("overlay_base");
+  fs::create_directories(fs::path(base) / "samples");
+  std::ofstream(fs::path(base) / "samples" / "gemm.csv") << "op,dtype,m,n,k,rep,time_us\n";
+  std::ofstream(fs::path(base) / "run.log") << "measured\n";
+  const std::string base_gemm = slurp(fs::path(base) / "gemm.csv");
+  const FrameworkTables fw = write_framework_tables("overlay_fw");
+  const std::string out = (fs::path(::testing::TempDir()) / "overlay_out").string();
+  fs::remove_all(out);
+
+  const Bundle b = with_overlay(load_bundle(base), {{"gemm", fw.gemm}, {"prefill_attention", fw.sdpa}});
+  write_overlay_bundle(b, base, out, false);
+
+  EXPECT_EQ(slurp(fs::path(base) / "gemm.csv"), base_gemm) << "the base bundle is never changed";
+  EXPECT_TRUE(fs::exists(fs::path(out) / "samples" / "gemm.csv"));
+  EXPECT_EQ(slurp(fs::path(out) / "run.log"), "measured\n");
+  EXPECT_TRUE(fs::exists(fs::path(out) / "fit_report.json"));
+  for (const auto& e : fs::directory_iterator(fs::path(out).parent_path())) {
+    EXPECT_EQ(e.path().string().find("overlay_out.tmp."), std::string::npos) << "left behind: " << e.path();
+  }
+  const Bundle o = load_bundle(out);
+  EXPECT_EQ(o.tables.at("gemm").rows.size(), 65u + 65u);
+  EXPECT_EQ(o.tables.at("prefill_attention").rows.size(), 18u + 18u);
+  // Provenance: one entry per source, the framework's own meta.json kept.
+  const auto& ov = o.meta["overlays"];
+  ASSERT_EQ(ov.size(), 2u);
+  EXPECT_EQ(ov[0]["family"], "gemm");
+  EXPECT_EQ(ov[0]["rows"], 65);
+  EXPECT_EQ(ov[0]["variants"], nlohmann::json::array({"torch_linear"}));
+  EXPECT_EQ(ov[0]["dropped_columns"], nlohmann::json::array({"layout"}));
+  EXPECT_EQ(ov[0]["source_meta"]["tool"], "torch_gemm_bench.py");
+  EXPECT_EQ(ov[1]["variants"], nlohmann::json::array({"torch_sdpa"}));
+  EXPECT_FALSE(ov[1].contains("source_meta"));
+
+  // The written overlay prices the same as the hand-built one of FrameworkVariantsAndSmallKernelCost.
+  const std::string tail = "\nworkload: {num_requests: 1, arrival: {kind: all-at-once}}";
+  const auto fwm = make_cost_model(
+      testing::scenario("cost_model: {calibration: " + out + ", gemm_variant: torch_linear, prefill_kernel: torch_sdpa}" + tail));
+  BatchShape decode;
+  decode.decode = {BatchShape::uniform_decode(16, 1000)};
+  EXPECT_NEAR(fwm->step_cost(decode)[Op::kQkvProj].ns / 1e3, 2 * 32 * gemm_truth(16), 0.04 * 32 * gemm_truth(16));
+
+  // An existing output is kept unless replaced; replacing leaves only the new bundle.
+  EXPECT_THROW(write_overlay_bundle(b, base, out, false), InputError);
+  std::ofstream(fs::path(out) / "stale.txt") << "x";
+  write_overlay_bundle(b, base, out, true);
+  EXPECT_FALSE(fs::exists(fs::path(out) / "stale.txt"));
+  EXPECT_EQ(load_bundle(out).tables.at("gemm").rows.size(), 130u);
+  // Overlaying the overlay again would shadow its own variants.
+  EXPECT_THROW(with_overlay(load_bundle(out), {{"gemm", fw.gemm}}), InputError);
+}
+
+TEST(BundleOverlay, BadSourcesNameTheFileLineAndField) {
+  const std::string base = make_bundle("overlay_bad_base");
+  const fs::path dir = fs::path(::testing::TempDir()) / "overlay_bad";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto file = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  struct Case {
+    std::string name;
+    std::vector<OverlaySource> sources;
+    std::string message;
+  };
+  const std::string d = dir.string();
+  const std::vector<Case> cases = {
+      {"measured variant", {{"gemm", file("dup.csv", "op,dtype,m,n,k,time_us_median\nqkv,torch,1,2,3,4\nqkv,fp16,1,2,3,4\n")}},
+       d + "/dup.csv:3: gemm dtype 'fp16' is already measured in " + base +
+           "/gemm.csv; an overlay adds new variants (name them after the implementation, e.g. torch_linear)"},
+      {"measured prefill variant", {{"prefill_attention", file("pdup.csv", "variant,new_tokens,cached_tokens,time_us_median\nflash,1,0,2\n")}},
+       d + "/pdup.csv:2: prefill_attention variant 'flash' is already measured in " + base + "/prefill_attention.csv"},
+      {"family", {{"decode_attention", file("dec.csv", "kv_format,fused,batch,context_mean,context_max,time_us_median\nx,1,1,1,1,1\n")}},
+       d + "/dec.csv: cannot overlay family 'decode_attention': only gemm and prefill_attention rows can be added"},
+      {"column", {{"gemm", file("col.csv", "op,dtype,m,n,time_us_median\nqkv,t,1,2,3\n")}},
+       d + "/col.csv:1: missing required column 'k' (family gemm)"},
+      {"number", {{"gemm", file("num.csv", "op,dtype,m,n,k,time_us_median\nqkv,t,x,2,3,4\n")}},
+       d + "/num.csv:2: field 'm' must be a number (got 'x')"},
+      {"time", {{"gemm", file("time.csv", "op,dtype,m,n,k,time_us_median\nqkv,t,1,2,3,0\n")}},
+       d + "/time.csv:2: field 'time_us_median' must be > 0 (got 0)"},
+      {"empty variant", {{"gemm", file("empty.csv", "op,dtype,m,n,k,time_us_median\nqkv,,1,2,3,4\n")}},
+       d + "/empty.csv:2: field 'dtype' is empty"},
+      {"no rows", {{"gemm", file("norows.csv", "op,dtype,m,n,k,time_us_median\n")}}, d + "/norows.csv: no measurements"},
+      {"missing file", {{"gemm", d + "/absent.csv"}}, d + "/absent.csv"},
+      {"bad provenance", {{"gemm", file("prov.csv", "op,dtype,m,n,k,time_us_median\nqkv,t,1,2,3,4\n")}},
+       d + "/prov.meta.json: invalid JSON"},
+      {"no sources", {}, "an overlay needs at least one source table"},
+  };
+  std::ofstream(dir / "prov.meta.json") << "{oops";
+  const Bundle b = load_bundle(base);
+  for (const auto& c : cases) {
+    try {
+      with_overlay(b, c.sources);
+      ADD_FAILURE() << c.name << ": no error";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << c.name << ": " << e.what();
+    }
+  }
+  // A base without the family's table, and an output that is the base itself.
+  const std::string no_prefill = make_bundle("overlay_no_prefill");
+  fs::remove(fs::path(no_prefill) / "prefill_attention.csv");
+  EXPECT_THROW(with_overlay(load_bundle(no_prefill), {{"prefill_attention", file("p.csv",
+                   "variant,new_tokens,cached_tokens,time_us_median\ntorch_sdpa,1,0,2\n")}}),
+               InputError);
+  const Bundle ok = with_overlay(b, {{"gemm", file("ok.csv", "op,dtype,m,n,k,time_us_median\nqkv,t,1,4096,4096,4\n")}});
+  try {
+    write_overlay_bundle(ok, base, base, true);
+    ADD_FAILURE() << "overlay onto its own base: no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("is the base bundle itself"), std::string::npos) << e.what();
   }
 }
 

@@ -125,7 +125,7 @@ struct BadInput {
   const char* name;
   std::string args;
   int code;
-  const char* message;
+  std::string message;
 };
 
 TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
@@ -173,8 +173,19 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
        "kvsim run: error: --format must be 'text' or 'json' (got 'xml')"},
       {"unknown flag", "run --frobnicate", 2,
        "kvsim run: error: unrecognised option '--frobnicate' (see 'kvsim run --help')"},
+      {"overlay without --out", "calibrate overlay " + src("calibration/data/h200/llama-3-8b"), 2,
+       "kvsim calibrate: error: overlay needs --out DIR (the base bundle is never changed)"},
+      {"overlay flag on fit", "calibrate fit " + src("calibration/data/h200/llama-3-8b") + " --gemm x.csv", 2,
+       "kvsim calibrate: error: --gemm, --prefill-attention and --force belong to 'kvsim calibrate overlay'"},
+      {"overlay of measured rows",
+       "calibrate overlay " + src("calibration/data/h200/llama-3-8b") + " --out " + ::testing::TempDir() + "overlay_dup --gemm " +
+           src("calibration/data/h200/llama-3-8b/gemm.csv"),
+       2,
+       "kvsim calibrate: error: " + src("calibration/data/h200/llama-3-8b/gemm.csv") +
+           ":2: gemm dtype 'fp16' is already measured in " + src("calibration/data/h200/llama-3-8b/gemm.csv") +
+           "; an overlay adds new variants (name them after the implementation, e.g. torch_linear)"},
       {"unknown command", "runn", 2,
-       "kvsim: unknown command 'runn' (did you mean 'run'?)\nkvsim: discrete-event simulator of LLM serving under KV-cache compression\n\nusage: kvsim <command> [options]\n\ncommands:\n  run    simulate a scenario (default: the built-in Llama-3-8B / H200 / vLLM V1 scenario)\n  step   predict the time of one engine iteration, with a per-operator breakdown\n  list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression\n  sweep  run a grid of scenarios in parallel (threads; MPI ranks under mpirun), resumable\n  plan   capacity planning: request rate at SLO, replicas, cost, ranked candidates\n  calibrate  fit, show or check a calibration bundle (kvsim calibrate --help)\n  validate   compare predictions with measured results (CSV or vllm bench JSON): MAPE, bias, r\n\nRun 'kvsim <command> --help' for a command's options.\nexit codes: 0 ok, 1 internal error, 2 bad input, 3 simulation invariant broken,\n            4 validation error above --max-mape"},
+       "kvsim: unknown command 'runn' (did you mean 'run'?)\nkvsim: discrete-event simulator of LLM serving under KV-cache compression\n\nusage: kvsim <command> [options]\n\ncommands:\n  run    simulate a scenario (default: the built-in Llama-3-8B / H200 / vLLM V1 scenario)\n  step   predict the time of one engine iteration, with a per-operator breakdown\n  list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression\n  sweep  run a grid of scenarios in parallel (threads; MPI ranks under mpirun), resumable\n  plan   capacity planning: request rate at SLO, replicas, cost, ranked candidates\n  calibrate  fit, show, check or overlay a calibration bundle (kvsim calibrate --help)\n  validate   compare predictions with measured results (CSV or vllm bench JSON): MAPE, bias, r\n\nRun 'kvsim <command> --help' for a command's options.\nexit codes: 0 ok, 1 internal error, 2 bad input, 3 simulation invariant broken,\n            4 validation error above --max-mape"},
       {"step missing args", "step --model llama-3-8b", 2,
        "kvsim step: error: --gpu is required\n--batch is required\n--context is required\n--phase is required"},
       {"step bad phase", "step --model llama-3-8b --gpu h200 --batch 1 --context 1 --phase both", 2,
