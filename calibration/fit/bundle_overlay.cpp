@@ -127,6 +127,12 @@ void write_overlay_bundle(const Bundle& overlay, const std::string& base_dir, co
   if (fs::exists(base_dir) && fs::exists(out) && fs::equivalent(base_dir, out)) {
     throw InputError(out_dir + ": is the base bundle itself; write the overlay to a new directory");
   }
+  {
+    // Copying the base into a folder inside it would copy the copy.
+    const fs::path b = fs::weakly_canonical(base_dir), o = fs::weakly_canonical(out);
+    const auto [bend, oit] = std::mismatch(b.begin(), b.end(), o.begin(), o.end());
+    if (bend == b.end()) throw InputError(out_dir + ": is inside the base bundle " + base_dir + "; write the overlay elsewhere");
+  }
   if (fs::exists(out) && !replace) {
     throw InputError(out_dir + ": already exists (--force replaces it once the new overlay is complete)");
   }

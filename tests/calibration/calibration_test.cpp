@@ -461,6 +461,13 @@ TEST(BundleOverlay, BadSourcesNameTheFileLineAndField) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("is the base bundle itself"), std::string::npos) << e.what();
   }
+  try {
+    write_overlay_bundle(ok, base, (fs::path(base) / "nested").string(), false);
+    ADD_FAILURE() << "overlay inside its base: no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("is inside the base bundle"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(fs::path(base) / "nested"));
 }
 
 TEST(RooflineCostModel, ExtraKernelCostAppliesToKernelsBeyondTheFusedNine) {
