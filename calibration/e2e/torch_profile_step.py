@@ -137,21 +137,26 @@ def main():
             else:
                 ks = profile_kernels(fn)
         total = sum(t for _, t in ks)
+        # Graph mode profiles --reps replays (times already per replay): a launch counts 1/reps.
+        per = 1.0 / args.reps if args.graph else 1.0
         classes = {}
         names = {}
         for name, t in ks:
             c = classify(name)
             n, s = classes.get(c, (0, 0.0))
-            classes[c] = (n + 1, s + t)
+            classes[c] = (n + per, s + t)
             n, s = names.get(name, (0, 0.0))
-            names[name] = (n + 1, s + t)
+            names[name] = (n + per, s + t)
+        classes = {c: (round(n), s) for c, (n, s) in classes.items()}
+        names = {k: (round(n), s) for k, (n, s) in names.items()}
+        launches = round(len(ks) * per)
         for c, (n, s) in sorted(classes.items()):
             by_class.append(dict(model=args.model, phase=phase, batch=B, context=C, graph_us=round(g_us, 2),
-                                 kernel_sum_us=round(total, 2), kernels=len(ks), cls=c, count=n, time_us=round(s, 2)))
+                                 kernel_sum_us=round(total, 2), kernels=launches, cls=c, count=n, time_us=round(s, 2)))
         for name, (n, s) in sorted(names.items(), key=lambda kv: -kv[1][1]):
             by_kernel.append(dict(model=args.model, phase=phase, batch=B, context=C, cls=classify(name), count=n,
                                   time_us=round(s, 2), name=name[:200]))
-        print(f"{phase} B={B} C={C}: graph {g_us:.1f} us, kernels {len(ks)} sum {total:.1f} us, gaps {g_us - total:.1f} us; "
+        print(f"{phase} B={B} C={C}: graph {g_us:.1f} us, kernels {launches} sum {total:.1f} us, gaps {g_us - total:.1f} us; "
               + ", ".join(f"{c} {n}x {s:.0f}us" for c, (n, s) in sorted(classes.items())), flush=True)
         del fn
         if phase == "decode":

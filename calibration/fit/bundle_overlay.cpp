@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "calibration/fit/fitter.h"
 #include "sim/core/atomic_file.h"
@@ -26,6 +28,9 @@ const std::vector<std::pair<std::string, std::string>>& overlay_variant_columns(
 
 namespace {
 
+// The GEMMs a variant must price for the cost model to accept it as gemm_variant.
+const std::vector<std::string> kGemmOps = {"qkv", "o", "gate_up", "down", "lm_head"};
+
 std::string variant_column(const std::string& family, const std::string& csv) {
   for (const auto& [f, col] : overlay_variant_columns()) {
     if (f == family) return col;
@@ -39,10 +44,17 @@ bool is_name_column(const std::string& family, const std::string& col, const std
   return col == vcol || (family == "gemm" && col == "op");
 }
 
+// Sizes that must be >= 1 (the others, cached_tokens, may be 0).
+bool is_positive_size(const std::string& col) {
+  return col == "m" || col == "n" || col == "k" || col == "new_tokens";
+}
+
+// `<name>.meta.json` beside `<name>.csv`, as the PyTorch benches write it; null if absent.
 nlohmann::json read_source_meta(const std::string& csv) {
   fs::path meta = csv;
   meta.replace_extension(".meta.json");
-  if (!fs::exists(meta)) return nullptr;
+  std::error_code ec;
+  if (!fs::is_regular_file(meta, ec)) return nullptr;
   std::ifstream in(meta);
   try {
     return nlohmann::json::parse(in);
@@ -51,7 +63,43 @@ nlohmann::json read_source_meta(const std::string& csv) {
   }
 }
 
-void append_source(Bundle& b, const OverlaySource& src) {
+// Where each variant of each family already comes from: the base table, or an earlier source.
+using VariantOrigins = std::map<std::string, std::map<std::string, std::string>>;
+
+void check_row(const BundleTable& add, std::size_t i, const std::string& family, const std::string& vcol) {
+  const std::string where = add.path + ":" + std::to_string(add.lines[i]);
+  if (add.str(i, vcol).empty()) throw InputError(where + ": field '" + vcol + "' is empty");
+  for (const auto& col : bundle_required_columns().at(family)) {
+    if (is_name_column(family, col, vcol)) continue;
+    const double v = add.num(i, col);  // throws naming file:line and field
+    if (is_positive_size(col) && !(v >= 1)) {
+      throw InputError(where + ": field '" + col + "' must be >= 1 (got " + add.str(i, col) + ")");
+    }
+    if (col == "cached_tokens" && !(v >= 0)) {
+      throw InputError(where + ": field 'cached_tokens' must be >= 0 (got " + add.str(i, col) + ")");
+    }
+  }
+}
+
+// A GEMM variant the cost model could not use (an operator missing) is refused here, not later.
+void check_gemm_coverage(const BundleTable& add, const std::set<std::string>& variants) {
+  for (const auto& v : variants) {
+    std::set<std::string> ops;
+    for (std::size_t i = 0; i < add.rows.size(); ++i) {
+      if (add.str(i, "dtype") == v) ops.insert(add.str(i, "op"));
+    }
+    std::vector<std::string> missing;
+    for (const auto& op : kGemmOps) {
+      if (!ops.count(op)) missing.push_back(op);
+    }
+    if (!missing.empty()) {
+      throw InputError(add.path + ": gemm variant '" + v + "' has no rows for " + join(missing, ", ") +
+                       " (a variant must cover " + join(kGemmOps, ", ") + ")");
+    }
+  }
+}
+
+void append_source(Bundle& b, const OverlaySource& src, VariantOrigins& origins) {
   const std::string vcol = variant_column(src.family, src.csv);
   auto it = b.tables.find(src.family);
   if (it == b.tables.end()) {
@@ -60,22 +108,23 @@ void append_source(Bundle& b, const OverlaySource& src) {
   BundleTable& base = it->second;
   const BundleTable add = read_bundle_table(src.csv, src.family);
 
-  std::set<std::string> measured;
-  for (std::size_t i = 0; i < base.rows.size(); ++i) measured.insert(base.str(i, vcol));
+  auto& known = origins[src.family];
+  if (known.empty()) {
+    for (std::size_t i = 0; i < base.rows.size(); ++i) known.emplace(base.str(i, vcol), base.path);
+  }
   std::set<std::string> variants;
   for (std::size_t i = 0; i < add.rows.size(); ++i) {
+    check_row(add, i, src.family, vcol);
     const std::string& v = add.str(i, vcol);
-    const std::string where = src.csv + ":" + std::to_string(add.lines[i]);
-    if (v.empty()) throw InputError(where + ": field '" + vcol + "' is empty");
-    if (measured.count(v)) {
-      throw InputError(where + ": " + src.family + " " + vcol + " '" + v + "' is already measured in " + base.path +
+    if (const auto seen = known.find(v); seen != known.end()) {
+      throw InputError(src.csv + ":" + std::to_string(add.lines[i]) + ": " + src.family + " " + vcol + " '" + v +
+                       "' is already in " + seen->second +
                        "; an overlay adds new variants (name them after the implementation, e.g. torch_linear)");
-    }
-    for (const auto& col : bundle_required_columns().at(src.family)) {
-      if (!is_name_column(src.family, col, vcol)) add.num(i, col);  // throws naming file:line and field
     }
     variants.insert(v);
   }
+  if (src.family == "gemm") check_gemm_coverage(add, variants);
+  for (const auto& v : variants) known.emplace(v, src.csv);
 
   std::vector<std::string> dropped;
   for (const auto& c : add.header) {
@@ -91,8 +140,10 @@ void append_source(Bundle& b, const OverlaySource& src) {
     base.lines.push_back(add.lines[i]);
   }
 
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(src.csv, ec);
   nlohmann::json entry = {{"family", src.family},
-                          {"source", src.csv},
+                          {"source", ec ? src.csv : absolute.lexically_normal().string()},
                           {"rows", add.rows.size()},
                           {"variants", std::vector<std::string>(variants.begin(), variants.end())},
                           {"dropped_columns", dropped}};
@@ -112,59 +163,108 @@ std::string table_csv(const BundleTable& t) {
   return o.str();
 }
 
+// `a` is `b` or a folder inside it.
+bool is_within(const fs::path& a, const fs::path& b) {
+  const auto [bend, aend] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
+  (void)aend;
+  return bend == b.end();
+}
+
+// Absolute, with no "..", symlinked parents or trailing separator ("dir/" names "dir").
+fs::path absolute_folder(const std::string& path) {
+  fs::path p = fs::weakly_canonical(fs::absolute(path));
+  if (!p.has_filename() && p.has_parent_path()) p = p.parent_path();
+  return p;
+}
+
+// Where the overlay may go: not the base, not inside it, not around it; a parent that exists;
+// an existing target only with --force and only if it is itself a bundle (never an arbitrary
+// folder). Returns the target as an absolute path.
+fs::path checked_target(const std::string& base_dir, const std::string& out_dir, bool replace) {
+  try {
+    const fs::path b = absolute_folder(base_dir), o = absolute_folder(out_dir);
+    if (o == b) throw InputError(out_dir + ": is the base bundle itself; write the overlay to a new directory");
+    if (is_within(o, b)) throw InputError(out_dir + ": is inside the base bundle " + base_dir + "; write the overlay elsewhere");
+    if (is_within(b, o)) throw InputError(out_dir + ": holds the base bundle " + base_dir + "; write the overlay elsewhere");
+    const fs::path parent = o.parent_path();
+    if (!fs::is_directory(parent)) throw InputError(out_dir + ": its parent folder " + parent.string() + " does not exist");
+    if (fs::exists(fs::symlink_status(o))) {
+      if (!replace) throw InputError(out_dir + ": already exists (--force replaces it once the new overlay is complete)");
+      if (!fs::is_directory(o) || !fs::exists(o / "meta.json")) {
+        throw InputError(out_dir + ": exists and is not a calibration bundle (no meta.json); --force replaces only a bundle");
+      }
+    }
+    return o;
+  } catch (const fs::filesystem_error& e) {
+    throw InputError(out_dir + ": " + e.code().message());
+  }
+}
+
+// fs::copy keeps the base's permissions; a read-only installed bundle would give a read-only copy.
+void make_owner_writable(const fs::path& dir) {
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::add);
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    fs::permissions(e.path(), e.is_directory() ? fs::perms::owner_all : fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::add);
+  }
+}
+
 }  // namespace
 
 Bundle with_overlay(const Bundle& base, const std::vector<OverlaySource>& sources) {
   if (sources.empty()) throw InputError("an overlay needs at least one source table (--gemm or --prefill-attention)");
   Bundle b = base;
   if (!b.meta.contains("overlays") || !b.meta["overlays"].is_array()) b.meta["overlays"] = nlohmann::json::array();
-  for (const auto& s : sources) append_source(b, s);
+  std::error_code ec;
+  const fs::path base_abs = fs::absolute(base.dir, ec);
+  b.meta["overlay_base"] = ec ? base.dir : base_abs.lexically_normal().string();
+  VariantOrigins origins;
+  for (const auto& s : sources) append_source(b, s, origins);
   return b;
 }
 
 void write_overlay_bundle(const Bundle& overlay, const std::string& base_dir, const std::string& out_dir, bool replace) {
-  const fs::path out = fs::path(out_dir).lexically_normal();
-  if (fs::exists(base_dir) && fs::exists(out) && fs::equivalent(base_dir, out)) {
-    throw InputError(out_dir + ": is the base bundle itself; write the overlay to a new directory");
-  }
-  {
-    // Copying the base into a folder inside it would copy the copy.
-    const fs::path b = fs::weakly_canonical(base_dir), o = fs::weakly_canonical(out);
-    const auto [bend, oit] = std::mismatch(b.begin(), b.end(), o.begin(), o.end());
-    if (bend == b.end()) throw InputError(out_dir + ": is inside the base bundle " + base_dir + "; write the overlay elsewhere");
-  }
-  if (fs::exists(out) && !replace) {
-    throw InputError(out_dir + ": already exists (--force replaces it once the new overlay is complete)");
-  }
-  // Fit first: an overlay whose rows cannot be fitted is never written.
-  const CalibratedCosts fitted = fit_bundle(overlay);
+  const fs::path out = checked_target(base_dir, out_dir, replace);
+  const CalibratedCosts fitted = fit_bundle(overlay);  // the fit report of the combined tables
+  std::set<std::string> extended;
+  for (const auto& e : overlay.meta.value("overlays", nlohmann::json::array())) extended.insert(e.value("family", ""));
 
   const std::string pid = std::to_string(::getpid());
-  const fs::path building = out.string() + ".tmp." + pid;
+  const fs::path building = out.parent_path() / (out.filename().string() + ".tmp." + pid);
+  const fs::path old = out.parent_path() / (out.filename().string() + ".old." + pid);
   std::error_code ec;
   fs::remove_all(building, ec);
   try {
     fs::copy(base_dir, building, fs::copy_options::recursive);
+    make_owner_writable(building);
+    // Only the extended tables are rewritten; the others stay byte for byte the base's.
     for (const auto& [family, t] : overlay.tables) {
-      write_file_atomically((building / (family + ".csv")).string(), table_csv(t));
+      if (extended.count(family)) write_file_atomically((building / (family + ".csv")).string(), table_csv(t));
     }
     write_file_atomically((building / "meta.json").string(), overlay.meta.dump(2) + "\n");
     write_file_atomically((building / "fit_report.json").string(), fit_report_json(fitted).dump(2) + "\n");
-    if (fs::exists(out)) {
-      const fs::path old = out.string() + ".old." + pid;
-      fs::rename(out, old);
-      fs::rename(building, out);
-      fs::remove_all(old);
-    } else {
-      fs::rename(building, out);
-    }
-  } catch (const fs::filesystem_error& e) {
+  } catch (const std::exception& e) {
     fs::remove_all(building, ec);
-    throw InputError(out_dir + ": cannot write the overlay bundle: " + e.what());
-  } catch (...) {
-    fs::remove_all(building, ec);
-    throw;
+    throw std::runtime_error(out_dir + ": cannot write the overlay bundle: " + e.what());
   }
+  // Swap: the old output is moved aside, and moved back if the new one cannot take its place.
+  const bool had_old = fs::exists(fs::symlink_status(out));
+  if (had_old) {
+    fs::rename(out, old, ec);
+    if (ec) {
+      std::error_code ignored;
+      fs::remove_all(building, ignored);
+      throw std::runtime_error(out_dir + ": cannot move the existing overlay aside: " + ec.message());
+    }
+  }
+  fs::rename(building, out, ec);
+  if (ec) {
+    std::error_code ignored;
+    if (had_old) fs::rename(old, out, ignored);
+    fs::remove_all(building, ignored);
+    throw std::runtime_error(out_dir + ": cannot move the new overlay into place: " + ec.message());
+  }
+  if (had_old) fs::remove_all(old, ec);  // a leftover is harmless; the new overlay is complete
 }
 
 }  // namespace kvsim

@@ -96,16 +96,18 @@ struct Stats {
 
 // How a timed repetition is spaced from the next. A chain of compute-bound kernels replayed back
 // to back holds an H200 at its power cap within tens of milliseconds, and the SM clock falls from
-// 1980 to ~1450 MHz: a 512 x 28672 x 4096 GEMM then takes 180 us where the same GEMM inside a
-// model step takes 160 us (calibration/e2e/results/h200/power_probe). A model step interleaves
-// such kernels with memory-bound ones and does not reach the cap at these sizes, so families
+// 1980 to ~1450 MHz: a 512 x 28672 x 4096 GEMM then takes 180 us where the same GEMM rested takes
+// 161-163 us and inside a model step 163.5 us (calibration/e2e/results/h200/power_probe). A model
+// step of moderate size interleaves such kernels with memory-bound ones and does not reach the
+// cap (very long prefills do: docs/calibration.md 4c), so families
 // whose kernels are compute-bound rest the GPU between repetitions (idle, the host sleeping) for
 // max(min_idle_us, idle_ratio x the repetition's duration). Zero: back to back.
 struct Pacing {
   double idle_ratio = 0;
   double min_idle_us = 0;
   bool paced() const { return idle_ratio > 0 || min_idle_us > 0; }
-  // The spacing the GEMM family uses (the probe's idle_5ms and after_idle modes agree within 1 %).
+  // The spacing the GEMM family uses (the probe's idle_5ms and after_idle_200ms modes agree
+  // within 1.3 %).
   static Pacing rested() { return Pacing{1.0, 5000.0}; }
 };
 

@@ -63,11 +63,13 @@ int overlay(const Bundle& base, const std::string& dir, const std::string& out, 
   write_overlay_bundle(b, dir, out, force);
   std::printf("overlay %s -> %s\n", dir.c_str(), out.c_str());
   const auto& entries = b.meta["overlays"];
-  for (std::size_t i = entries.size() - sources.size(); i < entries.size(); ++i) {  // this call's sources
-    const auto& e = entries[i];
+  const std::size_t first = entries.size() - sources.size();  // this call's sources
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const auto& e = entries[first + i];
     const std::string variants = join(e["variants"].get<std::vector<std::string>>(), ", ");
-    std::printf("  %s: %zu rows from %s (variants: %s)\n", e["family"].get<std::string>().c_str(),
-                e["rows"].get<std::size_t>(), e["source"].get<std::string>().c_str(), variants.c_str());
+    // The path as given; meta.json keeps the absolute one.
+    std::printf("  %s: %zu rows from %s (variants: %s)\n", sources[i].family.c_str(), e["rows"].get<std::size_t>(),
+                sources[i].csv.c_str(), variants.c_str());
   }
   return 0;
 }

@@ -380,8 +380,12 @@ TEST(BundleOverlay, AddsFrameworkVariantsWithProvenanceAndLeavesTheBaseAlone) {
   EXPECT_EQ(ov[0]["variants"], nlohmann::json::array({"torch_linear"}));
   EXPECT_EQ(ov[0]["dropped_columns"], nlohmann::json::array({"layout"}));
   EXPECT_EQ(ov[0]["source_meta"]["tool"], "torch_gemm_bench.py");
+  EXPECT_EQ(ov[0]["source"], fs::absolute(fw.gemm).lexically_normal().string());
+  EXPECT_EQ(o.meta["overlay_base"], fs::absolute(base).lexically_normal().string());
   EXPECT_EQ(ov[1]["variants"], nlohmann::json::array({"torch_sdpa"}));
   EXPECT_FALSE(ov[1].contains("source_meta"));
+  EXPECT_EQ(slurp(fs::path(out) / "decode_attention.csv"), slurp(fs::path(base) / "decode_attention.csv"))
+      << "tables the overlay does not extend are copied byte for byte";
 
   // The written overlay prices the same as the hand-built one of FrameworkVariantsAndSmallKernelCost.
   const std::string tail = "\nworkload: {num_requests: 1, arrival: {kind: all-at-once}}";
@@ -394,9 +398,24 @@ TEST(BundleOverlay, AddsFrameworkVariantsWithProvenanceAndLeavesTheBaseAlone) {
   // An existing output is kept unless replaced; replacing leaves only the new bundle.
   EXPECT_THROW(write_overlay_bundle(b, base, out, false), InputError);
   std::ofstream(fs::path(out) / "stale.txt") << "x";
-  write_overlay_bundle(b, base, out, true);
+  write_overlay_bundle(b, base, out + "/", true);  // a trailing separator names the same folder
   EXPECT_FALSE(fs::exists(fs::path(out) / "stale.txt"));
   EXPECT_EQ(load_bundle(out).tables.at("gemm").rows.size(), 130u);
+  for (const auto& e : fs::directory_iterator(fs::path(out).parent_path())) {
+    const std::string n = e.path().filename().string();
+    EXPECT_TRUE(n.find("overlay_out.tmp.") == std::string::npos && n.find("overlay_out.old.") == std::string::npos)
+        << "left behind: " << n;
+  }
+  // A new output named with a trailing separator, and a read-only base (an installed bundle).
+  const std::string out2 = (fs::path(::testing::TempDir()) / "overlay_out2").string();
+  fs::remove_all(out2);
+  fs::permissions(base, fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                  fs::perm_options::remove);
+  write_overlay_bundle(b, base, out2 + "/", false);
+  fs::permissions(base, fs::perms::owner_write, fs::perm_options::add);
+  EXPECT_EQ(load_bundle(out2).tables.at("gemm").rows.size(), 130u);
+  std::ofstream(fs::path(out2) / "written-after.txt") << "the copy is writable";
+  EXPECT_TRUE(fs::exists(fs::path(out2) / "written-after.txt"));
   // Overlaying the overlay again would shadow its own variants.
   EXPECT_THROW(with_overlay(load_bundle(out), {{"gemm", fw.gemm}}), InputError);
 }
@@ -410,6 +429,11 @@ TEST(BundleOverlay, BadSourcesNameTheFileLineAndField) {
     std::ofstream(dir / name) << text;
     return (dir / name).string();
   };
+  auto full_gemm = [](const std::string& variant) {
+    std::string t = "op,dtype,m,n,k,time_us_median\n";
+    for (const char* op : {"qkv", "o", "gate_up", "down", "lm_head"}) t += std::string(op) + "," + variant + ",1,4096,4096,4\n";
+    return t;
+  };
   struct Case {
     std::string name;
     std::vector<OverlaySource> sources;
@@ -418,10 +442,22 @@ TEST(BundleOverlay, BadSourcesNameTheFileLineAndField) {
   const std::string d = dir.string();
   const std::vector<Case> cases = {
       {"measured variant", {{"gemm", file("dup.csv", "op,dtype,m,n,k,time_us_median\nqkv,torch,1,2,3,4\nqkv,fp16,1,2,3,4\n")}},
-       d + "/dup.csv:3: gemm dtype 'fp16' is already measured in " + base +
+       d + "/dup.csv:3: gemm dtype 'fp16' is already in " + base +
            "/gemm.csv; an overlay adds new variants (name them after the implementation, e.g. torch_linear)"},
       {"measured prefill variant", {{"prefill_attention", file("pdup.csv", "variant,new_tokens,cached_tokens,time_us_median\nflash,1,0,2\n")}},
-       d + "/pdup.csv:2: prefill_attention variant 'flash' is already measured in " + base + "/prefill_attention.csv"},
+       d + "/pdup.csv:2: prefill_attention variant 'flash' is already in " + base + "/prefill_attention.csv"},
+      {"variant of an earlier source",
+       {{"gemm", file("full.csv", full_gemm("torch"))}, {"gemm", file("again.csv", full_gemm("torch"))}},
+       d + "/again.csv:2: gemm dtype 'torch' is already in " + d + "/full.csv"},
+      {"partial gemm variant", {{"gemm", file("part.csv", "op,dtype,m,n,k,time_us_median\nqkv,torch,1,2,3,4\no,torch,1,2,3,4\n")}},
+       d + "/part.csv: gemm variant 'torch' has no rows for gate_up, down, lm_head (a variant must cover qkv, o, gate_up, "
+           "down, lm_head)"},
+      {"zero rows m", {{"gemm", file("m0.csv", "op,dtype,m,n,k,time_us_median\nqkv,torch,0,2,3,4\n")}},
+       d + "/m0.csv:2: field 'm' must be >= 1 (got 0)"},
+      {"zero new tokens", {{"prefill_attention", file("n0.csv", "variant,new_tokens,cached_tokens,time_us_median\nt,0,0,2\n")}},
+       d + "/n0.csv:2: field 'new_tokens' must be >= 1 (got 0)"},
+      {"negative cached", {{"prefill_attention", file("cneg.csv", "variant,new_tokens,cached_tokens,time_us_median\nt,8,-1,2\n")}},
+       d + "/cneg.csv:2: field 'cached_tokens' must be >= 0 (got -1)"},
       {"family", {{"decode_attention", file("dec.csv", "kv_format,fused,batch,context_mean,context_max,time_us_median\nx,1,1,1,1,1\n")}},
        d + "/dec.csv: cannot overlay family 'decode_attention': only gemm and prefill_attention rows can be added"},
       {"column", {{"gemm", file("col.csv", "op,dtype,m,n,time_us_median\nqkv,t,1,2,3\n")}},
@@ -434,7 +470,7 @@ TEST(BundleOverlay, BadSourcesNameTheFileLineAndField) {
        d + "/empty.csv:2: field 'dtype' is empty"},
       {"no rows", {{"gemm", file("norows.csv", "op,dtype,m,n,k,time_us_median\n")}}, d + "/norows.csv: no measurements"},
       {"missing file", {{"gemm", d + "/absent.csv"}}, d + "/absent.csv"},
-      {"bad provenance", {{"gemm", file("prov.csv", "op,dtype,m,n,k,time_us_median\nqkv,t,1,2,3,4\n")}},
+      {"bad provenance", {{"gemm", file("prov.csv", full_gemm("t"))}},
        d + "/prov.meta.json: invalid JSON"},
       {"no sources", {}, "an overlay needs at least one source table"},
   };
@@ -451,23 +487,46 @@ TEST(BundleOverlay, BadSourcesNameTheFileLineAndField) {
   // A base without the family's table, and an output that is the base itself.
   const std::string no_prefill = make_bundle("overlay_no_prefill");
   fs::remove(fs::path(no_prefill) / "prefill_attention.csv");
-  EXPECT_THROW(with_overlay(load_bundle(no_prefill), {{"prefill_attention", file("p.csv",
-                   "variant,new_tokens,cached_tokens,time_us_median\ntorch_sdpa,1,0,2\n")}}),
-               InputError);
-  const Bundle ok = with_overlay(b, {{"gemm", file("ok.csv", "op,dtype,m,n,k,time_us_median\nqkv,t,1,4096,4096,4\n")}});
   try {
-    write_overlay_bundle(ok, base, base, true);
-    ADD_FAILURE() << "overlay onto its own base: no error";
+    with_overlay(load_bundle(no_prefill),
+                 {{"prefill_attention", file("p.csv", "variant,new_tokens,cached_tokens,time_us_median\ntorch_sdpa,1,0,2\n")}});
+    ADD_FAILURE() << "base without prefill_attention.csv: no error";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("is the base bundle itself"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()), d + "/p.csv: the base bundle " + no_prefill + " has no prefill_attention.csv to extend");
   }
-  try {
-    write_overlay_bundle(ok, base, (fs::path(base) / "nested").string(), false);
-    ADD_FAILURE() << "overlay inside its base: no error";
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("is inside the base bundle"), std::string::npos) << e.what();
+
+  // Where the overlay may not go; nothing is written for any of them, and the base stays whole.
+  const Bundle ok = with_overlay(b, {{"gemm", file("ok.csv", full_gemm("t"))}});
+  const fs::path holder = fs::path(::testing::TempDir()) / "overlay_holder";
+  fs::remove_all(holder);
+  fs::create_directories(holder / "not_a_bundle");
+  const std::string nested_base = (holder / "base").string();
+  fs::copy(base, nested_base, fs::copy_options::recursive);
+  struct Target {
+    std::string base, out;
+    bool force;
+    std::string message;
+  };
+  const std::vector<Target> targets = {
+      {base, base, true, "is the base bundle itself"},
+      {base, base + "/", true, "is the base bundle itself"},
+      {base, base + "/nested", false, "is inside the base bundle"},
+      {nested_base, holder.string(), true, "holds the base bundle"},
+      {base, (holder / "missing" / "x").string(), false, "its parent folder " + (holder / "missing").string() + " does not exist"},
+      {base, (holder / "not_a_bundle").string(), false, "already exists (--force replaces it"},
+      {base, (holder / "not_a_bundle").string(), true, "exists and is not a calibration bundle (no meta.json)"},
+  };
+  for (const auto& t : targets) {
+    try {
+      write_overlay_bundle(ok, t.base, t.out, t.force);
+      ADD_FAILURE() << t.out << ": no error";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(t.message), std::string::npos) << t.out << ": " << e.what();
+    }
   }
   EXPECT_FALSE(fs::exists(fs::path(base) / "nested"));
+  EXPECT_TRUE(fs::exists(fs::path(nested_base) / "gemm.csv")) << "--force never removes a folder holding the base";
+  EXPECT_TRUE(fs::is_directory(holder / "not_a_bundle"));
 }
 
 TEST(RooflineCostModel, ExtraKernelCostAppliesToKernelsBeyondTheFusedNine) {

@@ -98,6 +98,28 @@ TEST(Cli, FailedRunLeavesEarlierOutputsIntact) {
   }
 }
 
+TEST(Cli, CalibrateOverlayWritesABundleThatStepUses) {
+  const std::string out = ::testing::TempDir() + "cli_overlay";
+  std::filesystem::remove_all(out);
+  const std::string gemm = src("calibration/e2e/results/h200/torch_gemm/gemm_torch_llama-3-8b.csv");
+  const std::string sdpa = src("calibration/e2e/results/h200/torch_sdpa/prefill_attention_torch_sdpa_llama-3-8b.csv");
+  const Result r = kvsim("calibrate overlay " + src("calibration/data/h200/llama-3-8b") + " --out " + out + " --gemm " + gemm +
+                         " --prefill-attention " + sdpa);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "overlay " + src("calibration/data/h200/llama-3-8b") + " -> " + out + "\n  gemm: 142 rows from " + gemm +
+                       " (variants: torch_linear, torch_matmul)\n  prefill_attention: 35 rows from " + sdpa +
+                       " (variants: torch_sdpa)\n");
+  const Result s = kvsim("step --model llama-3-8b --gpu h200 --batch 1 --context 512 --phase prefill --calibration " + out +
+                         " --gemm-variant torch_linear --prefill-kernel torch_sdpa");
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_NE(s.out.find("gemm torch_linear; prefill torch_sdpa"), std::string::npos) << s.out;
+  // Again without --force: refused, and the first overlay is intact.
+  const Result again = kvsim("calibrate overlay " + src("calibration/data/h200/llama-3-8b") + " --out " + out + " --gemm " + gemm);
+  EXPECT_EQ(again.code, 2);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+  EXPECT_EQ(kvsim("calibrate check " + out).code, 0);
+}
+
 TEST(Cli, StepPrintsABreakdown) {
   const Result r = kvsim("step --model llama-3-8b --gpu h200 --batch 32 --context 2048 --phase decode --format json");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -182,7 +204,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
            src("calibration/data/h200/llama-3-8b/gemm.csv"),
        2,
        "kvsim calibrate: error: " + src("calibration/data/h200/llama-3-8b/gemm.csv") +
-           ":2: gemm dtype 'fp16' is already measured in " + src("calibration/data/h200/llama-3-8b/gemm.csv") +
+           ":2: gemm dtype 'fp16' is already in " + src("calibration/data/h200/llama-3-8b/gemm.csv") +
            "; an overlay adds new variants (name them after the implementation, e.g. torch_linear)"},
       {"unknown command", "runn", 2,
        "kvsim: unknown command 'runn' (did you mean 'run'?)\nkvsim: discrete-event simulator of LLM serving under KV-cache compression\n\nusage: kvsim <command> [options]\n\ncommands:\n  run    simulate a scenario (default: the built-in Llama-3-8B / H200 / vLLM V1 scenario)\n  step   predict the time of one engine iteration, with a per-operator breakdown\n  list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression\n  sweep  run a grid of scenarios in parallel (threads; MPI ranks under mpirun), resumable\n  plan   capacity planning: request rate at SLO, replicas, cost, ranked candidates\n  calibrate  fit, show, check or overlay a calibration bundle (kvsim calibrate --help)\n  validate   compare predictions with measured results (CSV or vllm bench JSON): MAPE, bias, r\n\nRun 'kvsim <command> --help' for a command's options.\nexit codes: 0 ok, 1 internal error, 2 bad input, 3 simulation invariant broken,\n            4 validation error above --max-mape"},
