@@ -5,7 +5,7 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${BUILD:-$here/../../build/fuzz}"
 secs="${1:-60}"
-for t in config trace bundle sweep; do
+for t in ${TARGETS:-config trace bundle sweep overlay}; do
   mkdir -p "$here/corpus/$t"
   log="$(mktemp)"
   "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
