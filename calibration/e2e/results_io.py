@@ -5,10 +5,10 @@ import json
 import os
 
 
-def write_csv(path, rows):
-    """rows: dicts sharing the first row's keys, which become the header."""
+def write_csv(path, rows, fieldnames=None):
+    """rows: dicts; the header is `fieldnames`, else the first row's keys."""
     with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        w = csv.DictWriter(f, fieldnames=list(fieldnames or rows[0].keys()))
         w.writeheader()
         w.writerows(rows)
     os.replace(path + ".tmp", path)

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "calibration/fit/fitter.h"
+#include "models/cost/table_cost_model.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
 
@@ -27,9 +28,6 @@ const std::vector<std::pair<std::string, std::string>>& overlay_variant_columns(
 }
 
 namespace {
-
-// The GEMMs a variant must price for the cost model to accept it as gemm_variant.
-const std::vector<std::string> kGemmOps = {"qkv", "o", "gate_up", "down", "lm_head"};
 
 std::string variant_column(const std::string& family, const std::string& csv) {
   for (const auto& [f, col] : overlay_variant_columns()) {
@@ -63,6 +61,14 @@ nlohmann::json read_source_meta(const std::string& csv) {
   }
 }
 
+// A path for meta.json: absolute, so it means the same from any working directory (as given if
+// the working directory cannot be read).
+std::string provenance_path(const std::string& path) {
+  std::error_code ec;
+  const fs::path p = fs::absolute(path, ec);
+  return ec ? path : p.lexically_normal().string();
+}
+
 // Where each variant of each family already comes from: the base table, or an earlier source.
 using VariantOrigins = std::map<std::string, std::map<std::string, std::string>>;
 
@@ -89,12 +95,12 @@ void check_gemm_coverage(const BundleTable& add, const std::set<std::string>& va
       if (add.str(i, "dtype") == v) ops.insert(add.str(i, "op"));
     }
     std::vector<std::string> missing;
-    for (const auto& op : kGemmOps) {
+    for (const auto& op : gemm_operators()) {
       if (!ops.count(op)) missing.push_back(op);
     }
     if (!missing.empty()) {
       throw InputError(add.path + ": gemm variant '" + v + "' has no rows for " + join(missing, ", ") +
-                       " (a variant must cover " + join(kGemmOps, ", ") + ")");
+                       " (a variant must cover " + join(gemm_operators(), ", ") + ")");
     }
   }
 }
@@ -140,10 +146,8 @@ void append_source(Bundle& b, const OverlaySource& src, VariantOrigins& origins)
     base.lines.push_back(add.lines[i]);
   }
 
-  std::error_code ec;
-  const fs::path absolute = fs::absolute(src.csv, ec);
   nlohmann::json entry = {{"family", src.family},
-                          {"source", ec ? src.csv : absolute.lexically_normal().string()},
+                          {"source", provenance_path(src.csv)},
                           {"rows", add.rows.size()},
                           {"variants", std::vector<std::string>(variants.begin(), variants.end())},
                           {"dropped_columns", dropped}};
@@ -165,9 +169,7 @@ std::string table_csv(const BundleTable& t) {
 
 // `a` is `b` or a folder inside it.
 bool is_within(const fs::path& a, const fs::path& b) {
-  const auto [bend, aend] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
-  (void)aend;
-  return bend == b.end();
+  return std::mismatch(b.begin(), b.end(), a.begin(), a.end()).first == b.end();
 }
 
 // Absolute, with no "..", symlinked parents or trailing separator ("dir/" names "dir").
@@ -215,9 +217,7 @@ Bundle with_overlay(const Bundle& base, const std::vector<OverlaySource>& source
   if (sources.empty()) throw InputError("an overlay needs at least one source table (--gemm or --prefill-attention)");
   Bundle b = base;
   if (!b.meta.contains("overlays") || !b.meta["overlays"].is_array()) b.meta["overlays"] = nlohmann::json::array();
-  std::error_code ec;
-  const fs::path base_abs = fs::absolute(base.dir, ec);
-  b.meta["overlay_base"] = ec ? base.dir : base_abs.lexically_normal().string();
+  b.meta["overlay_base"] = provenance_path(base.dir);
   VariantOrigins origins;
   for (const auto& s : sources) append_source(b, s, origins);
   return b;

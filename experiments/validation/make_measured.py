@@ -22,31 +22,21 @@ import csv, glob, os, statistics, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(ROOT, "calibration/e2e"))
+import compare  # noqa: E402  the framework overlay and the PyTorch microbenchmark readers
+from results_io import write_csv  # noqa: E402  the project's temporary-then-rename writer
 
 
 def write(path, header, rows):
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    os.replace(path + ".tmp", path)
-
-
-def cast_bandwidth():
-    """PyTorch's fp8 -> fp16 cast bandwidth on the largest measured tensor (a microbenchmark,
-    calibration/e2e/results/h200/torch_cast, independent of the end-to-end step times)."""
-    rows = [r for r in csv.DictReader(open(os.path.join(ROOT, "calibration/e2e/results/h200/torch_cast/torch_cast.csv")))
-            if r["src"] == "fp8_e4m3"]
-    return max(rows, key=lambda r: int(r["elements"]))["gbps"]
+    write_csv(path, [dict(zip(header, r)) for r in rows], fieldnames=header)
 
 
 def steps(kvsim):
     runs = sorted(glob.glob(os.path.join(ROOT, "calibration/e2e/results/h200/e2e-linear-runs/run*/e2e_llama-3-8b.csv")))
-    bw = cast_bandwidth()
-    sys.path.insert(0, os.path.join(ROOT, "calibration/e2e"))
-    import compare  # the framework overlay and the PyTorch microbenchmark readers
     framework = os.path.join(ROOT, "calibration/e2e/results/h200")
-    extra_us, _ = compare.framework_costs(framework)
+    # PyTorch's small-kernel cost and its fp8 -> fp16 cast bandwidth (largest measured tensor),
+    # microbenchmarks independent of the end-to-end step times.
+    extra_us, bw = compare.framework_costs(framework)
     if not runs:
         raise SystemExit("make_measured.py: no run in calibration/e2e/results/h200/e2e-linear-runs/run*/")
     # kvsim calibrate overlay builds it beside the old one and renames it into place (--force).

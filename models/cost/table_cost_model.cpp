@@ -10,8 +10,12 @@
 
 namespace kvsim {
 
+const std::vector<std::string>& gemm_operators() {
+  static const std::vector<std::string> ops = {"qkv", "o", "gate_up", "down", "lm_head"};
+  return ops;
+}
+
 namespace {
-const char* const kGemmOps[5] = {"qkv", "o", "gate_up", "down", "lm_head"};
 
 std::string bundle_name(const CalibratedCosts& c) { return "the " + c.model_shape + " bundle on " + c.gpu_name; }
 
@@ -21,8 +25,8 @@ std::string or_none(const std::vector<std::string>& names) { return names.empty(
 std::vector<std::string> framework_variant_problems(const CalibratedCosts& costs, const RooflineParams& params) {
   std::vector<std::string> problems;
   if (!params.gemm_variant.empty()) {
-    for (const char* op : kGemmOps) {
-      if (costs.gemm.count(std::string(op) + "/" + params.gemm_variant)) continue;
+    for (const std::string& op : gemm_operators()) {
+      if (costs.gemm.count(op + "/" + params.gemm_variant)) continue;
       std::set<std::string> dtypes;
       for (const auto& [key, fit] : costs.gemm) dtypes.insert(key.substr(key.find('/') + 1));
       problems.push_back("gemm_variant: " + bundle_name(costs) + " has no gemm '" + op + "/" + params.gemm_variant +
@@ -70,7 +74,7 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
   const std::string dtype =
       !params_.gemm_variant.empty() ? params_.gemm_variant : costs_.gemm.count("qkv/bf16") ? "bf16" : "fp16";
   for (int i = 0; i < 5; ++i) {
-    const auto it = costs_.gemm.find(std::string(kGemmOps[i]) + "/" + dtype);
+    const auto it = costs_.gemm.find(gemm_operators()[static_cast<std::size_t>(i)] + "/" + dtype);
     gemm_[i] = it == costs_.gemm.end() ? nullptr : &it->second;
   }
   norm_ = elementwise("rmsnorm");

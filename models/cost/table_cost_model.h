@@ -15,6 +15,10 @@
 
 namespace kvsim {
 
+// The linear layers a gemm.csv variant must cover for the cost model to price a step with it,
+// in the order the model applies them per layer (the LM head last).
+const std::vector<std::string>& gemm_operators();
+
 // What a bundle cannot serve of the framework-kernel choices in `params`: one message per
 // problem, each starting with its key ("gemm_variant: ...", "prefill_kernel: ..."), naming
 // the bundle and what it has. Empty when gemm_variant and prefill_kernel are both servable.
