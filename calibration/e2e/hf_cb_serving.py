@@ -24,6 +24,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from results_io import write_csv, write_json  # noqa: E402
 
 
+# Llama-3-8B's shape (LlamaConfig keywords, layers aside); host_overhead_probe.py uses it too.
+LLAMA3_8B_SHAPE = dict(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
+                       head_dim=128, vocab_size=128256, max_position_embeddings=8192, rope_theta=500000.0)
+
+
 def resolved_engine(manager):
     """Best-effort: the engine's resolved cache and batching parameters (names vary by version)."""
     out = {}
@@ -150,9 +155,7 @@ def main():
     from transformers.generation.configuration_utils import ContinuousBatchingConfig
     import transformers
 
-    cfg = LlamaConfig(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                      num_key_value_heads=8, head_dim=128, vocab_size=128256, max_position_embeddings=8192,
-                      rope_theta=500000.0, tie_word_embeddings=False, torch_dtype="bfloat16")
+    cfg = LlamaConfig(num_hidden_layers=32, tie_word_embeddings=False, torch_dtype="bfloat16", **LLAMA3_8B_SHAPE)
     t_init = time.time()
     torch.manual_seed(0)
     with torch.device("cuda"):

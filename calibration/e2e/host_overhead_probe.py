@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Host-side costs of eager PyTorch engines, measured so that kvsim's host model
-(models/engine/host_model.h) needs no guessed constant. Four parts, each written to its own file:
+"""Host-side costs of eager PyTorch engines, measured so that the host model issue #14 asks for
+(not yet in the simulator) needs no guessed constant. Four parts, each written to its own file:
 
   dispatch.csv     host time per eager PyTorch op on tiny CUDA tensors (add, mul, silu, linear, cat,
                    index_select, softmax, an RMSNorm written as HF writes it, SDPA), issued back to
@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hf_cb_serving as cb  # noqa: E402
 from results_io import write_csv, write_json  # noqa: E402
 
 DEV = "cuda"
@@ -102,8 +103,7 @@ def llama_config(layers, tiny, impl):
         kw = dict(hidden_size=256, intermediate_size=512, num_attention_heads=4, num_key_value_heads=2, head_dim=64,
                   vocab_size=2048, max_position_embeddings=4096)
     else:
-        kw = dict(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
-                  head_dim=128, vocab_size=128256, max_position_embeddings=8192, rope_theta=500000.0)
+        kw = cb.LLAMA3_8B_SHAPE
     cfg = LlamaConfig(num_hidden_layers=layers, tie_word_embeddings=False, **kw)
     cfg._attn_implementation = impl
     return cfg
@@ -169,7 +169,6 @@ def part_generate(quick):
 def part_cb(quick):
     from transformers.generation import GenerationConfig
     from transformers.generation.configuration_utils import ContinuousBatchingConfig
-    import hf_cb_serving as cb
 
     rows = []
     for layers in (2, 8):
