@@ -2,13 +2,13 @@
 // Cost model v1: operator-level roofline from model x GPU with efficiency factors. Each
 // operator takes max(flops / (peak * compute_efficiency), bytes / (bandwidth *
 // memory_efficiency)); a fixed gap per kernel launch models the GPU idle time between
-// kernels; CPU overhead is added serially (see OverheadSpec).
+// kernels; CPU overhead is added serially (see HostModel).
 #include <string>
 #include <vector>
 
 #include "models/compression/compression_spec.h"
 #include "models/cost/cost_model.h"
-#include "models/cost/overhead.h"
+#include "models/cost/host_model.h"
 #include "models/spec/gpu_spec.h"
 #include "models/spec/model_spec.h"
 
@@ -45,7 +45,7 @@ struct RooflineParams {
 class RooflineCostModel final : public CostModel {
  public:
   // `methods` is the compression table the batch shapes index into (empty: fp16 only).
-  RooflineCostModel(ModelSpec model, GpuSpec gpu, OverheadSpec overhead, RooflineParams params = {},
+  RooflineCostModel(ModelSpec model, GpuSpec gpu, HostModel overhead, RooflineParams params = {},
                     std::vector<CompressionSpec> methods = {});
   StepCost step_cost(const BatchShape& shape) const override;
   std::string describe() const override;
@@ -69,7 +69,7 @@ class RooflineCostModel final : public CostModel {
 
   ModelSpec model_;
   GpuSpec gpu_;
-  OverheadSpec overhead_;
+  HostModel host_;
   RooflineParams params_;
   double gemm_flops_per_ns_;
   double attn_flops_per_ns_;

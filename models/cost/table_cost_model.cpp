@@ -55,7 +55,7 @@ std::vector<std::string> framework_variants_without_bundle(const RooflineParams&
   return problems;
 }
 
-TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on, OverheadSpec overhead,
+TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on, HostModel overhead,
                                RooflineParams params, std::vector<CompressionSpec> methods, CalibratedCosts costs)
     : model_(model),
       gpu_(gpu),
@@ -64,7 +64,7 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
       costs_(std::move(costs)),
       target_roofline_(model, gpu, overhead, params, methods),
       source_roofline_(model, measured_on, overhead, params, methods),
-      overhead_(std::move(overhead)),
+      host_(std::move(overhead)),
       params_(params),
       transfer_(gpu.name != measured_on.name) {
   // Callers report these with the file or flag first; this is the backstop.
@@ -261,6 +261,11 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
     if (static_cast<Op>(i) != Op::kCpuOverhead) gpu += sc.ops[i].ns;
   }
   sc.gpu_ns = gpu;
+  // The roofline's host cost was exposed against its own device time; redo it against this one.
+  if (!shape.empty()) {
+    sc.cpu_ns = host_.exposed_ns(shape.requests(), shape.tokens(), model_.num_layers, gpu);
+    sc[Op::kCpuOverhead].ns = sc.cpu_ns;
+  }
   sc.total_ns = std::max<Duration>(sc.gpu_ns + sc.cpu_ns, shape.empty() ? 0 : 1);
   return sc;
 }
@@ -269,7 +274,7 @@ std::string TableCostModel::describe() const {
   std::ostringstream os;
   os << (transfer_ ? "transfer: calibrated on " + source_.name + ", scaled to " + gpu_.name + " by roofline ratios"
                    : "calibrated")
-     << " (" << costs_.provenance << "; roofline fallback for unmeasured operators; overhead " << overhead_.preset;
+     << " (" << costs_.provenance << "; roofline fallback for unmeasured operators; host " << host_.preset;
   // Framework kernels chosen over kvsim-calibrate's own, so a report says what priced it.
   if (!params_.gemm_variant.empty()) os << "; gemm " << params_.gemm_variant;
   if (params_.prefill_kernel != "flash") os << "; prefill " << params_.prefill_kernel;

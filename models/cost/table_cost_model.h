@@ -33,7 +33,7 @@ class TableCostModel final : public CostModel {
  public:
   // `measured_on` is the GPU the bundle was measured on; if it differs from `gpu`, this is
   // transfer mode.
-  TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on, OverheadSpec overhead, RooflineParams params,
+  TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on, HostModel overhead, RooflineParams params,
                  std::vector<CompressionSpec> methods, CalibratedCosts costs);
   StepCost step_cost(const BatchShape& shape) const override;
   std::string describe() const override;
@@ -51,7 +51,7 @@ class TableCostModel final : public CostModel {
   CalibratedCosts costs_;
   RooflineCostModel target_roofline_;
   RooflineCostModel source_roofline_;
-  OverheadSpec overhead_;
+  HostModel host_;
   RooflineParams params_;
   bool transfer_;
   // Tables resolved once (no string lookups on the per-step path); nullptr: not measured.

@@ -3,11 +3,12 @@
 
 #include "models/compression/compression_registry.h"
 #include "models/compression/kv_layout.h"
-#include "models/cost/overhead.h"
+#include "models/cost/host_model.h"
 #include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
 #include "sim/core/error.h"
 #include "sim/serving/engine_config.h"
+#include "sim/serving/engine_profile.h"
 #include "sim/serving/scheduler.h"
 #include "traces/length_distribution.h"
 #include "traces/workload.h"
@@ -20,7 +21,23 @@ int list_command(const std::vector<std::string>& args) {
     std::cout << "kvsim list <topic>\n\nShow the catalog. Topics: " << join(topics, ", ") << "\n";
     return args.empty() ? 2 : 0;
   }
-  if (args.size() > 1) throw InputError("list takes one topic (got " + std::to_string(args.size()) + ")");
+  // `list engines NAME` / `list overheads NAME` print one entry in full, with sources.
+  if (args.size() > 2 || (args.size() == 2 && args[0] != "engines" && args[0] != "overheads")) {
+    throw InputError("list takes one topic, or 'engines NAME' / 'overheads NAME' (got " + std::to_string(args.size()) +
+                     " arguments)");
+  }
+  if (args.size() == 2) {
+    if (args[0] == "engines") {
+      std::cout << format_engine_profile(engine_profile(args[1]));
+    } else {
+      const HostModel h = host_model_preset(args[1]);
+      std::cout << args[1] << ": " << h.summary() << "\n";
+      for (const auto& s : h.sources) {
+        std::cout << "  " << s.name << " = " << s.value << "  [" << provenance_name(s.kind) << ": " << s.source << "]\n";
+      }
+    }
+    return 0;
+  }
   const std::string& t = args[0];
   const Catalog catalog = Catalog::builtin();
   if (t == "models") {
@@ -40,13 +57,14 @@ int list_command(const std::vector<std::string>& args) {
                   g.num_sms, g.host_link_gbps, g.nvlink_gbps, g.price_per_hour_usd);
     }
   } else if (t == "engines") {
-    for (const auto& n : engine_preset_names()) std::printf("%-18s %s\n", n.c_str(), describe_engine_preset(n).c_str());
+    for (const auto& n : engine_preset_names()) std::printf("%-19s %s\n", n.c_str(), describe_engine_preset(n).c_str());
+    std::printf("\n(kvsim list engines NAME: the implementation profile, its rules and their sources)\n");
   } else if (t == "overheads") {
-    for (const auto& n : overhead_preset_names()) {
-      const OverheadSpec o = overhead_preset(n);
-      std::printf("%-12s per step %.3f ms, per request %.1f us, per token %.2f us\n", n.c_str(), to_ms(o.per_step_ns),
-                  o.per_request_ns / 1e3, o.per_token_ns / 1e3);
+    for (const auto& n : host_model_preset_names()) {
+      const HostModel o = host_model_preset(n);
+      std::printf("%-19s %s%s\n", n.c_str(), o.summary().c_str(), o.has_assumed() ? "  [some terms assumed]" : "");
     }
+    std::printf("\n(kvsim list overheads NAME: each term with its source)\n");
   } else if (t == "compression") {
     std::printf("%-20s %-13s %6s %6s %10s %7s  %-38s %s\n", "method", "family", "K bits", "V bits", "B/tok-head",
                 "ratio", "retention", "length effect (>=1.5x / <=0.5x / mean longer)");

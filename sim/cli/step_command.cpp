@@ -99,7 +99,7 @@ int step_command(const std::vector<std::string>& args) {
   // Everything below costs one GPU's shard; wrap_parallel adds the communication.
   const ModelSpec m = shard_model(full, par);
   EngineConfig e = engine_preset(engine, g);
-  if (!overhead.empty()) e.overhead = overhead_preset(overhead);
+  if (!overhead.empty()) e.host = host_model_preset(overhead);
   if (context > m.max_context) {
     throw InputError("--context " + std::to_string(context) + " exceeds " + full.name + "'s context of " +
                      std::to_string(m.max_context) + " tokens");
@@ -151,10 +151,10 @@ int step_command(const std::vector<std::string>& args) {
   }
   std::unique_ptr<CostModel> cost_model;
   if (costs) {
-    cost_model = std::make_unique<TableCostModel>(m, g, catalog.gpu(costs->catalog_gpu), e.overhead, params,
+    cost_model = std::make_unique<TableCostModel>(m, g, catalog.gpu(costs->catalog_gpu), e.host, params,
                                                   std::vector<CompressionSpec>{method}, *costs);
   } else {
-    cost_model = std::make_unique<RooflineCostModel>(m, g, e.overhead, params, std::vector<CompressionSpec>{method});
+    cost_model = std::make_unique<RooflineCostModel>(m, g, e.host, params, std::vector<CompressionSpec>{method});
   }
   const CollectiveTables tables =
       par.single() ? CollectiveTables{} : find_collective_tables(calibration_search_dirs(), g.name, tensor);

@@ -111,8 +111,11 @@ YAML::Node load_yaml_file(const std::string& path) {
   return n;
 }
 
-RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& calibration, std::string& profiles) {
+// `engine` supplies the defaults its profile implies (the attention semantics).
+RooflineParams decode_roofline(ConfigReader r, const EngineConfig& engine, std::string& kind, std::string& calibration,
+                               std::string& profiles) {
   RooflineParams p;
+  p.batch_masked_attention = engine.profile.costing.batch_masked_attention;
   kind = r.get<std::string>("kind", "auto");
   const std::vector<std::string> kinds = {"auto", "roofline", "calibrated", "vidur"};
   if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
@@ -146,11 +149,35 @@ RooflineParams decode_roofline(ConfigReader r, std::string& kind, std::string& c
   p.gemm_variant = r.get<std::string>("gemm_variant", p.gemm_variant);
   p.decode_max_splits = r.get<int>("decode_max_splits", p.decode_max_splits);
   if (p.decode_max_splits < 1) r.error("decode_max_splits", "must be >= 1");
-  const std::string attention = r.get<std::string>("attention", "varlen");
-  if (attention == "batch_masked") p.batch_masked_attention = true;
-  else if (attention != "varlen") r.error("attention", "must be 'varlen' (per-sequence kernels) or 'batch_masked' (got '" + attention + "')");
+  const std::string attention = r.get<std::string>("attention", p.batch_masked_attention ? "batch_masked" : "varlen");
+  p.batch_masked_attention = attention == "batch_masked";
+  if (attention != "batch_masked" && attention != "varlen") r.error("attention", "must be 'varlen' (per-sequence kernels) or 'batch_masked' (got '" + attention + "')");
   r.finish();
   return p;
+}
+
+bool mentions_key(const YAML::Node& node, const std::string& key) {
+  if (!node) return false;
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      if (kv.first.Scalar() == key || mentions_key(kv.second, key)) return true;
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& v : node) {
+      if (mentions_key(v, key)) return true;
+    }
+  }
+  return false;
+}
+
+// An engine that reads a quantized KV through a separate dequantize pass (HF transformers'
+// QuantizedCache: cache_utils.py dequantizes the stored part every step before attention)
+// prices every quantized method that way, unless the scenario says otherwise.
+void apply_dequant_path(const EngineProfile& profile, bool scenario_says, std::vector<CompressionSpec>& methods) {
+  if (scenario_says || profile.costing.dequant != DequantPath::kUnfused) return;
+  for (auto& m : methods) {
+    if (m.format.quantized()) m.work.fused_dequant = false;
+  }
 }
 
 // Adds `spec` to the table unless an identical name is there; returns its index.
@@ -567,7 +594,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
   s.engine = decode_engine(r.child("engine"), s.gpu, s.model);
   s.parallelism = decode_parallelism(r.child("parallelism"), {});
   std::string cost_kind, calibration_dir, vidur_dir;
-  s.roofline = decode_roofline(r.child("cost_model"), cost_kind, calibration_dir, vidur_dir);
+  s.roofline = decode_roofline(r.child("cost_model"), s.engine, cost_kind, calibration_dir, vidur_dir);
   s.run = decode_run(r.child("run"));
   decode_compression(r.raw("compression"), r, s);
   s.workload = r.raw("workload");
@@ -588,6 +615,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
     }
   }
   decode_cluster(r, doc, s, catalog);
+  apply_dequant_path(s.engine.profile, mentions_key(r.raw("compression"), "fused_dequant"), s.methods);
   if (s.methods.size() > 32) r.error("compression", "at most 32 distinct methods per scenario");
   for (std::size_t i = 0; i < s.methods.size(); ++i) {
     for (const auto& problem : validate_compression(s.methods[i], s.model.head_dim)) {

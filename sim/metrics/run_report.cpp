@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "sim/core/error.h"
 #include "sim/version.h"
 
 namespace kvsim {
@@ -38,6 +39,16 @@ nlohmann::json capacity_json(const KvCapacity& c) {
           {"explicit_blocks", c.explicit_blocks}};
 }
 
+namespace {
+nlohmann::json sources_json(const std::vector<SourcedValue>& values) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& v : values) {
+    a.push_back({{"name", v.name}, {"value", v.value}, {"kind", provenance_name(v.kind)}, {"source", v.source}});
+  }
+  return a;
+}
+}  // namespace
+
 nlohmann::json scenario_context(const Scenario& s, const std::string& cost_model, const std::string& workload) {
   const EngineConfig& e = s.engine;
   nlohmann::json j;
@@ -54,10 +65,29 @@ nlohmann::json scenario_context(const Scenario& s, const std::string& cost_model
                  {"chunked_prefill", e.chunked_prefill},
                  {"preemption_mode", e.preemption_mode == PreemptionMode::kSwap ? "swap" : "recompute"},
                  {"watermark", e.watermark},
-                 {"overhead", {{"preset", e.overhead.preset},
-                               {"per_step_ms", to_ms(e.overhead.per_step_ns)},
-                               {"per_request_us", static_cast<double>(e.overhead.per_request_ns) / 1e3},
-                               {"per_token_us", static_cast<double>(e.overhead.per_token_ns) / 1e3}}}};
+                 {"overhead", {{"preset", e.host.preset},
+                               {"mode", e.host.eager ? "eager" : "graph"},
+                               {"per_step_ms", to_ms(e.host.per_step_ns)},
+                               {"per_request_us", static_cast<double>(e.host.per_request_ns) / 1e3},
+                               {"per_token_us", static_cast<double>(e.host.per_token_ns) / 1e3},
+                               {"dispatch_us", static_cast<double>(e.host.dispatch_ns) / 1e3},
+                               {"per_layer_us", static_cast<double>(e.host.per_layer_ns) / 1e3},
+                               {"kernels_per_layer", e.host.kernels_per_layer},
+                               {"kernels_fixed", e.host.kernels_fixed},
+                               {"graph_replay_us", static_cast<double>(e.host.graph_replay_ns) / 1e3},
+                               {"summary", e.host.summary()},
+                               {"sources", sources_json(e.host.sources)}}},
+                 {"profile", {{"engine", e.profile.engine},
+                              {"rules", sources_json(e.profile.rules)},
+                              {"approximations", e.profile.approximations}}}};
+  // Every number that is not measured or cited, so no reader takes a guess for a fact.
+  nlohmann::json assumed = nlohmann::json::array();
+  for (const auto* list : {&e.host.sources, &e.profile.rules}) {
+    for (const auto& v : *list) {
+      if (v.kind == Provenance::kAssumed) assumed.push_back(v.name + " = " + v.value + " (" + v.source + ")");
+    }
+  }
+  j["assumed"] = assumed;
   j["kv_capacity"] = capacity_json(s.capacity);
   nlohmann::json methods = nlohmann::json::array();
   for (const auto& m : s.methods) {
@@ -196,14 +226,24 @@ std::string render_text_summary(const nlohmann::json& r) {
   os << "  model " << c["model"].get<std::string>() << " on " << c["gpu"].get<std::string>() << ", engine "
      << c["engine"]["preset"].get<std::string>() << " (block " << c["engine"]["block_size"].get<int>()
      << ", max_num_seqs " << c["engine"]["max_num_seqs"].get<int>() << ", max_num_batched_tokens "
-     << c["engine"]["max_num_batched_tokens"].get<int>() << ", overhead "
+     << c["engine"]["max_num_batched_tokens"].get<int>() << ", host "
      << c["engine"]["overhead"]["preset"].get<std::string>() << ")\n";
   if (c["parallelism"]["tensor"].get<int>() > 1 || c["parallelism"]["pipeline"].get<int>() > 1) {
     os << "  parallelism: tensor " << c["parallelism"]["tensor"].get<int>() << " x pipeline "
        << c["parallelism"]["pipeline"].get<int>() << " (KV capacity below is per GPU of a replica)\n";
   }
   os << "  workload: " << c["workload"].get<std::string>() << "\n";
-  os << "  cost model: " << c["cost_model"].get<std::string>() << "\n\n";
+  os << "  cost model: " << c["cost_model"].get<std::string>() << "\n";
+  if (c["engine"]["overhead"].contains("summary")) {
+    os << "  host: " << c["engine"]["overhead"]["summary"].get<std::string>() << "\n";
+  }
+  if (c.contains("assumed") && !c["assumed"].empty()) {
+    std::vector<std::string> names;
+    for (const auto& a : c["assumed"]) names.push_back(a.get<std::string>().substr(0, a.get<std::string>().find(" = ")));
+    os << "  assumed (not measured; sources in report.json context.assumed, errors in docs/validation.md): "
+       << join(names, ", ") << "\n";
+  }
+  os << "\n";
   os << "KV cache (" << cap["formula"].get<std::string>() << ")\n";
   if (!cap["explicit_blocks"].get<bool>()) {
     os << "  memory " << gib(cap["memory_bytes"].get<double>()) << ", budget " << gib(cap["budget_bytes"].get<double>())

@@ -1,73 +1,80 @@
 #include "sim/serving/engine_config.h"
 
+#include <algorithm>
+
 #include "sim/core/error.h"
+#include "sim/serving/engine_profile.h"
 
 namespace kvsim {
 
-std::vector<std::string> engine_preset_names() { return {"lmdeploy-pytorch", "static", "vllm-v0", "vllm-v1"}; }
+std::vector<std::string> engine_preset_names() { return engine_profile_names(); }
 
 std::string describe_engine_preset(const std::string& name) {
-  if (name == "vllm-v0") {
-    return "vLLM V0 (<=0.6): prefill-first iterations, FCFS, 1% admission watermark, LIFO preemption, recompute "
-           "(swap optional), block 16, max_num_seqs 256";
-  }
-  if (name == "vllm-v1") {
-    return "vLLM V1 (>=0.8): chunked prefill always, mixed prefill/decode under a token budget, LIFO preemption "
-           "by recompute, block 16, CUDA graphs";
-  }
-  if (name == "lmdeploy-pytorch") {
-    return "LMDeploy PyTorch engine (0.6): separate prefill and decode forwards, prefill_interval 16, block 64, "
-           "cache_max_entry_count 0.8 of free memory, self-preemption by recompute";
-  }
-  if (name == "static") return "static batching (HF generate): fixed batches padded to the longest prompt and output";
-  return "";
+  const EngineProfile p = engine_profile(name);
+  return p.engine + "; " + p.issue;
 }
 
 EngineConfig engine_preset(const std::string& name, const GpuSpec& gpu) {
   EngineConfig e;
   e.preset = name;
+  try {
+    e.profile = engine_profile(name);
+  } catch (const InputError&) {
+    throw InputError("unknown engine '" + name + "'" + did_you_mean(name, engine_preset_names()) +
+                     "; valid engines: " + join(engine_preset_names(), ", "));
+  }
+  e.host = host_model_preset(e.profile.host_preset);
   const double gib = static_cast<double>(gpu.memory_bytes) / (1024.0 * 1024 * 1024);
+  // The knobs below are the profile's rules (engine_profile.cpp cites each one;
+  // tests/serving/engine_profile_test.cpp checks that the two agree).
   if (name == "vllm-v0") {
     e.scheduler = "vllm-v0";
     e.block_size = 16;
     e.max_num_seqs = 256;
-    e.max_num_batched_tokens = 0;  // resolved below: max(max_model_len, 2048) without chunking
+    e.max_num_batched_tokens = 0;  // resolved in decode_engine: max(max_model_len, 2048) without chunking
     e.watermark = 0.01;
-    e.overhead = overhead_preset("cuda-graph");
-    e.overhead.per_step_ns = 3 * kNsPerMs;  // V0's Python scheduler + input prep, heavier than V1
-    e.overhead.preset = "vllm-v0";
     e.graph_reserve_gib = 0.5;
-  } else if (name == "vllm-v1") {
+  } else if (name == "vllm-v1" || name == "sglang") {
     e.scheduler = "vllm-v1";
     e.block_size = 16;
-    const bool big = gib >= 70.0 && gpu.name.rfind("a100", 0) != 0;
-    // API-server defaults (vllm serve), the setting a capacity planner models.
+    // vLLM V1 raises its budgets on large-memory GPUs, except A100 (get_batch_defaults).
+    const bool big = gib >= 70 && gpu.name.rfind("a100", 0) != 0;
     e.max_num_seqs = big ? 1024 : 256;
     e.max_num_batched_tokens = big ? 8192 : 2048;
     e.chunked_prefill = true;
-    e.overhead = overhead_preset("cuda-graph");
     e.graph_reserve_gib = 0.5;
-  } else if (name == "lmdeploy-pytorch") {
+    if (name == "sglang") {
+      e.block_size = 1;                 // page_size
+      e.max_num_seqs = 4096;            // the req_to_token_pool cap
+      // chunked_prefill_size: 2048 below 25,000 MB of GPU memory, else 8192.
+      e.max_num_batched_tokens = static_cast<double>(gpu.memory_bytes) < 25'000.0 * 1024 * 1024 ? 2048 : 8192;
+      e.gpu_memory_utilization = 0.88;  // mem_fraction_static at TP 1
+      e.capacity_rule = CapacityRule::kSglang;
+      e.graph_reserve_gib = 0;          // inside the (1 - mem_fraction_static) remainder
+    }
+  } else if (name == "lmdeploy-pytorch" || name == "lmdeploy-0.6-study") {
     e.scheduler = "lmdeploy-pytorch";
     e.block_size = 64;
-    e.max_num_seqs = 128;  // max_batches
+    e.max_num_seqs = 128;             // max_batches
     e.max_num_batched_tokens = 4096;  // max_prefill_token_num
     e.gpu_memory_utilization = 0.8;   // cache_max_entry_count
     e.prefill_interval = 16;
     e.capacity_rule = CapacityRule::kLmdeploy;
-    e.overhead = overhead_preset("cuda-graph");
-    e.overhead.per_step_ns = 2 * kNsPerMs;
-    e.overhead.preset = "lmdeploy-pytorch";
-  } else if (name == "static") {
+  } else if (name == "static" || name == "hf-eager" || name == "hf-sdpa") {
     e.scheduler = "static";
     e.block_size = 16;
     e.max_num_seqs = 16;  // batch size
     // No token budget in HF generate; this only sizes the activation reserve estimate.
     e.max_num_batched_tokens = 32768;
-    e.overhead = overhead_preset("eager");
-  } else {
-    throw InputError("unknown engine '" + name + "'" + did_you_mean(name, engine_preset_names()) +
-                     "; valid engines: " + join(engine_preset_names(), ", "));
+  } else if (name == "hf-cb") {
+    // FIFOScheduler: decodes, then split prefills, then waiting requests under a token
+    // budget, which are vLLM V1's rules.
+    e.scheduler = "vllm-v1";
+    e.block_size = 256;
+    e.max_num_seqs = 1024;
+    e.max_num_batched_tokens = 8192;
+    e.chunked_prefill = true;
+    e.gpu_memory_utilization = 0.9;  // max_memory_percent
   }
   return e;
 }
@@ -93,7 +100,9 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
     r.error("max_model_len", "exceeds the model's context (" + std::to_string(model.max_context) + ")");
   }
   e.chunked_prefill = r.get<bool>("chunked_prefill", e.chunked_prefill);
-  if (e.preset == "vllm-v1" && !e.chunked_prefill) r.error("chunked_prefill", "vLLM V1 always chunks prefills");
+  if (e.scheduler == "vllm-v1" && !e.chunked_prefill) {
+    r.error("chunked_prefill", "preset " + e.preset + " always chunks prefills (vLLM V1's scheduling rules)");
+  }
   const int max_len = e.effective_max_model_len(model);
   if (e.max_num_batched_tokens == 0) e.max_num_batched_tokens = e.chunked_prefill ? 2048 : std::max(max_len, 2048);
   positive("max_num_batched_tokens", e.max_num_batched_tokens);
@@ -105,6 +114,9 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
   if (!(e.gpu_memory_utilization > 0 && e.gpu_memory_utilization <= 1)) {
     r.error("gpu_memory_utilization", "must be in (0, 1]");
   }
+  // HF continuous batching sizes its pool by solving for blocks and batch tokens together
+  // (max_memory_percent 0.9); kvsim has that engine's result only where it was measured.
+  if (e.preset == "hf-cb" && model.name == "llama-3-8b" && gpu.name == "h200") e.num_gpu_blocks = 3038;
   if (auto n = r.get_optional<std::int64_t>("num_gpu_blocks")) {
     if (*n < 1) r.error("num_gpu_blocks", "must be >= 1");
     e.num_gpu_blocks = n;
@@ -134,7 +146,7 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
   const YAML::Node ov = r.raw("overhead");
   if (ov && ov.IsScalar()) {
     try {
-      e.overhead = overhead_preset(ov.as<std::string>());
+      e.host = host_model_preset(ov.as<std::string>());
     } catch (const InputError& err) {
       r.error("overhead", err.what());
     }
@@ -142,21 +154,46 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
     ConfigReader o(ov, r.key_path("overhead"), r.file(), r.errors());
     if (auto p = o.get_optional<std::string>("preset")) {
       try {
-        e.overhead = overhead_preset(*p);
+        e.host = host_model_preset(*p);
       } catch (const InputError& err) {
         o.error("preset", err.what());
       }
     }
+    // A term the scenario sets replaces the preset's constant and its source.
+    auto set_source = [&](const char* key, const std::string& value) {
+      e.host.preset = "custom";
+      auto& src = e.host.sources;
+      src.erase(std::remove_if(src.begin(), src.end(), [&](const SourcedValue& v) { return v.name == key; }), src.end());
+      src.push_back({key, value, Provenance::kScenario, o.where(key)});
+    };
     auto term = [&](const char* key, Duration& field, double unit_ns) {
       if (auto v = o.get_optional<double>(key)) {
         if (*v < 0) o.error(key, "must be >= 0");
         field = static_cast<Duration>(*v * unit_ns);
-        e.overhead.preset = "custom";
+        set_source(key, std::to_string(*v));
       }
     };
-    term("per_step_ms", e.overhead.per_step_ns, 1e6);
-    term("per_request_us", e.overhead.per_request_ns, 1e3);
-    term("per_token_us", e.overhead.per_token_ns, 1e3);
+    auto count = [&](const char* key, int& field) {
+      if (auto v = o.get_optional<int>(key)) {
+        if (*v < 0) o.error(key, "must be >= 0");
+        field = *v;
+        set_source(key, std::to_string(*v));
+      }
+    };
+    if (auto m = o.get_optional<std::string>("mode")) {
+      if (*m == "eager") e.host.eager = true;
+      else if (*m == "graph") e.host.eager = false;
+      else o.error("mode", "must be 'eager' (the host launches every kernel) or 'graph' (got '" + *m + "')");
+      set_source("mode", *m);
+    }
+    term("per_step_ms", e.host.per_step_ns, 1e6);
+    term("per_request_us", e.host.per_request_ns, 1e3);
+    term("per_token_us", e.host.per_token_ns, 1e3);
+    term("dispatch_us", e.host.dispatch_ns, 1e3);
+    term("per_layer_us", e.host.per_layer_ns, 1e3);
+    term("graph_replay_us", e.host.graph_replay_ns, 1e3);
+    count("kernels_per_layer", e.host.kernels_per_layer);
+    count("kernels_fixed", e.host.kernels_fixed);
     o.finish();
   } else if (ov) {
     r.error("overhead", "expected a preset name or a mapping");

@@ -6,19 +6,21 @@
 #include <string>
 #include <vector>
 
-#include "models/cost/overhead.h"
+#include "models/cost/host_model.h"
 #include "models/spec/gpu_spec.h"
 #include "models/spec/model_spec.h"
 #include "sim/core/config_reader.h"
+#include "sim/serving/engine_profile.h"
 
 namespace kvsim {
 
 enum class PreemptionMode : std::uint8_t { kRecompute, kSwap };
 // How KV capacity is derived from memory (each engine's own formula).
-enum class CapacityRule : std::uint8_t { kVllm, kLmdeploy };
+// kSglang: mem_fraction_static x total - weights - non-torch (model_runner.py:profile_max_num_token).
+enum class CapacityRule : std::uint8_t { kVllm, kLmdeploy, kSglang };
 
 struct EngineConfig {
-  std::string preset;            // "vllm-v0", "vllm-v1", "lmdeploy-pytorch", "static"
+  std::string preset;            // an engine_profile_names() entry
   std::string scheduler;         // registered scheduler name
   int block_size = 16;
   int max_num_seqs = 256;        // LMDeploy: max_batches; static: batch size
@@ -35,7 +37,8 @@ struct EngineConfig {
   std::optional<double> activation_reserve_gib;  // unset: estimated from the profile-run shape
   double graph_reserve_gib = 0.0;     // CUDA-graph memory kept out of the KV pool
   double non_torch_reserve_gib = 0.5; // CUDA context, cuBLAS/NCCL workspaces
-  OverheadSpec overhead;
+  HostModel host;
+  EngineProfile profile;  // what the engine implements (description, sources, costing hints)
 
   int effective_max_model_len(const ModelSpec& m) const { return max_model_len > 0 ? max_model_len : m.max_context; }
 };

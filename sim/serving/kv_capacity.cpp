@@ -67,6 +67,15 @@ KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const
     c.kv_pool_bytes = c.budget_bytes - c.weight_bytes - c.activation_bytes - c.graph_bytes - c.non_torch_bytes;
     c.formula = "memory x " + std::to_string(engine.gpu_memory_utilization).substr(0, 4) +
                 " - weights - activation - graph - non-torch";
+  } else if (engine.capacity_rule == CapacityRule::kSglang) {
+    // SGLang (model_runner.py:profile_max_num_token): the pool is what is left after the weights
+    // once total x (1 - mem_fraction_static) is kept back for activations and CUDA graphs.
+    c.budget_bytes = static_cast<std::int64_t>(static_cast<double>(gpu.memory_bytes) * engine.gpu_memory_utilization);
+    c.activation_bytes = engine.activation_reserve_gib ? gib(*engine.activation_reserve_gib) : 0;
+    c.graph_bytes = gib(engine.graph_reserve_gib);
+    c.kv_pool_bytes = c.budget_bytes - c.weight_bytes - c.activation_bytes - c.graph_bytes - c.non_torch_bytes;
+    c.formula = "memory x mem_fraction_static " + std::to_string(engine.gpu_memory_utilization).substr(0, 4) +
+                " - weights - non-torch";
   } else {
     // LMDeploy: runtime cache of max_prefill_token_num x vocab x 7 bytes, halved until it
     // fits; then cache_max_entry_count of what is free after the weights.
@@ -91,7 +100,7 @@ KvCapacity compute_kv_capacity(const ModelSpec& model, const GpuSpec& gpu, const
     c.formula = "explicit num_gpu_blocks";
     return c;
   }
-  const std::int64_t weight_room = engine.capacity_rule == CapacityRule::kVllm ? c.budget_bytes : c.memory_bytes;
+  const std::int64_t weight_room = engine.capacity_rule == CapacityRule::kLmdeploy ? c.memory_bytes : c.budget_bytes;
   if (c.weight_bytes >= weight_room || c.budget_bytes <= 0) {
     throw InputError("model " + model.name + " weights (" + fmt_gib(c.weight_bytes) + ") do not fit in " + gpu.name +
                      " memory budget (" + fmt_gib(weight_room) + ")");

@@ -15,10 +15,10 @@ std::unique_ptr<CostModel> make_group_cost_model(const Scenario& s, const Replic
   if (g.calibration) {
     // resolve_group (scenario.cpp) already reported any framework-kernel choice the bundle
     // cannot serve, with the file and group.
-    shard = std::make_unique<TableCostModel>(g.shard, g.gpu, g.calibration_gpu, g.engine.overhead, s.roofline,
+    shard = std::make_unique<TableCostModel>(g.shard, g.gpu, g.calibration_gpu, g.engine.host, s.roofline,
                                              s.methods, *g.calibration);
   } else {
-    shard = std::make_unique<RooflineCostModel>(g.shard, g.gpu, g.engine.overhead, s.roofline, s.methods);
+    shard = std::make_unique<RooflineCostModel>(g.shard, g.gpu, g.engine.host, s.roofline, s.methods);
   }
   return wrap_parallel(std::move(shard), g.shard, g.parallelism, g.gpu, g.collective_tables);
 }

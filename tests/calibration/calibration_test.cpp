@@ -217,7 +217,7 @@ TEST(TableCostModel, UsesMeasuredTimesAndFallsBackToRoofline) {
   BatchShape swap;
   swap.swap_bytes = 1 << 30;
   EXPECT_EQ(cm->step_cost(swap)[Op::kSwap].ns,
-            RooflineCostModel(s.model, s.gpu, s.engine.overhead, s.roofline).step_cost(swap)[Op::kSwap].ns);
+            RooflineCostModel(s.model, s.gpu, s.engine.host, s.roofline).step_cost(swap)[Op::kSwap].ns);
   // A whole run on the calibrated model works and is deterministic.
   EXPECT_EQ(testing::run(s).report.dump(), testing::run(s).report.dump());
 }
@@ -538,7 +538,7 @@ TEST(RooflineCostModel, ExtraKernelCostAppliesToKernelsBeyondTheFusedNine) {
   RooflineParams framework = base;
   framework.extra_kernel_us = 5;
   const auto gaps = [&](const RooflineParams& p) {
-    return RooflineCostModel(s.model, s.gpu, s.engine.overhead, p).step_cost(decode)[Op::kKernelGaps].ns;
+    return RooflineCostModel(s.model, s.gpu, s.engine.host, p).step_cost(decode)[Op::kKernelGaps].ns;
   };
   const Duration L = s.model.num_layers;
   EXPECT_EQ(gaps(base), (43 * L + 3) * base.kernel_gap_ns);

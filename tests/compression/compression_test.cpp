@@ -204,7 +204,7 @@ TEST(PerRequestCompression, RoutingByPromptLengthAndTraceColumn) {
 TEST(CompressionCost, MethodsAddTheirOwnOperators) {
   const Catalog& c = testing::catalog();
   const auto cost = [&](const char* method, const BatchShape& shape) {
-    return RooflineCostModel(c.model("llama-3-8b"), c.gpu("h200"), overhead_preset("none"), {},
+    return RooflineCostModel(c.model("llama-3-8b"), c.gpu("h200"), host_model_preset("none"), {},
                              {builtin_compression(method)})
         .step_cost(shape);
   };
@@ -224,7 +224,7 @@ TEST(CompressionCost, MethodsAddTheirOwnOperators) {
   EXPECT_GE(cost("kivi-4", decode)[Op::kAttnDecode].ns, cost("fp16", decode)[Op::kAttnDecode].ns);
   CompressionSpec unfused = builtin_compression("int4");
   unfused.work.fused_dequant = false;
-  const StepCost u = RooflineCostModel(c.model("llama-3-8b"), c.gpu("h200"), overhead_preset("none"), {}, {unfused})
+  const StepCost u = RooflineCostModel(c.model("llama-3-8b"), c.gpu("h200"), host_model_preset("none"), {}, {unfused})
                          .step_cost(decode);
   EXPECT_GT(u[Op::kKvDequant].ns, 0);
 }

@@ -47,7 +47,7 @@ TEST(Roofline, SmallBatchDecodeIsWeightBandwidthBound) {
   const ModelSpec m = c.model("llama-3-8b");
   const GpuSpec g = c.gpu("h200");
   RooflineParams p;
-  const RooflineCostModel cost(m, g, overhead_preset("none"), p);
+  const RooflineCostModel cost(m, g, host_model_preset("none"), p);
   BatchShape s;
   s.decode = {BatchShape::uniform_decode(1, 128)};
   const StepCost sc = cost.step_cost(s);
@@ -64,7 +64,7 @@ TEST(Roofline, SmallBatchDecodeIsWeightBandwidthBound) {
 
 TEST(Roofline, LargePrefillIsComputeBoundAndDecodeAttentionUsesEachContext) {
   const Catalog c = Catalog::builtin();
-  const RooflineCostModel cost(c.model("llama-3-8b"), c.gpu("h200"), overhead_preset("cuda-graph"));
+  const RooflineCostModel cost(c.model("llama-3-8b"), c.gpu("h200"), host_model_preset("cuda-graph"));
   BatchShape pf;
   pf.prefills.push_back({4096, 0, true, 0});
   EXPECT_TRUE(cost.step_cost(pf)[Op::kGateUpProj].compute_bound);
@@ -77,10 +77,9 @@ TEST(Roofline, LargePrefillIsComputeBoundAndDecodeAttentionUsesEachContext) {
 }
 
 TEST(Overhead, PresetsAreExplicitTerms) {
-  EXPECT_EQ(overhead_preset("cuda-graph").per_step_ns, 1'000'000);
-  EXPECT_GE(overhead_preset("eager").per_step_ns, 10'000'000);
-  EXPECT_EQ(overhead_preset("cuda-graph").for_step(2, 10), 1'000'000 + 2 * 5'000 + 10 * 200);
-  EXPECT_THROW(overhead_preset("graph"), InputError);
+  EXPECT_EQ(host_model_preset("cuda-graph").per_step_ns, 1'000'000);
+  EXPECT_EQ(host_model_preset("cuda-graph").serial_for_step(2, 10), 1'000'000 + 2 * 5'000 + 10 * 200);
+  EXPECT_THROW(host_model_preset("graph"), InputError);
 }
 
 }  // namespace

@@ -243,8 +243,8 @@ TEST(Overrides, SettingAKeyInsideANamedSectionTurnsItIntoAMapping) {
                                        {"compression.length_effect=false", "engine.overhead.per_step_ms=7"});
   EXPECT_EQ(s.methods[0].name, "kivi-4");
   EXPECT_FALSE(s.length_effect);
-  EXPECT_EQ(s.engine.overhead.per_step_ns, 7 * kNsPerMs);
-  EXPECT_EQ(s.engine.overhead.per_request_ns, overhead_preset("eager").per_request_ns);
+  EXPECT_EQ(s.engine.host.per_step_ns, 7 * kNsPerMs);
+  EXPECT_EQ(s.engine.host.per_request_ns, host_model_preset("eager").per_request_ns);
 }
 
 }  // namespace

@@ -122,7 +122,7 @@ TEST(ParallelCost, DecomposesIntoShardComputeAndCommunication) {
     p.tensor = t;
     p.pipeline = pp;
     const ModelSpec shard = shard_model(m, p);
-    const OverheadSpec overhead = overhead_preset("cuda-graph");
+    const HostModel overhead = host_model_preset("cuda-graph");
     const RooflineCostModel inner(shard, gpu, overhead);
     const RingCollectives ring = ring_collectives(p, gpu);
     const ParallelCostModel par(std::make_unique<RooflineCostModel>(shard, gpu, overhead), shard, p,
@@ -163,7 +163,7 @@ TEST(ParallelCost, OverlapHidesAtMostTheLayersCompute) {
   auto tp_ns = [&](double overlap) {
     ParallelismSpec q = p;
     q.comm_overlap = overlap;
-    const ParallelCostModel par(std::make_unique<RooflineCostModel>(shard, gpu, overhead_preset("cuda-graph")), shard,
+    const ParallelCostModel par(std::make_unique<RooflineCostModel>(shard, gpu, host_model_preset("cuda-graph")), shard,
                                 q, std::make_unique<RingCollectives>(ring_collectives(q, gpu)));
     BatchShape b;
     b.prefills.push_back({8192, 0, true, 0});

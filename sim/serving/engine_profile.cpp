@@ -1,0 +1,253 @@
+#include "sim/serving/engine_profile.h"
+
+#include <sstream>
+
+#include "sim/core/error.h"
+
+namespace kvsim {
+
+namespace {
+
+SourcedValue cited(std::string key, std::string value, std::string source) {
+  return {std::move(key), std::move(value), Provenance::kCited, std::move(source)};
+}
+SourcedValue measured(std::string key, std::string value, std::string source) {
+  return {std::move(key), std::move(value), Provenance::kMeasured, std::move(source)};
+}
+SourcedValue assumed(std::string key, std::string value, std::string why) {
+  return {std::move(key), std::move(value), Provenance::kAssumed, std::move(why)};
+}
+
+// Sources are the engines' files as read for ../shared/research/kv-methods-and-engines.md part B
+// (docs/engines.md repeats them per rule) and, for HF continuous batching, the engine's own
+// resolved configuration logged by the measurement run.
+constexpr const char* kVllmV0Sched = "vllm/config.py:SchedulerConfig.__post_init__, vllm/engine/arg_utils.py (v0.6.6)";
+constexpr const char* kVllmV1Args = "vllm/engine/arg_utils.py:get_batch_defaults (V1, >= 0.8)";
+constexpr const char* kLmdeployCfg = "lmdeploy/messages.py:PytorchEngineConfig (v0.6)";
+constexpr const char* kSglangArgs = "sglang python/sglang/srt/server_args.py (v0.4.x ServerArgs.__post_init__)";
+constexpr const char* kSglangPool = "sglang python/sglang/srt/model_executor/model_runner.py:profile_max_num_token";
+constexpr const char* kHfCbMeta =
+    "calibration/e2e/results/h200/hf_cb/meta.json resolved_engine (transformers 5.17.0 ContinuousBatchingManager)";
+constexpr const char* kStudyKernels =
+    "study-lmdeploy-kernels (the study's LMDeploy-0.6 fork, kernels timed on the H200; docs/engines.md)";
+
+EngineProfile vllm_v0() {
+  EngineProfile p;
+  p.name = "vllm-v0";
+  p.engine = "vLLM V0 (<= 0.6, v2 block manager)";
+  p.gemm = "cuBLAS via torch.nn.functional.linear, bf16/fp16";
+  p.prefill_attention = "FlashAttention 2 varlen (vllm-flash-attn)";
+  p.decode_attention = "paged attention over 16-token blocks (vLLM paged attention kernel / FlashAttention)";
+  p.quantized_kv = "fp8 KV (kv_cache_dtype fp8 = fp8_e4m3): stored fp8, scales passed into the attention kernel "
+                   "(v1/attention/backends/flash_attn.py: k/v_descale into flash_attn_varlen_func; no separate pass)";
+  p.compression = "no KV eviction or sub-8-bit KV in the engine; methods priced as their papers describe";
+  p.issue = "CUDA graphs for decode batches; prefill eager";
+  p.sampling = "GPU sampler, detokenization in the engine process";
+  p.memory_rule = "gpu_memory_utilization x total - weights - profiled activation - graphs - non-torch";
+  p.host_preset = "vllm-v0";
+  p.rules = {cited("block_size", "16", "vllm/engine/arg_utils.py (v0.6.6)"),
+             cited("max_num_seqs", "256", kVllmV0Sched),
+             cited("max_num_batched_tokens", "max(max_model_len, 2048); 2048 chunked", kVllmV0Sched),
+             cited("gpu_memory_utilization", "0.9", "vllm/engine/arg_utils.py (v0.6.6)"),
+             cited("watermark", "0.01", "vllm/core/block_manager_v2.py"),
+             cited("swap_space_gib", "4", "vllm/engine/arg_utils.py (v0.6.6)"),
+             assumed("graph_reserve_gib", "0.5", "kvsim estimate of captured-graph memory; not measured")};
+  return p;
+}
+
+EngineProfile vllm_v1() {
+  EngineProfile p = vllm_v0();
+  p.name = "vllm-v1";
+  p.engine = "vLLM V1 (>= 0.8)";
+  p.prefill_attention = "FlashAttention varlen (FA3 on Hopper), chunked prefill mixed with decodes";
+  p.decode_attention = "FlashAttention with a paged KV (block table), in the same launch as prefill chunks";
+  p.issue = "piecewise CUDA graphs for batches up to min(2 x max_num_seqs, 512) tokens (vllm/config/vllm.py "
+            "_set_cudagraph_sizes); larger batches run without a graph";
+  p.host_preset = "cuda-graph";
+  p.rules = {cited("block_size", "16", kVllmV1Args),
+             cited("max_num_seqs", "1024 (>= 70 GiB, not A100) else 256", kVllmV1Args),
+             cited("max_num_batched_tokens", "8192 (>= 70 GiB, not A100) else 2048", kVllmV1Args),
+             cited("gpu_memory_utilization", "0.9", kVllmV1Args),
+             cited("chunked_prefill", "always", "vllm/v1/core/sched/scheduler.py:schedule"),
+             assumed("graph_reserve_gib", "0.5", "kvsim estimate of captured-graph memory; not measured")};
+  p.approximations = {"prefix caching (on by default in V1) is not modelled",
+                      "gpu_memory_utilization is 0.92 on vLLM main (vllm/config/cache.py); 0.9 is the 0.8-0.10 default",
+                      "batches above the largest capture size are priced with graphs too"};
+  return p;
+}
+
+EngineProfile sglang() {
+  EngineProfile p;
+  p.name = "sglang";
+  p.engine = "SGLang (srt, 0.4-era defaults)";
+  p.gemm = "cuBLAS via torch / sgl-kernel, bf16";
+  p.prefill_attention = "FlashInfer ragged prefill (FA3 optional on Hopper)";
+  p.decode_attention = "FlashInfer paged decode over a token-granular pool (page_size 1)";
+  p.quantized_kv = "fp8 KV (kv_cache_dtype fp8_e5m2/e4m3): read inside the FlashInfer kernel";
+  p.compression = "no KV eviction or sub-8-bit KV in the engine; methods priced as their papers describe";
+  p.issue = "CUDA graphs for decode batches up to cuda_graph_max_bs; prefill eager";
+  p.sampling = "GPU sampler; detokenization in a separate process (overlapped)";
+  p.memory_rule = "mem_fraction_static x total - weights - non-torch (activations and graphs live in the rest)";
+  p.host_preset = "cuda-graph";
+  p.rules = {cited("block_size", "1", std::string(kSglangArgs) + ": page_size 1"),
+             cited("max_num_batched_tokens", "8192", std::string(kSglangArgs) + ": chunked_prefill_size"),
+             cited("max_num_seqs", "4096",
+                   "model_runner.py: max_running_requests = min(pool tokens // 2, req_to_token_pool size = "
+                   "min(max(tokens / context_len x 512, 2048), 4096)); 4096 wherever the pool is large"),
+             cited("gpu_memory_utilization", "0.88", std::string(kSglangArgs) + ": mem_fraction_static at TP 1 "
+                   "(0.87 TP 2, 0.85 TP 4, 0.81 TP 8); v0.5.x derives it from a reserved-memory estimate"),
+             cited("cuda_graph_max_bs", "160", kSglangArgs),
+             cited("kv pool", "avail_after_weights - total x (1 - mem_fraction_static)", kSglangPool)};
+  p.approximations = {
+      "scheduling uses vLLM V1's chunked rules: SGLang runs prefill and decode as separate forwards, admits "
+      "with a conservative new_token_ratio reservation and retracts the request with the fewest outputs; "
+      "kvsim models none of these three yet",
+      "RadixAttention prefix reuse is not modelled",
+      "decode batches above cuda_graph_max_bs run eagerly in SGLang; kvsim prices every batch with graphs",
+      "max_num_seqs uses the 4096 cap; small pools (tokens / 2 < 4096) would admit fewer"};
+  return p;
+}
+
+EngineProfile lmdeploy_pytorch() {
+  EngineProfile p;
+  p.name = "lmdeploy-pytorch";
+  p.engine = "LMDeploy PyTorch engine (0.6)";
+  p.gemm = "cuBLAS via torch.nn.functional.linear, bf16/fp16";
+  p.prefill_attention = "Triton flash-style prefill over paged KV (lmdeploy/pytorch/kernels/cuda)";
+  p.decode_attention = "Triton paged attention, split-K + reduce, 64-token blocks";
+  p.quantized_kv = "quant_policy 4/8: int4/int8 KV pages with per-token scales and zeros, dequantized inside the "
+                   "Triton paged attention kernel in decode (kernels/cuda/pagedattention.py "
+                   "_fwd_grouped_split_quant_kernel); newer releases dequantize the history into a flat buffer "
+                   "before prefill attention (flatten_kv_cache)";
+  p.compression = "no KV eviction in the stock engine; methods priced as their papers describe";
+  p.issue = "CUDA graphs for decode (eager_mode false); prefill eager";
+  p.sampling = "GPU sampler; detokenization in the engine loop";
+  p.memory_rule = "(total - weights - non-torch - runtime cache) x cache_max_entry_count";
+  p.host_preset = "lmdeploy-pytorch";
+  p.rules = {cited("block_size", "64", kLmdeployCfg),
+             cited("gpu_memory_utilization", "0.8", std::string(kLmdeployCfg) + ": cache_max_entry_count"),
+             cited("max_num_batched_tokens", "4096", std::string(kLmdeployCfg) + ": max_prefill_token_num"),
+             cited("prefill_interval", "16", "lmdeploy/pytorch/config.py (v0.6)"),
+             cited("max_num_seqs", "128", "lmdeploy utils get_max_batch_size: 128 on GPUs other than A100 (384) and "
+                   "H100/H200 (1024) in newer releases; the 0.6 default was not verified, kvsim keeps 128 everywhere"),
+             cited("runtime cache", "max_prefill_token_num x vocab x 7 B before sizing",
+                   "lmdeploy/pytorch/engine/model_agent.py:_update_cache_config")};
+  p.approximations = {"prealloc of prefill_interval tokens and multi-iteration decode forwards are not modelled"};
+  return p;
+}
+
+EngineProfile lmdeploy_study() {
+  EngineProfile p = lmdeploy_pytorch();
+  p.name = "lmdeploy-0.6-study";
+  p.engine = "the study's LMDeploy 0.6 PyTorch-engine fork, run as the study ran it";
+  p.issue = "eager: the fork disables graph capture, so every Triton kernel pays Triton's Python launch path";
+  p.quantized_kv = "'KIVI' decode kernel never loads the 4-bit codes and keeps no fp16 residual; 'GEAR' is "
+                   "LMDeploy's stock per-token int4 KV (no low-rank or outlier part) (" +
+                   std::string(kStudyKernels) + ")";
+  p.compression = "H2O: one score pass at prefill over the last 64 queries, then compaction; no per-step "
+                  "eviction (" + std::string(kStudyKernels) + ")";
+  p.host_preset = "lmdeploy-0.6-eager";
+  p.rules.push_back(cited("eager", "true", std::string(kStudyKernels) + ": graph capture disabled in the fork"));
+  return p;
+}
+
+EngineProfile hf_generate(const std::string& name, const std::string& attn) {
+  EngineProfile p;
+  p.name = name;
+  p.engine = "HF transformers generate (5.17), static padded batch, DynamicCache";
+  p.gemm = "cuBLAS via torch.nn.functional.linear";
+  p.prefill_attention = attn == "sdpa" ? "torch SDPA (flash or efficient backend) over the padded batch"
+                                       : "eager matmul + softmax + matmul over the padded batch";
+  p.decode_attention = p.prefill_attention;
+  p.quantized_kv = "QuantizedCache (quanto/HQQ): a PyTorch dequantize pass writes fp16 before attention";
+  p.compression = "eviction as a Python cache class: explicit softmax and score accumulation in PyTorch";
+  p.issue = "eager: PyTorch dispatches every kernel from Python (no CUDA graphs)";
+  p.sampling = "logits processors and stopping criteria in Python each step (one .item() sync)";
+  p.memory_rule = "no pool: the cache grows with the batch; kvsim sizes it like vLLM at 0.9 of memory";
+  p.host_preset = name == "static" ? "eager" : name;
+  p.costing.dequant = DequantPath::kUnfused;
+  p.rules = {assumed("max_num_seqs", "16", "batch size: the user's choice in generate; kvsim default"),
+             assumed("block_size", "16", "no paging in generate; kvsim's accounting granularity")};
+  p.approximations = {"KV memory is sized by vLLM's rule; generate has no pool and would OOM instead of queueing"};
+  return p;
+}
+
+EngineProfile hf_cb() {
+  EngineProfile p;
+  p.name = "hf-cb";
+  p.engine = "HF transformers continuous batching (5.17, ContinuousBatchingManager, FIFO scheduler)";
+  p.gemm = "cuBLAS via torch.nn.functional.linear, bf16";
+  p.prefill_attention = "paged|sdpa: one torch SDPA over the whole batch with a block-diagonal mask";
+  p.decode_attention = "same call as prefill (decodes and prefill chunks in one masked SDPA)";
+  p.quantized_kv = "not supported by the paged cache";
+  p.compression = "not supported by the paged cache";
+  p.issue = "eager: CUDA graphs only without an attention mask, i.e. flash attention "
+            "(continuous_batching/initialization.py decide_use_cuda_graphs); paged|sdpa runs eagerly";
+  p.sampling = "in the manager's Python loop";
+  p.memory_rule = "max_memory_percent 0.9 of free memory, solved jointly with max_batch_tokens "
+                  "(the measured run's resolved num_blocks is the default)";
+  p.host_preset = "hf-cb";
+  p.costing.batch_masked_attention = true;
+  p.costing.dequant = DequantPath::kUnfused;
+  p.rules = {measured("block_size", "256", kHfCbMeta),
+             measured("max_num_batched_tokens", "8192", kHfCbMeta),
+             measured("max_num_seqs", "1024", std::string(kHfCbMeta) + ": max_requests_per_batch"),
+             measured("num_gpu_blocks", "3038 (Llama-3-8B bf16 on H200)", kHfCbMeta),
+             measured("eager", "true", std::string(kHfCbMeta) + ": use_cuda_graph (False, False)"),
+             cited("scheduler", "decodes, then split prefills, then waiting, FIFO",
+                   "transformers generation/continuous_batching/scheduler.py:FIFOScheduler")};
+  p.rules.push_back(cited("max_memory_percent", "0.9 (0.8 with logits processors)",
+                          "transformers generation/continuous_batching/initialization.py"));
+  p.approximations = {"FIFOScheduler's 20 % safety margin (decodes only when free blocks < 20 %) is not modelled",
+                      "num_gpu_blocks is the measured run's value for Llama-3-8B on H200; other models/GPUs "
+                      "use vLLM's rule at max_memory_percent 0.9 (assumed)"};
+  return p;
+}
+
+}  // namespace
+
+std::vector<std::string> engine_profile_names() {
+  return {"hf-cb", "hf-eager", "hf-sdpa", "lmdeploy-0.6-study", "lmdeploy-pytorch", "sglang", "static", "vllm-v0", "vllm-v1"};
+}
+
+EngineProfile engine_profile(const std::string& name) {
+  if (name == "vllm-v0") return vllm_v0();
+  if (name == "vllm-v1") return vllm_v1();
+  if (name == "sglang") return sglang();
+  if (name == "lmdeploy-pytorch") return lmdeploy_pytorch();
+  if (name == "lmdeploy-0.6-study") return lmdeploy_study();
+  if (name == "hf-eager" || name == "static") return hf_generate(name, "eager");
+  if (name == "hf-sdpa") return hf_generate(name, "sdpa");
+  if (name == "hf-cb") return hf_cb();
+  throw InputError("unknown engine '" + name + "'" + did_you_mean(name, engine_profile_names()) +
+                   "; valid engines: " + join(engine_profile_names(), ", "));
+}
+
+std::string format_engine_profile(const EngineProfile& p) {
+  std::ostringstream os;
+  os << p.name << ": " << p.engine << "\n"
+     << "  gemm               " << p.gemm << "\n"
+     << "  prefill attention  " << p.prefill_attention << "\n"
+     << "  decode attention   " << p.decode_attention << "\n"
+     << "  quantized KV       " << p.quantized_kv << "\n"
+     << "  compression        " << p.compression << "\n"
+     << "  issue              " << p.issue << "\n"
+     << "  sampling           " << p.sampling << "\n"
+     << "  memory             " << p.memory_rule << "\n"
+     << "  priced as          attention " << (p.costing.batch_masked_attention ? "batch_masked" : "varlen")
+     << ", quantized KV read " << (p.costing.dequant == DequantPath::kFused ? "fused" : "unfused")
+     << ", host " << p.host_preset << "\n"
+     << "  rules\n";
+  for (const auto& r : p.rules) {
+    os << "    " << r.name << " = " << r.value << "  [" << provenance_name(r.kind) << ": " << r.source << "]\n";
+  }
+  const HostModel h = host_model_preset(p.host_preset);
+  os << "  host model         " << h.summary() << "\n";
+  for (const auto& s : h.sources) {
+    os << "    " << s.name << " = " << s.value << "  [" << provenance_name(s.kind) << ": " << s.source << "]\n";
+  }
+  for (const auto& a : p.approximations) os << "  approximation: " << a << "\n";
+  return os.str();
+}
+
+}  // namespace kvsim

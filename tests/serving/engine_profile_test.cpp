@@ -1,0 +1,243 @@
+// Engine implementation profiles: each preset's knobs against the rules its profile cites, the
+// host model's closed form, the eager per-step floor it must explain, and memory sizing per
+// engine's own rule.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "../support/run_helpers.h"
+#include "models/compression/compression_registry.h"
+#include "models/cost/roofline_cost_model.h"
+#include "sim/serving/engine_config.h"
+#include "sim/serving/engine_profile.h"
+#include "sim/serving/kv_capacity.h"
+
+namespace kvsim {
+namespace {
+
+constexpr const char* kFewRequests = "workload: {num_requests: 5, arrival: {kind: all-at-once}}\n";
+Scenario scenario_of(const std::string& yaml) { return testing::scenario(yaml + kFewRequests); }
+
+struct PresetCase {
+  const char* name;
+  const char* scheduler;
+  int block_size;
+  int max_num_seqs;            // on the H200
+  int max_num_batched_tokens;  // on the H200 (0: resolved from max_model_len)
+  double memory_fraction;
+  CapacityRule rule;
+  const char* host;
+  bool batch_masked;
+  DequantPath dequant;
+  const char* source;  // where the engine's default comes from (also in the profile's rules)
+};
+
+// One row per engine preset. Sources: vLLM vllm/engine/arg_utils.py (v0.6.6; V1
+// get_batch_defaults), SGLang server_args.py (page_size 1, chunked_prefill_size 8192) and
+// model_runner.py:profile_max_num_token, LMDeploy messages.py:PytorchEngineConfig (v0.6),
+// HF transformers 5.17 ContinuousBatchingManager as resolved in
+// calibration/e2e/results/h200/hf_cb/meta.json.
+const PresetCase kPresets[] = {
+    {"vllm-v0", "vllm-v0", 16, 256, 0, 0.90, CapacityRule::kVllm, "vllm-v0", false, DequantPath::kFused,
+     "vllm/engine/arg_utils.py v0.6.6"},
+    {"vllm-v1", "vllm-v1", 16, 1024, 8192, 0.90, CapacityRule::kVllm, "cuda-graph", false, DequantPath::kFused,
+     "vllm/engine/arg_utils.py:get_batch_defaults"},
+    {"sglang", "vllm-v1", 1, 4096, 8192, 0.88, CapacityRule::kSglang, "cuda-graph", false, DequantPath::kFused,
+     "sglang server_args.py"},
+    {"lmdeploy-pytorch", "lmdeploy-pytorch", 64, 128, 4096, 0.8, CapacityRule::kLmdeploy, "lmdeploy-pytorch", false,
+     DequantPath::kFused, "lmdeploy/messages.py:PytorchEngineConfig v0.6"},
+    {"lmdeploy-0.6-study", "lmdeploy-pytorch", 64, 128, 4096, 0.8, CapacityRule::kLmdeploy, "lmdeploy-0.6-eager",
+     false, DequantPath::kFused, "the study's fork: eager, block 64, cache_max_entry_count 0.8"},
+    {"hf-eager", "static", 16, 16, 32768, 0.90, CapacityRule::kVllm, "hf-eager", false, DequantPath::kUnfused,
+     "transformers generate, QuantizedCache dequantizes in PyTorch"},
+    {"hf-sdpa", "static", 16, 16, 32768, 0.90, CapacityRule::kVllm, "hf-sdpa", false, DequantPath::kUnfused,
+     "transformers generate, attn_implementation sdpa"},
+    {"hf-cb", "vllm-v1", 256, 1024, 8192, 0.90, CapacityRule::kVllm, "hf-cb", true, DequantPath::kUnfused,
+     "hf_cb/meta.json resolved_engine"},
+};
+
+TEST(EngineProfile, PresetsCarryTheirEnginesDefaults) {
+  const GpuSpec h200 = testing::catalog().gpu("h200");
+  for (const auto& c : kPresets) {
+    SCOPED_TRACE(std::string(c.name) + " (" + c.source + ")");
+    const EngineConfig e = engine_preset(c.name, h200);
+    EXPECT_EQ(e.scheduler, c.scheduler);
+    EXPECT_EQ(e.block_size, c.block_size);
+    EXPECT_EQ(e.max_num_seqs, c.max_num_seqs);
+    EXPECT_EQ(e.max_num_batched_tokens, c.max_num_batched_tokens);
+    EXPECT_DOUBLE_EQ(e.gpu_memory_utilization, c.memory_fraction);
+    EXPECT_EQ(e.capacity_rule, c.rule);
+    EXPECT_EQ(e.host.preset, c.host);
+    EXPECT_EQ(e.profile.costing.batch_masked_attention, c.batch_masked);
+    EXPECT_EQ(e.profile.costing.dequant, c.dequant);
+  }
+}
+
+// A profile's rules are what a user reads in `kvsim list engines NAME`; where a rule names a
+// knob with a plain number, the preset must have exactly that number.
+TEST(EngineProfile, EveryRuleHasASourceAndMatchesItsPreset) {
+  const GpuSpec h200 = testing::catalog().gpu("h200");
+  for (const auto& name : engine_profile_names()) {
+    SCOPED_TRACE(name);
+    const EngineProfile p = engine_profile(name);
+    const EngineConfig e = engine_preset(name, h200);
+    EXPECT_FALSE(p.engine.empty());
+    EXPECT_NO_THROW(host_model_preset(p.host_preset));
+    EXPECT_FALSE(p.rules.empty());
+    for (const auto& r : p.rules) {
+      SCOPED_TRACE(r.name);
+      EXPECT_FALSE(r.source.empty());
+      char* end = nullptr;
+      const double v = std::strtod(r.value.c_str(), &end);
+      if (end == r.value.c_str() || *end != '\0') continue;  // a rule, not a plain number
+      if (r.name == "block_size") { EXPECT_EQ(e.block_size, v); }
+      if (r.name == "max_num_seqs") { EXPECT_EQ(e.max_num_seqs, v); }
+      if (r.name == "max_num_batched_tokens") { EXPECT_EQ(e.max_num_batched_tokens, v); }
+      if (r.name == "gpu_memory_utilization") { EXPECT_DOUBLE_EQ(e.gpu_memory_utilization, v); }
+      if (r.name == "prefill_interval") { EXPECT_EQ(e.prefill_interval, v); }
+    }
+    EXPECT_FALSE(format_engine_profile(p).empty());
+  }
+  EXPECT_THROW(engine_profile("vllm-v2"), InputError);
+}
+
+TEST(EngineProfile, SmallGpusGetVllmV1sSmallBudgets) {
+  // get_batch_defaults: 256 / 2048 below 70 GiB and on A100.
+  for (const char* g : {"a100-80gb", "l40s", "rtx-a6000"}) {
+    const EngineConfig e = engine_preset("vllm-v1", testing::catalog().gpu(g));
+    EXPECT_EQ(e.max_num_seqs, 256) << g;
+    EXPECT_EQ(e.max_num_batched_tokens, 2048) << g;
+  }
+}
+
+// step = serial + max(issue, device): the closed form, for eager and graph modes.
+TEST(HostModel, EagerIssueOverlapsTheDevice) {
+  HostModel h;
+  h.eager = true;
+  h.per_step_ns = 1'000'000;
+  h.per_request_ns = 10'000;
+  h.dispatch_ns = 10'000;
+  h.kernels_per_layer = 5;
+  h.per_layer_ns = 20'000;
+  h.kernels_fixed = 3;
+  // issue = 4 layers x (5 x 10 + 20) us + 3 x 10 us = 310 us
+  EXPECT_EQ(h.issue_for_step(4), 310'000);
+  struct Case {
+    Duration device_ns, exposed_ns;
+  } cases[] = {{0, 1'020'000 + 310'000}, {100'000, 1'020'000 + 210'000}, {310'000, 1'020'000}, {5'000'000, 1'020'000}};
+  for (const auto& c : cases) EXPECT_EQ(h.exposed_ns(2, 7, 4, c.device_ns), c.exposed_ns) << c.device_ns;
+  // Graph mode: one replay, hidden behind any device time longer than it.
+  h.eager = false;
+  h.graph_replay_ns = 5'000;
+  EXPECT_EQ(h.issue_for_step(32), 5'000);
+  EXPECT_EQ(h.exposed_ns(2, 7, 32, 1'000'000), 1'020'000);
+  EXPECT_EQ(h.exposed_ns(2, 7, 32, 1'000), 1'024'000);
+}
+
+TEST(HostModel, EveryPresetTermHasASource) {
+  for (const auto& n : host_model_preset_names()) {
+    const HostModel h = host_model_preset(n);
+    SCOPED_TRACE(n);
+    EXPECT_EQ(h.preset, n);
+    for (const auto& s : h.sources) EXPECT_FALSE(s.source.empty()) << s.name;
+    if (n != "none") {
+      EXPECT_FALSE(h.sources.empty());
+    }
+  }
+  // The graph presets' per-step terms are not measured here, and say so.
+  EXPECT_TRUE(host_model_preset("cuda-graph").has_assumed());
+  EXPECT_TRUE(host_model_preset("vllm-v0").has_assumed());
+  // HF's are measured (calibration/e2e/results/h100/host_probe).
+  EXPECT_FALSE(host_model_preset("hf-eager").has_assumed());
+  EXPECT_FALSE(host_model_preset("hf-cb").has_assumed());
+}
+
+// The issue's check: an eager 7-8B model on a mid-range GPU shows a ~30 ms per-step floor at
+// batch 1. From the measured constants alone (48 kernels/layer x 11.82 us + 237.6 us Python per
+// layer, 32 layers, 55 fixed kernels, 2.54 ms serial): 26.4 ms of issue + 2.5 ms.
+TEST(HostModel, EagerConstantsExplainTheThirtyMillisecondFloor) {
+  const HostModel h = host_model_preset("hf-eager");
+  const double issue_ms = to_ms(h.issue_for_step(32));
+  EXPECT_NEAR(issue_ms, 32 * (48 * 0.01182 + 0.2376) + 55 * 0.01182, 0.01);
+  for (const char* model : {"llama-2-7b", "llama-3-8b"}) {
+    RooflineCostModel cost(testing::catalog().model(model), testing::catalog().gpu("rtx-a6000"), h);
+    BatchShape b;
+    b.decode = {BatchShape::uniform_decode(1, 512)};
+    const StepCost sc = cost.step_cost(b);
+    SCOPED_TRACE(model);
+    EXPECT_GT(to_ms(sc.total_ns), 26.0);
+    EXPECT_LT(to_ms(sc.total_ns), 34.0);
+    // Host-bound: the device alone would be faster than the issue.
+    EXPECT_LT(sc.gpu_ns, h.issue_for_step(32));
+    // On the H200 the same step is just as slow: the floor is the host's, not the GPU's.
+    RooflineCostModel fast(testing::catalog().model(model), testing::catalog().gpu("h200"), h);
+    EXPECT_NEAR(to_ms(fast.step_cost(b).total_ns), to_ms(h.serial_for_step(1, 1) + h.issue_for_step(32)), 0.01);
+  }
+}
+
+TEST(EngineMemory, EachEngineSizesItsPoolByItsOwnRule) {
+  const ModelSpec m = testing::catalog().model("llama-3-8b");
+  const GpuSpec g = testing::catalog().gpu("h200");
+  const std::vector<CompressionSpec> fp16 = {builtin_compression("fp16")};
+  // SGLang: mem_fraction_static x total - weights - non-torch; token-granular pages.
+  const KvCapacity s = compute_kv_capacity(m, g, engine_preset("sglang", g), fp16);
+  const auto mem = static_cast<double>(g.memory_bytes);
+  EXPECT_EQ(s.kv_pool_bytes, static_cast<std::int64_t>(mem * 0.88) - s.weight_bytes - s.non_torch_bytes);
+  EXPECT_EQ(s.num_gpu_blocks, s.kv_pool_bytes / s.block_bytes);
+  EXPECT_EQ(s.methods[0].tokens_per_page, 1);
+  // LMDeploy: cache_max_entry_count of what is free after weights and the runtime cache.
+  const KvCapacity l = compute_kv_capacity(m, g, engine_preset("lmdeploy-0.6-study", g), fp16);
+  EXPECT_EQ(l.kv_pool_bytes,
+            static_cast<std::int64_t>((mem - l.weight_bytes - l.non_torch_bytes - l.activation_bytes) * 0.8));
+  // HF CB: the engine's own resolved pool where it was measured (3038 blocks of 256 tokens),
+  // vLLM's rule at max_memory_percent elsewhere.
+  const Scenario hf = scenario_of("engine: {preset: hf-cb}\n");
+  EXPECT_EQ(hf.capacity.num_gpu_blocks, 3038);
+  EXPECT_EQ(hf.capacity.tokens(), 3038 * 256);
+  const Scenario hf_a100 = scenario_of("gpu: a100-80gb\nengine: {preset: hf-cb}\n");
+  EXPECT_FALSE(hf_a100.capacity.explicit_blocks);
+}
+
+TEST(EngineCosting, ProfilesSetAttentionAndDequantDefaultsScenariosCanOverride) {
+  EXPECT_TRUE(scenario_of("engine: {preset: hf-cb}\n").roofline.batch_masked_attention);
+  EXPECT_FALSE(scenario_of("engine: {preset: hf-cb}\ncost_model: {attention: varlen}\n").roofline.batch_masked_attention);
+  EXPECT_FALSE(scenario_of("engine: {preset: vllm-v1}\n").roofline.batch_masked_attention);
+  // HF reads a quantized cache through a PyTorch dequantize pass; vLLM inside the kernel.
+  EXPECT_FALSE(scenario_of("engine: {preset: hf-eager}\ncompression: fp8\n").methods[0].work.fused_dequant);
+  EXPECT_TRUE(scenario_of("engine: {preset: vllm-v1}\ncompression: fp8\n").methods[0].work.fused_dequant);
+  EXPECT_TRUE(scenario_of("engine: {preset: hf-eager}\ncompression: {method: fp8, params: {fused_dequant: true}}\n")
+                  .methods[0]
+                  .work.fused_dequant);
+}
+
+TEST(EngineHost, ScenarioTermsReplaceThePresetsAndAreLabelled) {
+  const Scenario s = scenario_of(
+      "engine: {preset: vllm-v1, overhead: {mode: eager, dispatch_us: 8, kernels_per_layer: 10, per_layer_us: 0, "
+      "kernels_fixed: 0}}\n");
+  EXPECT_TRUE(s.engine.host.eager);
+  EXPECT_EQ(s.engine.host.preset, "custom");
+  EXPECT_EQ(s.engine.host.issue_for_step(32), 32 * 10 * 8'000);
+  int from_scenario = 0;
+  for (const auto& v : s.engine.host.sources) from_scenario += v.kind == Provenance::kScenario;
+  EXPECT_EQ(from_scenario, 5);
+  EXPECT_THROW(scenario_of("engine: {overhead: {mode: lazy}}\n"), InputError);
+  EXPECT_THROW(scenario_of("engine: {overhead: {kernels_fixed: -1}}\n"), InputError);
+}
+
+// Every report says which numbers are assumed (context.assumed, and a header line).
+TEST(EngineReport, AssumedNumbersAreListed) {
+  const auto v1 = testing::run("workload: {num_requests: 5, arrival: {kind: all-at-once}}\n");
+  const auto& assumed = v1.report["context"]["assumed"];
+  ASSERT_TRUE(assumed.is_array());
+  bool per_step = false;
+  for (const auto& a : assumed) per_step |= a.get<std::string>().rfind("per_step_ms = ", 0) == 0;
+  EXPECT_TRUE(per_step);
+  EXPECT_NE(render_text_summary(v1.report).find("assumed (not measured"), std::string::npos);
+  const auto hf = testing::run("engine: {preset: hf-cb}\nworkload: {num_requests: 5, arrival: {kind: all-at-once}}\n");
+  for (const auto& a : hf.report["context"]["assumed"]) {
+    EXPECT_EQ(a.get<std::string>().find("per_step_ms"), std::string::npos) << a;  // measured for HF CB
+  }
+}
+
+}  // namespace
+}  // namespace kvsim
