@@ -27,6 +27,10 @@ from results_io import write_csv, write_json  # noqa: E402
 # Llama-3-8B's shape (LlamaConfig keywords, layers aside); host_overhead_probe.py uses it too.
 LLAMA3_8B_SHAPE = dict(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
                        head_dim=128, vocab_size=128256, max_position_embeddings=8192, rope_theta=500000.0)
+# Mistral-7B's shape (MistralConfig keywords), for the sliding-window (windowed KV) runs: every
+# layer attends to the last `sliding_window` tokens only, so the paged cache can drop older pages.
+MISTRAL_7B_SHAPE = dict(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
+                        head_dim=128, vocab_size=32000, max_position_embeddings=32768, rope_theta=1000000.0)
 
 
 def resolved_engine(manager):
@@ -65,7 +69,9 @@ class StepTracer:
             ids = kw.get("input_ids", args[0] if args else None)
             q = int(ids.shape[-1]) if hasattr(ids, "shape") else -1
             ck = kw.get("cu_seq_lens_k")
-            if isinstance(ck, dict):  # per layer type in some versions
+            by_type = ""
+            if isinstance(ck, dict):  # per layer type in some versions (full / sliding attention)
+                by_type = ";".join(f"{k}={int(v[-1])}" for k, v in ck.items() if hasattr(v, "shape") and v.numel() > 0)
                 ck = next(iter(ck.values()), None)
             kv = int(ck[-1]) if hasattr(ck, "shape") and ck.numel() > 0 else -1
             cq = kw.get("cu_seq_lens_q")
@@ -74,7 +80,7 @@ class StepTracer:
             nreq = int(cq.numel() - 1) if hasattr(cq, "numel") else -1
             self.rows.append(dict(start_s=round(t - self.t0, 6), forward_ms=round((e - t) * 1e3, 3),
                                   period_ms=round((t - self.last) * 1e3, 3) if self.last else -1,
-                                  q_tokens=q, kv_tokens=kv, requests=nreq))
+                                  q_tokens=q, kv_tokens=kv, requests=nreq, kv_by_type=by_type))
             self.last = t
             return out
 
@@ -148,6 +154,8 @@ def main():
     ap.add_argument("--offline", action="store_true", help="also run every request at t=0")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--trace-steps", action="store_true")
+    ap.add_argument("--sliding-window", type=int, default=0,
+                    help="serve a Mistral-7B-shaped model whose layers all attend to this many recent tokens")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -155,11 +163,18 @@ def main():
     from transformers.generation.configuration_utils import ContinuousBatchingConfig
     import transformers
 
-    cfg = LlamaConfig(num_hidden_layers=32, tie_word_embeddings=False, torch_dtype="bfloat16", **LLAMA3_8B_SHAPE)
+    if args.sliding_window > 0:
+        from transformers import MistralConfig, MistralForCausalLM
+        cfg = MistralConfig(num_hidden_layers=32, tie_word_embeddings=False, torch_dtype="bfloat16",
+                            sliding_window=args.sliding_window, **MISTRAL_7B_SHAPE)
+        model_cls, shape_name = MistralForCausalLM, f"mistral-7b, sliding_window {args.sliding_window} (random bf16 weights)"
+    else:
+        cfg = LlamaConfig(num_hidden_layers=32, tie_word_embeddings=False, torch_dtype="bfloat16", **LLAMA3_8B_SHAPE)
+        model_cls, shape_name = LlamaForCausalLM, "llama-3-8b (random bf16 weights)"
     t_init = time.time()
     torch.manual_seed(0)
     with torch.device("cuda"):
-        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+        model = model_cls(cfg).to(torch.bfloat16)
     model.eval()
     init_s = time.time() - t_init
     tracer = StepTracer(model) if args.trace_steps else None
@@ -199,7 +214,8 @@ def main():
     meta = dict(tool="hf_cb_serving.py", engine="transformers ContinuousBatchingManager (FIFO scheduler, sdpa_paged)",
                 transformers=transformers.__version__, torch=torch.__version__, cuda=torch.version.cuda,
                 gpu=torch.cuda.get_device_name(0), date_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                model_shape="llama-3-8b (random bf16 weights)", requests=args.requests, seed=args.seed,
+                model_shape=shape_name, layer_types=str(getattr(cfg, "layer_types", None)),
+                sliding_window=getattr(cfg, "sliding_window", None), requests=args.requests, seed=args.seed,
                 lengths="prompt uniform [64, 1024], output uniform [16, 256], EOS disabled", runs=labels,
                 resolved_engine=engine, init_s=round(init_s, 2), summary=summary)
     write_json(os.path.join(args.out, "meta.json"), meta)

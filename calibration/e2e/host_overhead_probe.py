@@ -19,6 +19,9 @@
                    step, per request, per layer and per layer-and-request terms.
   masked_sdpa.csv  the dense masked SDPA that HF's paged|sdpa path runs over a whole batch
                    (Llama-3-8B heads), query x KV grid, CUDA events: the kernel's achieved FLOP rate.
+  hf_paged_sdpa.csv  the whole paged|sdpa attention of one layer (cache write, KV gather, GQA
+                   expansion, masked SDPA) over a query x KV grid, graph-replayed (device time) and
+                   eager; hf_paged_sdpa_source.txt holds the transformers source it follows.
 
 Usage: python3 host_overhead_probe.py --out DIR [--quick]
 """
@@ -222,11 +225,105 @@ def part_masked_sdpa(quick):
     return rows
 
 
+def hf_paged_source():
+    """The transformers source this part reproduces, saved next to its numbers (for citation)."""
+    import inspect
+    out = []
+    try:
+        import transformers.integrations.sdpa_paged as sp
+        out.append("# transformers.integrations.sdpa_paged\n" + inspect.getsource(sp))
+    except Exception as e:  # the module moved: say so instead of failing the part
+        out.append(f"# transformers.integrations.sdpa_paged: not importable ({e!r})")
+    try:
+        from transformers.generation.continuous_batching.cache import PagedAttentionCache
+        out.append("# PagedAttentionCache.update\n" + inspect.getsource(PagedAttentionCache.update))
+    except Exception as e:
+        out.append(f"# PagedAttentionCache.update: not found ({e!r})")
+    return "\n\n".join(out)
+
+
+def part_paged_sdpa(quick, out_dir):
+    """HF's paged|sdpa attention of one layer as transformers 5.17 runs it (source saved to
+    hf_paged_sdpa_source.txt): write the new K/V into the paged cache (index_copy_), gather the
+    batch's whole KV (index_select), expand the 8 KV heads to 32 (repeat_kv), one SDPA over the
+    batch with an additive bf16 mask. Llama-3-8B heads. Timed two ways: as a CUDA graph replayed
+    (device time only) and issued eagerly (device + host issue as the engine pays it)."""
+    with open(os.path.join(out_dir, "hf_paged_sdpa_source.txt"), "w") as f:
+        f.write(hf_paged_source())
+    heads, kv_heads, d = 32, 8, 128
+    qs = (1, 16, 256, 2048) if quick else (1, 4, 16, 64, 256, 1024, 4096, 8192)
+    kvs = (1024, 16384) if quick else (1024, 4096, 16384, 65536)
+    rows = []
+    slots = 70000
+    cache_k = torch.randn(slots, kv_heads, d, device=DEV, dtype=torch.bfloat16)
+    cache_v = torch.randn(slots, kv_heads, d, device=DEV, dtype=torch.bfloat16)
+    for kn in kvs:
+        for qn in qs:
+            if qn > kn:
+                continue
+            q = torch.randn(1, heads, qn, d, device=DEV, dtype=torch.bfloat16)
+            k_new = torch.randn(qn, kv_heads, d, device=DEV, dtype=torch.bfloat16)
+            v_new = torch.randn(qn, kv_heads, d, device=DEV, dtype=torch.bfloat16)
+            read = torch.randperm(slots, device=DEV)[:kn].sort().values
+            write = read[-qn:].clone()
+            mask = torch.zeros(1, 1, qn, kn, device=DEV, dtype=torch.bfloat16)
+            mask.masked_fill_(torch.ones(qn, kn, device=DEV, dtype=torch.bool).triu(diagonal=kn - qn + 1), torch.finfo(torch.bfloat16).min)
+
+            def layer():
+                cache_k.index_copy_(0, write, k_new)
+                cache_v.index_copy_(0, write, v_new)
+                k = cache_k.index_select(0, read).transpose(0, 1).unsqueeze(0)
+                v = cache_v.index_select(0, read).transpose(0, 1).unsqueeze(0)
+                k = k[:, :, None].expand(1, kv_heads, heads // kv_heads, kn, d).reshape(1, heads, kn, d)
+                v = v[:, :, None].expand(1, kv_heads, heads // kv_heads, kn, d).reshape(1, heads, kn, d)
+                return F.scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous(), attn_mask=mask)
+
+            for _ in range(3):
+                layer()
+            torch.cuda.synchronize()
+            reps = 10
+            eager = []
+            for _ in range(5):
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record()
+                for _ in range(reps):
+                    layer()
+                b.record()
+                b.synchronize()
+                eager.append(a.elapsed_time(b) * 1e3 / reps)
+            s = torch.cuda.Stream()
+            s.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(s):
+                layer()
+            torch.cuda.current_stream().wait_stream(s)
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g):
+                for _ in range(reps):
+                    layer()
+            g.replay()
+            torch.cuda.synchronize()
+            graph = []
+            for _ in range(5):
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record()
+                g.replay()
+                b.record()
+                b.synchronize()
+                graph.append(a.elapsed_time(b) * 1e3 / reps)
+            rows.append(dict(q_tokens=qn, kv_tokens=kn, heads=heads, kv_heads=kv_heads, head_dim=d,
+                             device_us_median=round(statistics.median(graph), 2), device_us_min=round(min(graph), 2),
+                             eager_us_median=round(statistics.median(eager), 2)))
+            print("paged_sdpa", rows[-1], flush=True)
+            del g, q, k_new, v_new, read, write, mask
+            torch.cuda.empty_cache()
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--parts", default="dispatch,generate,cb,sdpa")
+    ap.add_argument("--parts", default="dispatch,generate,cb,sdpa,paged_sdpa")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     import transformers
@@ -237,7 +334,8 @@ def main():
     parts = dict(dispatch=("dispatch.csv", lambda: part_dispatch(2000 if args.quick else 5000)),
                  generate=("hf_generate.csv", lambda: part_generate(args.quick)),
                  cb=("hf_cb_steps.csv", lambda: part_cb(args.quick)),
-                 sdpa=("masked_sdpa.csv", lambda: part_masked_sdpa(args.quick)))
+                 sdpa=("masked_sdpa.csv", lambda: part_masked_sdpa(args.quick)),
+                 paged_sdpa=("hf_paged_sdpa.csv", lambda: part_paged_sdpa(args.quick, args.out)))
     for name in args.parts.split(","):
         fname, fn = parts[name]
         t = time.time()

@@ -15,6 +15,8 @@
   serving_hf_cb.csv     serving metrics of HF transformers' continuous batching engine
                         (calibration/e2e/results/h200/hf_cb/requests_<run>.csv) per run, keyed by
                         the kvsim trace of the same request set (written next to it).
+  serving_hf_cb_sw256.csv  the same for a Mistral-7B-shaped model whose every layer attends to the
+                        last 256 tokens (calibration/e2e/results/h200/hf_cb_sliding256/).
 Standard library only. Usage (from the repo root): python3 experiments/validation/make_measured.py [KVSIM]
 (KVSIM builds the overlay; default build/release/sim/kvsim).
 """
@@ -66,12 +68,12 @@ def q(xs, p):
     return xs[min(len(xs) - 1, int(p * len(xs)))]
 
 
-def serving():
-    src = os.path.join(ROOT, "calibration/e2e/results/h200/hf_cb")
+def serving(results="hf_cb", name="hf_cb"):
+    src = os.path.join(ROOT, "calibration/e2e/results/h200", results)
     out = []
     for run in ("offline", "rate4", "rate8", "rate16"):
         reqs = list(csv.DictReader(open(os.path.join(src, f"requests_{run}.csv"))))
-        trace = f"trace_hf_cb_{run}.csv"
+        trace = f"trace_{name}_{run}.csv"
         write(os.path.join(HERE, trace), ["arrival_s", "prompt_tokens", "output_tokens"],
               [[r["arrival_s"], r["prompt_tokens"], r["output_tokens"]] for r in reqs])
         ttft = [float(r["ttft_s"]) for r in reqs]
@@ -85,11 +87,13 @@ def serving():
                    ("e2e_mean_s", statistics.mean(e2e)), ("e2e_p50_s", statistics.median(e2e)), ("e2e_p90_s", q(e2e, 0.9))]
         for m, v in metrics:
             out.append([run, trace, m, round(v, 6)])
-    write(os.path.join(HERE, "serving_hf_cb.csv"), ["label", "workload.trace", "metric", "value"], out)
-    print(f"serving_hf_cb.csv: {len(out)} points")
+    write(os.path.join(HERE, f"serving_{name}.csv"), ["label", "workload.trace", "metric", "value"], out)
+    print(f"serving_{name}.csv: {len(out)} points")
 
 
 if __name__ == "__main__":
     # The kvsim binary that builds the framework overlay (run.sh passes its own).
     steps(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build/release/sim/kvsim"))
     serving()
+    # The windowed (sliding-window 256) Mistral-7B run: a compressed KV under continuous batching.
+    serving("hf_cb_sliding256", "hf_cb_sw256")

@@ -58,10 +58,13 @@ constexpr Duration kHfEagerLayerNs = 805'000, kHfEagerStepNs = 4'800'000;
 constexpr int kHfSdpaKernelsPerLayer = 40, kHfSdpaKernelsFixed = 124 - 2 * 40;
 constexpr Duration kHfSdpaLayerNs = 1'083'000, kHfSdpaStepNs = 4'730'000;
 // HF continuous batching (ContinuousBatchingManager, paged|sdpa, transformers 5.17), tiny model,
-// 2 and 8 layers, 1-48 concurrent requests, 504 decode-only forwards (hf_cb_steps.csv): median
-// period between forward starts 73.5 ms (forward alone 69.9 ms), with no trend in layers or
-// requests: a fixed host cost per iteration.
-constexpr Duration kHfCbPeriodNs = 73'528'000;
+// 2 and 8 layers, 1-48 concurrent requests, 504 decode-only forwards per host: median period
+// between forward starts 69.4 ms on the H200 machine's host (calibration/e2e/results/h200/
+// host_probe/hf_cb_steps.csv, 2026-12-06; forward alone 67.0 ms) and 73.5 ms on the H100 one
+// (../h100/host_probe), with no trend in layers or requests: a fixed host cost per iteration.
+// The preset takes the H200 host's, where the serving ground truths ran.
+constexpr const char* kProbeH200 = "calibration/e2e/results/h200/host_probe";
+constexpr Duration kHfCbPeriodNs = 69'420'000;
 // The study's LMDeploy-fork Triton kernels launched eagerly on the H200 host: eager call minus
 // graph-replayed kernel time (../shared data "study-lmdeploy-kernels", 2026-12-04, run 2):
 // fill_kv_cache median 72.8 us, decode paged attention (split + reduce) 143.4 us.
@@ -122,10 +125,12 @@ HostModel host_model_preset(const std::string& name) {
     // The whole iteration is one fixed host cost: the model's own eager issue hides inside it
     // (the tiny model's 2 and 8 layers cost the same), so the issue part is not added.
     HostModel h{name, false, kHfCbPeriodNs, 0, 0, 0, 0, 0, 0, 0, {}};
-    h.sources = {{"per_step_ms", "73.5", Provenance::kMeasured,
-                  std::string(kProbe) + "/hf_cb_steps.csv: median period of 504 decode-only forwards, tiny Llama, 2 and 8 layers, 1-48 requests"},
+    h.sources = {{"per_step_ms", "69.4", Provenance::kMeasured,
+                  std::string(kProbeH200) + "/hf_cb_steps.csv: median period of 504 decode-only forwards, tiny Llama, 2 and 8 "
+                  "layers, 1-48 requests (73.5 on the H100 host); a Mistral-7B CB trace shows 30 ms forwards at low batch, "
+                  "so this constant is not model-independent (docs/validation.md)"},
                  {"per_request_us", "0", Provenance::kMeasured,
-                  std::string(kProbe) + "/hf_cb_steps.csv: no trend from 1 to 48 requests (62.0-80.6 ms medians)"}};
+                  std::string(kProbeH200) + "/hf_cb_steps.csv: no trend from 1 to 48 requests (53-77 ms medians)"}};
     return h;
   }
   if (name == "lmdeploy-0.6-eager") {

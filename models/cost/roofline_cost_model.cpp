@@ -117,7 +117,15 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
     for (const auto& c : shape.prefills) kv_total += static_cast<double>(c.cached_tokens) + c.new_tokens;
     for (const auto& g : shape.decode) kv_total += static_cast<double>(g.context_sum);
     const double pairs = static_cast<double>(tokens) * kv_total;
-    const OpCost dense = roofline(4.0 * q * pairs, kv_bytes_tok * kv_total + elem * tokens * 2.0 * q, attn_flops_per_ns_, L);
+    OpCost dense = roofline(4.0 * q * pairs, kv_bytes_tok * kv_total + elem * tokens * 2.0 * q, attn_flops_per_ns_, L);
+    const bool single = tokens == 1 && (params_.masked_single_fixed_us > 0 || params_.masked_single_ns_per_kv > 0);
+    if (single) {
+      dense.ns = static_cast<Duration>(
+          std::ceil(L * (params_.masked_single_fixed_us * 1e3 + params_.masked_single_ns_per_kv * kv_total)));
+    } else if (params_.masked_measured()) {
+      dense.ns = static_cast<Duration>(std::ceil(
+          L * (params_.masked_fixed_us * 1e3 + params_.masked_ns_per_kv * kv_total + params_.masked_ps_per_pair * 1e-3 * pairs)));
+    }
     sc[Op::kAttnPrefill] = shape.prefills.empty() ? OpCost{} : dense;
     sc[Op::kAttnDecode] = shape.prefills.empty() ? dense : OpCost{};
   }

@@ -40,6 +40,18 @@ struct RooflineParams {
   // block-diagonal mask, so every query token pays for every KV token of the batch (HF
   // transformers' paged|sdpa path; docs/validation.md measured it).
   bool batch_masked_attention = false;
+  // Batch-masked attention priced from a measurement of the engine's own attention layer
+  // (HF paged|sdpa: cache write, KV gather, GQA expansion, masked SDPA; the hf-cb profile cites
+  // it): per layer, fixed + per KV token of the batch + per (query token x KV token) pair.
+  // All 0: the FLOP roofline at attention_compute_efficiency.
+  double masked_fixed_us = 0;
+  double masked_ns_per_kv = 0;
+  double masked_ps_per_pair = 0;
+  // A step with one query token (one decoding request) runs a different SDPA kernel:
+  // fixed + ns_per_kv * kv for it (0: the terms above).
+  double masked_single_fixed_us = 0;
+  double masked_single_ns_per_kv = 0;
+  bool masked_measured() const { return masked_fixed_us > 0 || masked_ns_per_kv > 0 || masked_ps_per_pair > 0; }
 };
 
 class RooflineCostModel final : public CostModel {

@@ -116,6 +116,14 @@ RooflineParams decode_roofline(ConfigReader r, const EngineConfig& engine, std::
                                std::string& profiles) {
   RooflineParams p;
   p.batch_masked_attention = engine.profile.costing.batch_masked_attention;
+  if (engine.profile.costing.attention_compute_efficiency > 0) {
+    p.attention_compute_efficiency = engine.profile.costing.attention_compute_efficiency;
+  }
+  p.masked_fixed_us = engine.profile.costing.masked_fixed_us;
+  p.masked_ns_per_kv = engine.profile.costing.masked_ns_per_kv;
+  p.masked_ps_per_pair = engine.profile.costing.masked_ps_per_pair;
+  p.masked_single_fixed_us = engine.profile.costing.masked_single_fixed_us;
+  p.masked_single_ns_per_kv = engine.profile.costing.masked_single_ns_per_kv;
   kind = r.get<std::string>("kind", "auto");
   const std::vector<std::string> kinds = {"auto", "roofline", "calibrated", "vidur"};
   if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
@@ -147,6 +155,14 @@ RooflineParams decode_roofline(ConfigReader r, const EngineConfig& engine, std::
   p.prefill_kernel = r.get<std::string>("prefill_kernel", p.prefill_kernel);
   if (p.prefill_kernel.empty()) r.error("prefill_kernel", "must name a prefill_attention variant of the bundle (default 'flash')");
   p.gemm_variant = r.get<std::string>("gemm_variant", p.gemm_variant);
+  for (auto [key, field] : {std::pair<const char*, double*>{"masked_fixed_us", &p.masked_fixed_us},
+                             {"masked_ns_per_kv", &p.masked_ns_per_kv},
+                             {"masked_ps_per_pair", &p.masked_ps_per_pair},
+                             {"masked_single_fixed_us", &p.masked_single_fixed_us},
+                             {"masked_single_ns_per_kv", &p.masked_single_ns_per_kv}}) {
+    *field = r.get<double>(key, *field);
+    if (!(*field >= 0)) r.error(key, "must be >= 0");
+  }
   p.decode_max_splits = r.get<int>("decode_max_splits", p.decode_max_splits);
   if (p.decode_max_splits < 1) r.error("decode_max_splits", "must be >= 1");
   const std::string attention = r.get<std::string>("attention", p.batch_masked_attention ? "batch_masked" : "varlen");

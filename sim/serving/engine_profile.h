@@ -26,6 +26,12 @@ struct EngineCosting {
   // per-sequence varlen/paged kernels.
   bool batch_masked_attention = false;
   DequantPath dequant = DequantPath::kFused;
+  // Share of the bf16 dense peak the engine's attention reaches, where it was measured for that
+  // engine's kernel (0: the cost model's default). HF's masked SDPA: 0.31 (rules cite it).
+  double attention_compute_efficiency = 0;
+  // The engine's batch-masked attention layer as measured (RooflineParams::masked_*; 0: none).
+  double masked_fixed_us = 0, masked_ns_per_kv = 0, masked_ps_per_pair = 0;
+  double masked_single_fixed_us = 0, masked_single_ns_per_kv = 0;
 };
 
 struct EngineProfile {

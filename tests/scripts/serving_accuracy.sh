@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Serving-accuracy regression (issue #14): the hf-cb engine profile alone (nothing fitted on the
+# target) must keep predicting the committed HF continuous-batching ground truths on the H200
+# (Llama-3-8B fp16, and Mistral-7B with a 256-token sliding-window KV) with a MAPE per metric of
+# at most MAX (default 0.15) for throughput, TPOT and E2E. TTFT is reported, not checked
+# (docs/validation.md says why). No GPU needed.
+# Usage: serving_accuracy.sh KVSIM SOURCE_DIR [MAX]   (exit 77 = skipped: no python3)
+kvsim="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; src="$2"; max="${3:-0.15}"
+if ! command -v python3 > /dev/null 2>&1; then echo "SKIP: python3 not found (setup.sh installs it)"; exit 77; fi
+cd "$src/experiments/validation" || exit 2
+rc=0
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+for pair in "hf_cb_profile.yaml serving_hf_cb.csv" "hf_cb_sw256.yaml serving_hf_cb_sw256.csv"; do
+  set -- $pair
+  KVSIM_CALIBRATION_DIR="$src/calibration/data" "$kvsim" validate -c "$1" --measured "$2" --format json > "$out" || rc=1
+  python3 - "$1" "$max" "$out" <<'PY' || rc=1
+import json, sys
+name, limit, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+bad = 0
+for m in json.load(open(path))["metrics"]:
+    checked = not m["metric"].startswith("ttft")
+    flag = "FAIL" if checked and m["mape"] > limit else ("ok" if checked else "(not checked)")
+    bad += flag == "FAIL"
+    print(f"{name:22s} {m['metric']:20s} MAPE {100 * m['mape']:5.1f} %  max {100 * m['max_abs_error']:5.1f} %  {flag}")
+sys.exit(1 if bad else 0)
+PY
+done
+[ "$rc" -eq 0 ] || echo "FAIL: a serving metric's MAPE exceeds $max"
+exit "$rc"
