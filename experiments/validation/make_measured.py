@@ -17,6 +17,8 @@
                         the kvsim trace of the same request set (written next to it).
   serving_hf_cb_sw256.csv  the same for a Mistral-7B-shaped model whose every layer attends to the
                         last 256 tokens (calibration/e2e/results/h200/hf_cb_sliding256/).
+  serving_hf_cb_mistral_h100.csv  Mistral-7B, full attention, on an H100
+                        (calibration/e2e/results/h100/hf_cb_mistral/).
 Standard library only. Usage (from the repo root): python3 experiments/validation/make_measured.py [KVSIM]
 (KVSIM builds the overlay; default build/release/sim/kvsim).
 """
@@ -68,8 +70,8 @@ def q(xs, p):
     return xs[min(len(xs) - 1, int(p * len(xs)))]
 
 
-def serving(results="hf_cb", name="hf_cb"):
-    src = os.path.join(ROOT, "calibration/e2e/results/h200", results)
+def serving(results="hf_cb", name="hf_cb", gpu="h200"):
+    src = os.path.join(ROOT, "calibration/e2e/results", gpu, results)
     out = []
     for run in ("offline", "rate4", "rate8", "rate16"):
         reqs = list(csv.DictReader(open(os.path.join(src, f"requests_{run}.csv"))))
@@ -97,3 +99,5 @@ if __name__ == "__main__":
     serving()
     # The windowed (sliding-window 256) Mistral-7B run: a compressed KV under continuous batching.
     serving("hf_cb_sliding256", "hf_cb_sw256")
+    # Mistral-7B with full attention, served on an H100 (the device tool gave an H100).
+    serving("hf_cb_mistral", "hf_cb_mistral_h100", "h100")

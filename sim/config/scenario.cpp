@@ -172,6 +172,21 @@ RooflineParams decode_roofline(ConfigReader r, const EngineConfig& engine, std::
   return p;
 }
 
+// The engine's measured batch-masked attention layer, moved from the GPU it was measured on to
+// the scenario's by the roofline's own ratios (see EngineCosting::masked_measured_on); terms the
+// scenario sets itself are left alone.
+void transfer_masked_attention(const EngineCosting& c, const GpuSpec& gpu, const Catalog& catalog,
+                               const YAML::Node& cost_model, RooflineParams& p) {
+  if (c.masked_measured_on.empty() || c.masked_measured_on == gpu.name) return;
+  const GpuSpec from = catalog.gpu(c.masked_measured_on);
+  const double bw = from.hbm_bandwidth_gbps / gpu.hbm_bandwidth_gbps;
+  const double peak = from.fp16_tflops / gpu.fp16_tflops;
+  auto set_here = [&](const char* key) { return cost_model && cost_model.IsMap() && cost_model[key]; };
+  if (!set_here("masked_ns_per_kv")) p.masked_ns_per_kv *= bw;
+  if (!set_here("masked_single_ns_per_kv")) p.masked_single_ns_per_kv *= bw;
+  if (!set_here("masked_ps_per_pair")) p.masked_ps_per_pair *= peak;
+}
+
 bool mentions_key(const YAML::Node& node, const std::string& key) {
   if (!node) return false;
   if (node.IsMap()) {
@@ -611,6 +626,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
   s.parallelism = decode_parallelism(r.child("parallelism"), {});
   std::string cost_kind, calibration_dir, vidur_dir;
   s.roofline = decode_roofline(r.child("cost_model"), s.engine, cost_kind, calibration_dir, vidur_dir);
+  transfer_masked_attention(s.engine.profile.costing, s.gpu, catalog, r.raw("cost_model"), s.roofline);
   s.run = decode_run(r.child("run"));
   decode_compression(r.raw("compression"), r, s);
   s.workload = r.raw("workload");

@@ -196,6 +196,7 @@ EngineProfile hf_cb() {
   p.costing.masked_ps_per_pair = 41.9029;
   p.costing.masked_single_fixed_us = 20.70;
   p.costing.masked_single_ns_per_kv = 26.4173;
+  p.costing.masked_measured_on = "h200";
   p.rules = {measured("block_size", "256", kHfCbMeta),
              measured("max_num_batched_tokens", "8192", kHfCbMeta),
              measured("max_num_seqs", "1024", std::string(kHfCbMeta) + ": max_requests_per_batch"),

@@ -32,6 +32,10 @@ struct EngineCosting {
   // The engine's batch-masked attention layer as measured (RooflineParams::masked_*; 0: none).
   double masked_fixed_us = 0, masked_ns_per_kv = 0, masked_ps_per_pair = 0;
   double masked_single_fixed_us = 0, masked_single_ns_per_kv = 0;
+  // The catalog GPU the attention layer was measured on. On another GPU the per-KV-token terms
+  // (gathers and copies: memory-bound) scale with the HBM bandwidth ratio and the per-pair term
+  // (the SDPA's FLOPs) with the bf16 peak ratio; the fixed term stays (launch-bound).
+  std::string masked_measured_on;
 };
 
 struct EngineProfile {

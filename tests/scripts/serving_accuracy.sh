@@ -11,10 +11,13 @@ cd "$src/experiments/validation" || exit 2
 rc=0
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-for pair in "hf_cb_profile.yaml serving_hf_cb.csv" "hf_cb_sw256.yaml serving_hf_cb_sw256.csv"; do
+# The H100 run is a cross-GPU check (the profile's constants were measured on the H200 machine):
+# it is held to 0.20 (16.8 % worst MAPE on 2026-12-06), so a regression still shows.
+for pair in "hf_cb_profile.yaml serving_hf_cb.csv $max" "hf_cb_sw256.yaml serving_hf_cb_sw256.csv $max" \
+            "hf_cb_mistral_h100.yaml serving_hf_cb_mistral_h100.csv 0.20"; do
   set -- $pair
   KVSIM_CALIBRATION_DIR="$src/calibration/data" "$kvsim" validate -c "$1" --measured "$2" --format json > "$out" || rc=1
-  python3 - "$1" "$max" "$out" <<'PY' || rc=1
+  python3 - "$1" "$3" "$out" <<'PY' || rc=1
 import json, sys
 name, limit, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 bad = 0

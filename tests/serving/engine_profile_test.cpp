@@ -210,6 +210,31 @@ TEST(EngineCosting, ProfilesSetAttentionAndDequantDefaultsScenariosCanOverride) 
                   .work.fused_dequant);
 }
 
+// HF's attention layer was measured on the H200; elsewhere its memory-bound terms scale with the
+// HBM bandwidth ratio and its FLOP term with the bf16 peak ratio.
+TEST(EngineCosting, MeasuredAttentionLayerMovesToOtherGpusByRooflineRatios) {
+  const Scenario h200 = scenario_of("engine: {preset: hf-cb}\n");
+  EXPECT_DOUBLE_EQ(h200.roofline.masked_ns_per_kv, 40.1142);
+  EXPECT_DOUBLE_EQ(h200.roofline.masked_fixed_us, 19.90);
+  const Scenario h100 = scenario_of("gpu: h100-sxm\nengine: {preset: hf-cb}\n");
+  const GpuSpec a = testing::catalog().gpu("h200"), b = testing::catalog().gpu("h100-sxm");
+  EXPECT_DOUBLE_EQ(h100.roofline.masked_ns_per_kv, 40.1142 * a.hbm_bandwidth_gbps / b.hbm_bandwidth_gbps);
+  EXPECT_DOUBLE_EQ(h100.roofline.masked_ps_per_pair, 41.9029 * a.fp16_tflops / b.fp16_tflops);
+  EXPECT_DOUBLE_EQ(h100.roofline.masked_fixed_us, 19.90);
+  // A term the scenario sets is its own.
+  const Scenario set = scenario_of("gpu: h100-sxm\nengine: {preset: hf-cb}\ncost_model: {masked_ns_per_kv: 50}\n");
+  EXPECT_DOUBLE_EQ(set.roofline.masked_ns_per_kv, 50);
+  // Closed form of the priced step: 32 layers x (fixed + ns/kv x KV + ps/pair x q x KV).
+  BatchShape b8;
+  b8.decode = {BatchShape::uniform_decode(8, 1000)};
+  RooflineCostModel cost(testing::catalog().model("llama-3-8b"), a, host_model_preset("none"), h200.roofline);
+  const double want_us = 32 * (19.90 + 40.1142e-3 * 8000 + 41.9029e-6 * 8 * 8000);
+  EXPECT_NEAR(cost.step_cost(b8)[Op::kAttnDecode].ns / 1e3, want_us, 0.1);
+  BatchShape one;
+  one.decode = {BatchShape::uniform_decode(1, 1000)};
+  EXPECT_NEAR(cost.step_cost(one)[Op::kAttnDecode].ns / 1e3, 32 * (20.70 + 26.4173e-3 * 1000), 0.1);
+}
+
 TEST(EngineHost, ScenarioTermsReplaceThePresetsAndAreLabelled) {
   const Scenario s = scenario_of(
       "engine: {preset: vllm-v1, overhead: {mode: eager, dispatch_us: 8, kernels_per_layer: 10, per_layer_us: 0, "
