@@ -8,7 +8,7 @@ python3 "$here/make_measured.py" "$K"
 echo "== step times (CUDA-graph PyTorch Llama-3-8B on H200)"
 "$K" validate -c "$here/steps.yaml" --measured "$here/steps_llama-3-8b.csv" --worst 5 --out "$here/result_steps.json" \
   | sed -n '/^  metric/,$p'
-echo "== serving: HF continuous batching, kvsim defaults (eager overhead preset, per-sequence attention)"
+echo "== serving: HF continuous batching with vLLM V1's rules and the eager host preset (per-sequence attention)"
 "$K" validate -c "$here/hf_cb.yaml" --measured "$here/serving_hf_cb.csv" --worst 3 --out "$here/result_hf_cb_defaults.json" \
   | sed -n '/^  metric/,$p'
 echo "== fit of HF's attention kernel and host overhead from its own step trace (offline run)"
@@ -20,3 +20,12 @@ echo "== serving with the step-trace fit"
 "$K" validate -c "$here/hf_cb.yaml" --measured "$here/serving_hf_cb.csv" --set cost_model.attention=batch_masked \
   --set "cost_model.attention_compute_efficiency=$eff" --set "engine.overhead=$ovh" --worst 6 \
   --out "$here/result_hf_cb_fitted.json" | sed -n '/^  metric/,$p'
+echo "== serving: HF continuous batching from the hf-cb engine profile alone (issue #14)"
+"$K" validate -c "$here/hf_cb_profile.yaml" --measured "$here/serving_hf_cb.csv" --worst 3 --out "$here/result_hf_cb_profile.json" \
+  | sed -n '/^  metric  *points/,$p'
+echo "== serving: 256-token sliding-window KV (Mistral-7B) under HF continuous batching, hf-cb profile"
+"$K" validate -c "$here/hf_cb_sw256.yaml" --measured "$here/serving_hf_cb_sw256.csv" --worst 3 --out "$here/result_hf_cb_sw256.json" \
+  | sed -n '/^  metric  *points/,$p'
+echo "== cross-GPU check: Mistral-7B under HF continuous batching on an H100, hf-cb profile (H200 constants)"
+"$K" validate -c "$here/hf_cb_mistral_h100.yaml" --measured "$here/serving_hf_cb_mistral_h100.csv" --worst 3 \
+  --out "$here/result_hf_cb_mistral_h100.json" | sed -n '/^  metric  *points/,$p'

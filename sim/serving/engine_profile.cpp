@@ -209,7 +209,7 @@ EngineProfile hf_cb() {
                    "transformers generation/continuous_batching/scheduler.py:FIFOScheduler")};
   p.rules.push_back(cited("max_memory_percent", "0.9 (0.8 with logits processors)",
                           "transformers generation/continuous_batching/initialization.py"));
-  p.approximations = {"FIFOScheduler's 20 % safety margin (decodes only when free blocks < 20 %) is not modelled",
+  p.approximations = {"FIFOScheduler's safety margin (0.15 of the blocks in transformers 5.17 scheduler.py: below it only decodes and the first prefill are scheduled) and its per-batch cache-read budget are not modelled",
                       "num_gpu_blocks is the measured run's value for Llama-3-8B on H200; other models/GPUs "
                       "use vLLM's rule at max_memory_percent 0.9 (assumed)"};
   return p;
