@@ -20,12 +20,15 @@ echo "== serving with the step-trace fit"
 "$K" validate -c "$here/hf_cb.yaml" --measured "$here/serving_hf_cb.csv" --set cost_model.attention=batch_masked \
   --set "cost_model.attention_compute_efficiency=$eff" --set "engine.overhead=$ovh" --worst 6 \
   --out "$here/result_hf_cb_fitted.json" | sed -n '/^  metric/,$p'
-echo "== serving: HF continuous batching from the hf-cb engine profile alone (issue #14)"
-"$K" validate -c "$here/hf_cb_profile.yaml" --measured "$here/serving_hf_cb.csv" --worst 3 --out "$here/result_hf_cb_profile.json" \
-  | sed -n '/^  metric  *points/,$p'
-echo "== serving: 256-token sliding-window KV (Mistral-7B) under HF continuous batching, hf-cb profile"
-"$K" validate -c "$here/hf_cb_sw256.yaml" --measured "$here/serving_hf_cb_sw256.csv" --worst 3 --out "$here/result_hf_cb_sw256.json" \
-  | sed -n '/^  metric  *points/,$p'
-echo "== cross-GPU check: Mistral-7B under HF continuous batching on an H100, hf-cb profile (H200 constants)"
-"$K" validate -c "$here/hf_cb_mistral_h100.yaml" --measured "$here/serving_hf_cb_mistral_h100.csv" --worst 3 \
-  --out "$here/result_hf_cb_mistral_h100.json" | sed -n '/^  metric  *points/,$p'
+# The hf-cb engine profile alone (issue #14), nothing fitted on the target: scenario, measured
+# results, result name, title.
+profile_check() {
+  echo "== $4"
+  "$K" validate -c "$here/$1" --measured "$here/$2" --worst 3 --out "$here/$3" | sed -n '/^  metric  *points/,$p'
+}
+profile_check hf_cb_profile.yaml serving_hf_cb.csv result_hf_cb_profile.json \
+  "serving: HF continuous batching (Llama-3-8B, H200), hf-cb profile"
+profile_check hf_cb_sw256.yaml serving_hf_cb_sw256.csv result_hf_cb_sw256.json \
+  "serving: 256-token sliding-window KV (Mistral-7B, H200) under HF continuous batching, hf-cb profile"
+profile_check hf_cb_mistral_h100.yaml serving_hf_cb_mistral_h100.csv result_hf_cb_mistral_h100.json \
+  "cross-GPU check: Mistral-7B under HF continuous batching on an H100, hf-cb profile (H200 constants)"
