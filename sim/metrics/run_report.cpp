@@ -87,6 +87,19 @@ nlohmann::json scenario_context(const Scenario& s, const std::string& cost_model
       if (v.kind == Provenance::kAssumed) assumed.push_back(v.name + " = " + v.value + " (" + v.source + ")");
     }
   }
+  // The kernels: the roofline's efficiency factors are assumptions; a bundle measured on another
+  // GPU is transferred (issue #15 validates transfer).
+  const char* roofline_why =
+      "roofline efficiency factors, not measured for this model and GPU (docs/validation.md: 20-90 % off for real "
+      "engines on GPUs without a bundle)";
+  if (!s.calibration) {
+    assumed.push_back("compute_efficiency = " + std::to_string(s.roofline.compute_efficiency).substr(0, 4) +
+                      ", memory_efficiency = " + std::to_string(s.roofline.memory_efficiency).substr(0, 4) + " (" +
+                      roofline_why + ")");
+  } else if (s.calibration_gpu.name != s.gpu.name) {
+    assumed.push_back("kernel tables = transferred from " + s.calibration_gpu.name +
+                      " by roofline ratios (not validated across GPUs yet)");
+  }
   j["assumed"] = assumed;
   j["kv_capacity"] = capacity_json(s.capacity);
   nlohmann::json methods = nlohmann::json::array();
