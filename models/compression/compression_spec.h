@@ -69,6 +69,9 @@ struct ExtraWork {
   bool topk_compaction = false;     // top-k + gather/compaction of kept tokens
   int observation_window = 0;       // SnapKV: W queries scored against the prompt
   int flush_every = 0;              // KIVI/GEAR: quantize a residual chunk every R tokens
+  // The engine's own kernel family this method runs as ("fp16", "gear_int4", "kivi_int4"; empty:
+  // kvsim's kernels). Set by the engine profile, e.g. lmdeploy-0.6-study (RooflineParams).
+  std::string engine_kernel;
 };
 
 // Output-length multipliers r = compressed / baseline length, as a mixture:

@@ -3,11 +3,13 @@
 // operator takes max(flops / (peak * compute_efficiency), bytes / (bandwidth *
 // memory_efficiency)); a fixed gap per kernel launch models the GPU idle time between
 // kernels; CPU overhead is added serially (see HostModel).
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "models/compression/compression_spec.h"
 #include "models/cost/cost_model.h"
+#include "models/cost/engine_kernels.h"
 #include "models/cost/host_model.h"
 #include "models/spec/gpu_spec.h"
 #include "models/spec/model_spec.h"
@@ -51,6 +53,10 @@ struct RooflineParams {
   // fixed + ns_per_kv * kv for it (0: the terms above).
   double masked_single_fixed_us = 0;
   double masked_single_ns_per_kv = 0;
+  // An engine's own measured kernels (the lmdeploy-0.6-study profile sets them): with a
+  // calibration bundle, a method whose work.engine_kernel names one of them prices its decode
+  // and prefill attention (and H2O's score step) from them instead of the bundle's kernels.
+  std::shared_ptr<const EngineKernels> engine_kernels;
   bool masked_measured() const { return masked_fixed_us > 0 || masked_ns_per_kv > 0 || masked_ps_per_pair > 0; }
 };
 

@@ -89,6 +89,10 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
   const auto own = costs_.prefill.find("flash");
   prefill_flash_ = own == costs_.prefill.end() ? nullptr : &own->second;
   for (const auto& m : methods_) {
+    if (const Grid2D* engine = engine_decode(m)) {
+      decode_.push_back({engine, 0.0});  // the engine's kernel at the batch's mean context
+      continue;
+    }
     const std::string key = decode_key(m);
     const auto it = costs_.decode.find(key);
     const auto sp = costs_.decode_spread_us_per_token.find(key);
@@ -99,6 +103,18 @@ TableCostModel::TableCostModel(ModelSpec model, GpuSpec gpu, GpuSpec measured_on
   prefill_materialized_ = mat == costs_.prefill.end() ? nullptr : &mat->second;
   const auto h2d = costs_.copy.find("h2d");
   h2d_ = h2d == costs_.copy.end() ? nullptr : &h2d->second;
+}
+
+const Grid2D* TableCostModel::engine_decode(const CompressionSpec& m) const {
+  if (!params_.engine_kernels || m.work.engine_kernel.empty()) return nullptr;
+  const auto it = params_.engine_kernels->decode.find(m.work.engine_kernel);
+  return it == params_.engine_kernels->decode.end() ? nullptr : &it->second;
+}
+
+const PiecewiseLogLog* TableCostModel::engine_prefill(const CompressionSpec& m) const {
+  if (!params_.engine_kernels || m.work.engine_kernel.empty()) return nullptr;
+  const auto it = params_.engine_kernels->prefill.find(m.work.engine_kernel);
+  return it == params_.engine_kernels->prefill.end() ? nullptr : &it->second;
 }
 
 const LinearFit* TableCostModel::compression(const std::string& op, const std::string& format) const {
@@ -134,7 +150,11 @@ void TableCostModel::compression_ops(const BatchShape& shape, StepCost& sc,
     const CompressionSpec& m = methods_.at(c.method);
     add_quant(m, c.new_tokens);
     const double n = c.new_tokens, p = c.cached_tokens, total = n + p;
-    if (m.work.scores_at_prefill) {
+    if (m.work.scores_at_prefill && engine_decode(m) && c.last_chunk) {
+      // The engine's own score pass (the fork's: the last 64 queries against the prompt, once).
+      scores_any = true;
+      scores += params_.engine_kernels->h2o_score.eval(1.0, total);
+    } else if (m.work.scores_at_prefill) {
       scores_any = true;
       if (prefill_flash_ && prefill_materialized_) {
         scores += std::max(0.0, prefill_materialized_->eval(n, p + 1) - prefill_flash_->eval(n, p + 1));
@@ -227,7 +247,12 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
   if (!shape.prefills.empty() && !params_.batch_masked_attention) {
     if (prefill_) {
       double us = 0;
-      for (const auto& c : shape.prefills) us += prefill_->eval(c.new_tokens, c.cached_tokens + 1.0);
+      for (const auto& c : shape.prefills) {
+        // The engine's own prefill kernel is timed on whole prompts; a chunk pays its share.
+        const PiecewiseLogLog* own = engine_prefill(methods_.at(c.method));
+        const double total = static_cast<double>(c.new_tokens) + c.cached_tokens;
+        us += own ? own->eval(total) * c.new_tokens / total : prefill_->eval(c.new_tokens, c.cached_tokens + 1.0);
+      }
       set(Op::kAttnPrefill, us * L);
     }
   }
@@ -264,6 +289,14 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
   // The roofline's host cost was exposed against its own device time; redo it against this one.
   if (!shape.empty()) {
     sc.cpu_ns = host_.exposed_ns(shape.requests(), shape.tokens(), model_.num_layers, gpu);
+    // An engine score step with host work of its own (the fork's H2O layer: a CPU tensor, its
+    // copy, two .item() syncs) is serial, per prefill sequence and layer.
+    for (const auto& c : shape.prefills) {
+      const CompressionSpec& m = methods_.at(c.method);
+      if (!c.last_chunk || !m.work.scores_at_prefill || !engine_decode(m)) continue;
+      const double total = static_cast<double>(c.new_tokens) + c.cached_tokens;
+      sc.cpu_ns += static_cast<Duration>(std::ceil(params_.engine_kernels->h2o_host.eval(total) * 1e3 * L));
+    }
     sc[Op::kCpuOverhead].ns = sc.cpu_ns;
   }
   sc.total_ns = std::max<Duration>(sc.gpu_ns + sc.cpu_ns, shape.empty() ? 0 : 1);

@@ -72,6 +72,9 @@ class TableCostModel final : public CostModel {
   const Grid2D* prefill_flash_ = nullptr;  // kvsim-calibrate's own flash kernel (H2O score pricing)
   // Compression operators measured by the bundle (least-squares fits on {1, tokens, context}).
   const LinearFit* compression(const std::string& op, const std::string& format) const;
+  // The engine's own kernels for this method (RooflineParams::engine_kernels), or nullptr.
+  const Grid2D* engine_decode(const CompressionSpec& m) const;
+  const PiecewiseLogLog* engine_prefill(const CompressionSpec& m) const;
   std::string format_name(const CompressionSpec& m) const;  // fp16, fp8_e4m3, int8, int4, int2
   void compression_ops(const BatchShape& shape, StepCost& sc, const std::function<void(Op, double)>& set) const;
 };

@@ -54,7 +54,7 @@ int step_command(const std::vector<std::string>& args) {
       "with a bundle: the prefill_attention variant that prices prefill (default flash: kvsim's kernel)")(
       "gemm-variant", po::value(&gemm_variant),
       "with a bundle: the gemm dtype that prices linear layers (default bf16 if measured, else fp16)")(
-      "attention", po::value(&attention), "varlen (default: per-sequence kernels) or batch_masked (one dense masked SDPA over the batch)")(
+      "attention", po::value(&attention), "varlen (per-sequence kernels; the default unless the engine's profile says otherwise) or batch_masked (one dense masked SDPA over the batch)")(
       "tensor", po::value(&tensor), "tensor-parallel GPUs (default 1)")(
       "pipeline", po::value(&pipeline), "pipeline-parallel stages (default 1)")(
       "link-gbps", po::value(&link_gbps), "link bandwidth per direction for --tensor/--pipeline (default: the GPU's NVLink / 2)")(
@@ -127,7 +127,17 @@ int step_command(const std::vector<std::string>& args) {
   params.extra_kernel_us = extra_kernel_us;
   params.prefill_kernel = prefill_kernel;
   params.gemm_variant = gemm_variant;
-  params.batch_masked_attention = attention == "batch_masked";
+  // The engine profile's costing (as a scenario applies it): attention semantics and its measured
+  // layer, the quantized-KV read path, the engine's own kernels.
+  const EngineCosting& ec = e.profile.costing;
+  apply_engine_costing(ec, g, catalog, params);
+  if (vm.count("attention")) params.batch_masked_attention = attention == "batch_masked";
+  if (ec.dequant == DequantPath::kUnfused && method.format.quantized() && compression.front() != '{') {
+    method.work.fused_dequant = false;
+  }
+  std::vector<CompressionSpec> methods{method};
+  apply_engine_kernels(e.profile, m, methods, params);
+  method = methods.front();
   std::optional<CalibratedCosts> costs;
   if (!calibration.empty()) {
     costs = load_calibration(calibration, m.name);

@@ -112,18 +112,11 @@ YAML::Node load_yaml_file(const std::string& path) {
 }
 
 // `engine` supplies the defaults its profile implies (the attention semantics).
-RooflineParams decode_roofline(ConfigReader r, const EngineConfig& engine, std::string& kind, std::string& calibration,
-                               std::string& profiles) {
+// The engine profile's costing gives the defaults (on this GPU); the section's keys override them.
+RooflineParams decode_roofline(ConfigReader r, const EngineConfig& engine, const GpuSpec& gpu, const Catalog& catalog,
+                               std::string& kind, std::string& calibration, std::string& profiles) {
   RooflineParams p;
-  p.batch_masked_attention = engine.profile.costing.batch_masked_attention;
-  if (engine.profile.costing.attention_compute_efficiency > 0) {
-    p.attention_compute_efficiency = engine.profile.costing.attention_compute_efficiency;
-  }
-  p.masked_fixed_us = engine.profile.costing.masked_fixed_us;
-  p.masked_ns_per_kv = engine.profile.costing.masked_ns_per_kv;
-  p.masked_ps_per_pair = engine.profile.costing.masked_ps_per_pair;
-  p.masked_single_fixed_us = engine.profile.costing.masked_single_fixed_us;
-  p.masked_single_ns_per_kv = engine.profile.costing.masked_single_ns_per_kv;
+  apply_engine_costing(engine.profile.costing, gpu, catalog, p);
   kind = r.get<std::string>("kind", "auto");
   const std::vector<std::string> kinds = {"auto", "roofline", "calibrated", "vidur"};
   if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) {
@@ -170,21 +163,6 @@ RooflineParams decode_roofline(ConfigReader r, const EngineConfig& engine, std::
   if (attention != "batch_masked" && attention != "varlen") r.error("attention", "must be 'varlen' (per-sequence kernels) or 'batch_masked' (got '" + attention + "')");
   r.finish();
   return p;
-}
-
-// The engine's measured batch-masked attention layer, moved from the GPU it was measured on to
-// the scenario's by the roofline's own ratios (see EngineCosting::masked_measured_on); terms the
-// scenario sets itself are left alone.
-void transfer_masked_attention(const EngineCosting& c, const GpuSpec& gpu, const Catalog& catalog,
-                               const YAML::Node& cost_model, RooflineParams& p) {
-  if (c.masked_measured_on.empty() || c.masked_measured_on == gpu.name) return;
-  const GpuSpec from = catalog.gpu(c.masked_measured_on);
-  const double bw = from.hbm_bandwidth_gbps / gpu.hbm_bandwidth_gbps;
-  const double peak = from.fp16_tflops / gpu.fp16_tflops;
-  auto set_here = [&](const char* key) { return cost_model && cost_model.IsMap() && cost_model[key]; };
-  if (!set_here("masked_ns_per_kv")) p.masked_ns_per_kv *= bw;
-  if (!set_here("masked_single_ns_per_kv")) p.masked_single_ns_per_kv *= bw;
-  if (!set_here("masked_ps_per_pair")) p.masked_ps_per_pair *= peak;
 }
 
 bool mentions_key(const YAML::Node& node, const std::string& key) {
@@ -625,8 +603,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
   s.engine = decode_engine(r.child("engine"), s.gpu, s.model);
   s.parallelism = decode_parallelism(r.child("parallelism"), {});
   std::string cost_kind, calibration_dir, vidur_dir;
-  s.roofline = decode_roofline(r.child("cost_model"), s.engine, cost_kind, calibration_dir, vidur_dir);
-  transfer_masked_attention(s.engine.profile.costing, s.gpu, catalog, r.raw("cost_model"), s.roofline);
+  s.roofline = decode_roofline(r.child("cost_model"), s.engine, s.gpu, catalog, cost_kind, calibration_dir, vidur_dir);
   s.run = decode_run(r.child("run"));
   decode_compression(r.raw("compression"), r, s);
   s.workload = r.raw("workload");
@@ -648,6 +625,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
   }
   decode_cluster(r, doc, s, catalog);
   apply_dequant_path(s.engine.profile, mentions_key(r.raw("compression"), "fused_dequant"), s.methods);
+  apply_engine_kernels(s.engine.profile, s.model, s.methods, s.roofline);
   if (s.methods.size() > 32) r.error("compression", "at most 32 distinct methods per scenario");
   for (std::size_t i = 0; i < s.methods.size(); ++i) {
     for (const auto& problem : validate_compression(s.methods[i], s.model.head_dim)) {

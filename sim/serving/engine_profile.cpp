@@ -147,6 +147,11 @@ EngineProfile lmdeploy_study() {
   p.compression = "H2O: one score pass at prefill over the last 64 queries, then compaction; no per-step "
                   "eviction (" + std::string(kStudyKernels) + ")";
   p.host_preset = "lmdeploy-0.6-eager";
+  p.kernel_tables = "study-lmdeploy";
+  p.approximations.push_back(
+      "the fork's kernel tables exist for llama-2-7b and llama-3-8b (fp16 inputs) on the H200; elsewhere, and for "
+      "fp8/int8/2-bit methods, kvsim's kernels price attention; GEAR is the fork's stock int4, not GEAR's paper");
+  p.approximations.push_back("the fork's fill_kv_cache and quantize-on-write kernels are not used (kvsim's quantize pricing stays)");
   p.rules.push_back(cited("eager", "true", std::string(kStudyKernels) + ": graph capture disabled in the fork"));
   return p;
 }
@@ -217,6 +222,39 @@ EngineProfile hf_cb() {
 
 }  // namespace
 
+std::string study_kernel_for(const CompressionSpec& m) {
+  const std::string& n = m.name;
+  if (n.rfind("kivi-4", 0) == 0) return "kivi_int4";
+  if (n.rfind("gear-4", 0) == 0 || n == "int4") return "gear_int4";
+  if (!m.format.quantized()) return "fp16";
+  return "";
+}
+
+void apply_engine_costing(const EngineCosting& c, const GpuSpec& gpu, const Catalog& catalog, RooflineParams& p) {
+  p.batch_masked_attention = c.batch_masked_attention;
+  if (c.attention_compute_efficiency > 0) p.attention_compute_efficiency = c.attention_compute_efficiency;
+  double bw = 1, peak = 1;
+  if (!c.masked_measured_on.empty() && c.masked_measured_on != gpu.name) {
+    const GpuSpec from = catalog.gpu(c.masked_measured_on);
+    bw = from.hbm_bandwidth_gbps / gpu.hbm_bandwidth_gbps;
+    peak = from.fp16_tflops / gpu.fp16_tflops;
+  }
+  p.masked_fixed_us = c.masked_fixed_us;
+  p.masked_ns_per_kv = c.masked_ns_per_kv * bw;
+  p.masked_ps_per_pair = c.masked_ps_per_pair * peak;
+  p.masked_single_fixed_us = c.masked_single_fixed_us;
+  p.masked_single_ns_per_kv = c.masked_single_ns_per_kv * bw;
+}
+
+void apply_engine_kernels(const EngineProfile& profile, const ModelSpec& model, std::vector<CompressionSpec>& methods,
+                          RooflineParams& p) {
+  if (profile.kernel_tables != "study-lmdeploy") return;
+  auto k = study_lmdeploy_kernels(model.name);
+  if (!k) return;
+  p.engine_kernels = std::make_shared<const EngineKernels>(std::move(*k));
+  for (auto& m : methods) m.work.engine_kernel = study_kernel_for(m);
+}
+
 std::vector<std::string> engine_profile_names() {
   return {"hf-cb", "hf-eager", "hf-sdpa", "lmdeploy-0.6-study", "lmdeploy-pytorch", "sglang", "static", "vllm-v0", "vllm-v1"};
 }
@@ -259,6 +297,11 @@ std::string format_engine_profile(const EngineProfile& p) {
   os << "  host model         " << h.summary() << "\n";
   for (const auto& s : h.sources) {
     os << "    " << s.name << " = " << s.value << "  [" << provenance_name(s.kind) << ": " << s.source << "]\n";
+  }
+  if (!p.kernel_tables.empty()) {
+    os << "  kernels            " << p.kernel_tables
+       << ": decode and prefill attention of fp16, GEAR (int4) and KIVI-4, and H2O's score step, from the fork's "
+          "kernels timed on an H200 (with a bundle for the model; other methods keep kvsim's kernels)\n";
   }
   for (const auto& a : p.approximations) os << "  approximation: " << a << "\n";
   return os.str();

@@ -11,7 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "models/compression/compression_spec.h"
 #include "models/cost/host_model.h"
+#include "models/cost/roofline_cost_model.h"
+#include "models/spec/catalog.h"
+#include "models/spec/model_spec.h"
 
 namespace kvsim {
 
@@ -51,12 +55,32 @@ struct EngineProfile {
   std::string memory_rule;   // how the KV pool is sized
   std::string host_preset;   // HostModel preset the engine uses
   EngineCosting costing;
+  // Measured kernel tables of the engine's own implementation ("study-lmdeploy": the study's
+  // fork, models/cost/engine_kernels.h); empty: kvsim's kernels (bundle or roofline).
+  std::string kernel_tables;
   // Scheduler and memory defaults as "key = value", with their sources (kvsim's knob names).
   std::vector<SourcedValue> rules;
   // Where this profile is only an approximation of the engine (not modelled, or modelled by
   // another engine's rules), so a reader knows what to distrust.
   std::vector<std::string> approximations;
 };
+
+// The fork kernel family a method runs as in the study's LMDeploy fork: "fp16" (none, H2O,
+// StreamingLLM and other evictions: the fp16 kernel over the kept tokens), "gear_int4" (GEAR and
+// LMDeploy's stock int4), "kivi_int4" (KIVI-4); "" for what the fork does not run (fp8, int8,
+// 2-bit), which keeps kvsim's kernels.
+std::string study_kernel_for(const CompressionSpec& m);
+
+// An engine that runs its own measured kernels (the study's fork) prices each method it runs
+// with them (sets p.engine_kernels and each method's work.engine_kernel); a no-op otherwise,
+// and where the kernels were not measured for `model`.
+void apply_engine_kernels(const EngineProfile& profile, const ModelSpec& model, std::vector<CompressionSpec>& methods,
+                          RooflineParams& p);
+
+// Sets the cost-model parameters the profile's costing implies on `gpu`: attention semantics, the
+// engine's measured attention layer (moved from the GPU it was measured on by the roofline's
+// ratios: per-KV terms by HBM bandwidth, the per-pair term by bf16 peak, the fixed term kept).
+void apply_engine_costing(const EngineCosting& c, const GpuSpec& gpu, const Catalog& catalog, RooflineParams& p);
 
 std::vector<std::string> engine_profile_names();
 // Throws InputError listing the profiles when `name` is unknown.

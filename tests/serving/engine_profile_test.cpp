@@ -10,6 +10,7 @@
 #include "models/cost/roofline_cost_model.h"
 #include "sim/serving/engine_config.h"
 #include "sim/serving/engine_profile.h"
+#include "models/cost/engine_kernels.h"
 #include "sim/serving/kv_capacity.h"
 
 namespace kvsim {
@@ -233,6 +234,53 @@ TEST(EngineCosting, MeasuredAttentionLayerMovesToOtherGpusByRooflineRatios) {
   BatchShape one;
   one.decode = {BatchShape::uniform_decode(1, 1000)};
   EXPECT_NEAR(cost.step_cost(one)[Op::kAttnDecode].ns / 1e3, 32 * (20.70 + 26.4173e-3 * 1000), 0.1);
+}
+
+// The study's fork as it ran: its own Triton kernels (timed on the H200) behind an eager host.
+TEST(StudyFork, MethodsRunAsTheForkImplementsThem) {
+  struct Row {
+    const char* method;
+    const char* kernel;
+  } rows[] = {{"fp16", "fp16"}, {"kivi-4", "kivi_int4"}, {"gear-4", "gear_int4"}, {"int4", "gear_int4"},
+              {"h2o", "fp16"}, {"streamingllm", "fp16"}, {"fp8", ""}, {"kivi-2", ""}};
+  for (const auto& r : rows) EXPECT_EQ(study_kernel_for(builtin_compression(r.method)), r.kernel) << r.method;
+  // Measured points come back exactly (study-lmdeploy-kernels README, llama-3-8b, run 2).
+  const auto k = study_lmdeploy_kernels("llama-3-8b");
+  ASSERT_TRUE(k.has_value());
+  EXPECT_NEAR(k->decode.at("fp16").eval(16, 2048), 45.0, 0.1);
+  EXPECT_NEAR(k->decode.at("gear_int4").eval(16, 2048), 150.7, 0.1);
+  EXPECT_NEAR(k->decode.at("kivi_int4").eval(16, 2048), 21.1, 0.1);
+  EXPECT_NEAR(k->prefill.at("fp16").eval(2048), 288.5, 0.1);
+  EXPECT_FALSE(study_lmdeploy_kernels("qwen2.5-7b").has_value());
+}
+
+TEST(StudyFork, EagerHostHidesGearsDecodeSlowdownAndH2oPaysAFixedPrefillCost) {
+  auto cost_of = [](const char* method) {
+    // The fork's kernels replace a bundle's: price with the shipped H200 Llama-3-8B bundle.
+    const Scenario s = scenario_of(std::string("engine: {preset: lmdeploy-0.6-study}\ncompression: {method: ") + method +
+                                   ", length_effect: false}\ncost_model: {kind: calibrated, calibration: " KVSIM_SOURCE_DIR
+                                   "/calibration/data/h200/llama-3-8b}\n");
+    return make_cost_model(s);
+  };
+  BatchShape decode;
+  decode.decode = {BatchShape::uniform_decode(16, 2048)};
+  const StepCost fp16 = cost_of("fp16")->step_cost(decode), gear = cost_of("gear-4")->step_cost(decode);
+  // The fork's GEAR (stock int4) decode kernel is 3.35x fp16's at this shape ...
+  EXPECT_NEAR(static_cast<double>(gear[Op::kAttnDecode].ns) / fp16[Op::kAttnDecode].ns, 150.7 / 45.0, 0.02);
+  // ... but the step is host-bound (eager issue > device), so the step time is the same.
+  EXPECT_EQ(gear.total_ns, fp16.total_ns);
+  EXPECT_GT(host_model_preset("lmdeploy-0.6-eager").issue_for_step(32), gear.gpu_ns);
+  // H2O's score step as the fork calls it costs host time per prefill sequence and layer:
+  // as-called minus kernel time (3912 - 58.7 us at a 512-token prompt), so short prompts pay most.
+  BatchShape prefill;
+  prefill.prefills = {{512, 0, true, 0}};
+  const StepCost h2o = cost_of("h2o")->step_cost(prefill), base = cost_of("fp16")->step_cost(prefill);
+  const auto k = study_lmdeploy_kernels("llama-3-8b");
+  // Both steps are host-bound (device < eager issue), so the step grows by exactly that host cost.
+  ASSERT_LT(h2o.gpu_ns, host_model_preset("lmdeploy-0.6-eager").issue_for_step(32));
+  const double extra_ms = to_ms(h2o.total_ns - base.total_ns);
+  EXPECT_NEAR(extra_ms, 32 * k->h2o_host.eval(512) / 1e3, 0.01);
+  EXPECT_GT(extra_ms / to_ms(base.total_ns), 5.0);
 }
 
 TEST(EngineHost, ScenarioTermsReplaceThePresetsAndAreLabelled) {
