@@ -18,7 +18,9 @@ namespace kvsim::cli {
 int list_command(const std::vector<std::string>& args) {
   const std::vector<std::string> topics = {"models", "gpus", "engines", "overheads", "arrivals", "lengths", "compression"};
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "kvsim list <topic>\n\nShow the catalog. Topics: " << join(topics, ", ") << "\n";
+    std::cout << "kvsim list <topic>\nkvsim list engines NAME | overheads NAME\n\nShow the catalog. Topics: "
+              << join(topics, ", ") << ". With NAME: that engine's implementation profile, or that host model, with the "
+              << "source of every number.\n";
     return args.empty() ? 2 : 0;
   }
   // `list engines NAME` / `list overheads NAME` print one entry in full, with sources.

@@ -37,8 +37,8 @@ int step_command(const std::vector<std::string>& args) {
   double link_gbps = 0, extra_kernel_us = 0;
   opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models) or a Hugging Face config.json")(
       "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
-                                                           "engine preset, sets the CPU overhead (default vllm-v1)")(
-      "overhead", po::value(&overhead), "override the overhead preset (cuda-graph, eager, none)")(
+                                                           "engine preset: its host model and its profile's costing (kvsim list engines; default vllm-v1)")(
+      "overhead", po::value(&overhead), "override the host-model preset (kvsim list overheads)")(
       "batch", po::value(&batch), "requests in the batch (>= 1)")("context", po::value(&context),
                                                                   "tokens per request (>= 1)")(
       "phase", po::value(&phase), "prefill or decode")(

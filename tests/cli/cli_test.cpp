@@ -1,6 +1,7 @@
 // The CLI as a user sees it: golden output of the default run, output files, and the
 // catalogue of bad inputs (each with its message and exit code).
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -20,7 +21,11 @@ struct Result {
 };
 
 Result kvsim(const std::string& args) {
-  const std::string err_path = ::testing::TempDir() + "kvsim_stderr.txt";
+  // One file per call and process: ctest runs the Cli tests as parallel processes, and a
+  // shared name let one test read another's stderr (a flaky Cli.BadInputs... under -j2).
+  static int calls = 0;
+  const std::string err_path =
+      ::testing::TempDir() + "kvsim_stderr_" + std::to_string(getpid()) + "_" + std::to_string(++calls) + ".txt";
   const std::string cmd = std::string(KVSIM_BINARY) + " " + args + " 2>" + err_path;
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -32,6 +37,7 @@ Result kvsim(const std::string& args) {
   std::stringstream ss;
   ss << e.rdbuf();
   r.err = ss.str();
+  std::remove(err_path.c_str());
   return r;
 }
 
