@@ -293,6 +293,30 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
   }
 }
 
+// `kvsim list engines NAME` prints the profile with a source for every rule; the host model's
+// terms with theirs.
+TEST(Cli, ListEngineProfilesWithSources) {
+  for (const char* e : {"vllm-v1", "sglang", "lmdeploy-0.6-study", "hf-cb"}) {
+    const Result r = kvsim(std::string("list engines ") + e);
+    EXPECT_EQ(r.code, 0) << e << r.err;
+    EXPECT_EQ(r.out.rfind(std::string(e) + ": ", 0), 0u) << r.out;
+    for (const char* part : {"  rules\n", "  host model ", "[cited: ", "priced as"}) {
+      if (std::string(e) == "hf-cb" && std::string(part) == "[cited: ") continue;  // HF's rules are measured
+      EXPECT_NE(r.out.find(part), std::string::npos) << e << " lacks '" << part << "'";
+    }
+  }
+  EXPECT_NE(kvsim("list engines hf-cb").out.find("[measured: calibration/e2e/results/h200/hf_cb/meta.json"),
+            std::string::npos);
+  const Result o = kvsim("list overheads lmdeploy-0.6-eager");
+  EXPECT_EQ(o.code, 0);
+  EXPECT_NE(o.out.find("[assumed: "), std::string::npos);
+  EXPECT_NE(o.out.find("[measured: "), std::string::npos);
+  const Result bad = kvsim("list engines vllm-v9");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("unknown engine 'vllm-v9'"), std::string::npos) << bad.err;
+  EXPECT_EQ(kvsim("list models extra").code, 2);
+}
+
 // fp16 vs KIVI-4 vs H2O on a memory-bound offline batch: compression raises the KV
 // capacity in tokens (KIVI: more tokens per byte; H2O: fewer tokens per request), so more
 // requests run at once and fewer are preempted. Summaries are golden files too.
