@@ -171,7 +171,10 @@ std::string catalog_gpu_from_device_name(const std::string& device_name) {
   if (s.find("h100") != std::string::npos) return s.find("pcie") != std::string::npos ? "h100-pcie" : "h100-sxm";
   if (s.find("b200") != std::string::npos) return "b200";
   if (s.find("l40s") != std::string::npos) return "l40s";
+  if (s.find("h800") != std::string::npos) return "h800";
   if (s.find("a6000") != std::string::npos) return "rtx-a6000";
+  if (s.find("a800") != std::string::npos) return "a800-80gb";
+  if (s.find("a40") != std::string::npos) return "a40";
   if (s.find("a100") != std::string::npos) return s.find("40gb") != std::string::npos ? "a100-40gb" : "a100-80gb";
   return "";
 }
@@ -179,7 +182,11 @@ std::string catalog_gpu_from_device_name(const std::string& device_name) {
 CalibratedCosts fit_bundle(const Bundle& b, const std::string& catalog_gpu) {
   CalibratedCosts c;
   c.gpu_name = b.meta["gpu_name"].get<std::string>();
-  c.catalog_gpu = catalog_gpu.empty() ? catalog_gpu_from_device_name(c.gpu_name) : catalog_gpu;
+  // An imported bundle names its catalog GPU (the profile's own files carry no device name).
+  const std::string named = b.meta.contains("catalog_gpu") && b.meta["catalog_gpu"].is_string()
+                                ? b.meta["catalog_gpu"].get<std::string>()
+                                : catalog_gpu_from_device_name(c.gpu_name);
+  c.catalog_gpu = catalog_gpu.empty() ? named : catalog_gpu;
   c.model_shape = b.meta["model_shape"]["name"].get<std::string>();
   // No directory in the provenance line: it is printed on stdout, which must not depend on
   // where kvsim is installed (golden outputs, CI clones). The directory is kept apart.

@@ -70,6 +70,11 @@ void Catalog::add_gpu_yaml(const std::string& text, const std::string& origin) {
   g.fp32_tflops = r.get<double>("fp32_tflops", 0.0);
   g.num_sms = r.require<int>("num_sms");
   g.l2_bytes = r.get<std::int64_t>("l2_bytes", 0);
+  g.architecture = r.get<std::string>("architecture", "");
+  g.chip = r.get<std::string>("chip", "");
+  g.compute_capability = r.get<std::string>("compute_capability", "");
+  g.boost_clock_mhz = r.get<double>("boost_clock_mhz", 0.0);
+  g.memory_type = r.get<std::string>("memory_type", "");
   g.host_link_gbps = r.require<double>("host_link_gbps");
   g.nvlink_gbps = r.get<double>("nvlink_gbps", 0.0);
   g.tdp_watts = r.get<double>("tdp_watts", 0.0);

@@ -23,6 +23,7 @@ class Catalog {
   // Throw InputError naming the valid choices when `name` is unknown.
   const ModelSpec& model(const std::string& name) const;
   const GpuSpec& gpu(const std::string& name) const;
+  bool has_gpu(const std::string& name) const { return gpus_.count(name) > 0; }
   std::vector<std::string> model_names() const;
   std::vector<std::string> gpu_names() const;
   const std::map<std::string, ModelSpec>& models() const { return models_; }

@@ -17,6 +17,14 @@ struct GpuSpec {
   double fp32_tflops = 0;
   int num_sms = 0;
   std::int64_t l2_bytes = 0;
+  // What the cross-GPU transfer matches on (calibration/transfer/gpu_match.h): lower-case
+  // architecture generation (ampere, ada, hopper, blackwell), the die (GA100, GH100, ...),
+  // CUDA compute capability, max boost SM clock and DRAM type (HBM2e, HBM3, GDDR6, ...).
+  std::string architecture;
+  std::string chip;
+  std::string compute_capability;
+  double boost_clock_mhz = 0;
+  std::string memory_type;
   double host_link_gbps = 0;      // per direction
   double nvlink_gbps = 0;
   double tdp_watts = 0;

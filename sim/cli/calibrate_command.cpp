@@ -17,6 +17,8 @@ namespace {
 
 const char* kHelp = R"(kvsim calibrate <fit|show|check> BUNDLE_DIR [--out FILE] [--max-median-error X]
 kvsim calibrate overlay BUNDLE_DIR --out DIR [--gemm CSV]... [--prefill-attention CSV]... [--force]
+kvsim calibrate import-profiles ...   (public operator profiles -> bundles; --help for its options)
+kvsim calibrate transfer-check [--data DIR]... [--json FILE]   (leave-one-GPU-out table)
 
   fit      fit cost tables from the bundle's measurements and report each operator's error
            on held-out points; writes fit_report.json (into the bundle, or --out FILE)
@@ -77,6 +79,10 @@ int overlay(const Bundle& base, const std::string& dir, const std::string& out, 
 }  // namespace
 
 int calibrate_command(const std::vector<std::string>& args) {
+  if (!args.empty() && (args[0] == "import-profiles" || args[0] == "transfer-check")) {
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    return args[0] == "import-profiles" ? import_profiles_command(rest) : transfer_check_command(rest);
+  }
   po::options_description opts("options");
   std::string out;
   double max_err = 0.05;
@@ -95,10 +101,11 @@ int calibrate_command(const std::vector<std::string>& args) {
     std::cout << kHelp;
     return vm.count("help") ? 0 : 2;
   }
-  const std::vector<std::string> verbs = {"fit", "show", "check", "overlay"};
+  const std::vector<std::string> verbs = {"fit", "show", "check", "overlay", "import-profiles", "transfer-check"};
   const std::string& verb = positional[0];
   if (std::find(verbs.begin(), verbs.end(), verb) == verbs.end()) {
-    throw InputError("unknown verb '" + verb + "'" + did_you_mean(verb, verbs) + "; valid: fit, show, check, overlay");
+    throw InputError("unknown verb '" + verb + "'" + did_you_mean(verb, verbs) +
+                     "; valid: fit, show, check, overlay, import-profiles, transfer-check");
   }
   if (positional.size() != 2) throw InputError(verb + " takes one bundle directory");
   if (verb != "overlay" && (!gemm_csvs.empty() || !prefill_csvs.empty() || vm.count("force"))) {

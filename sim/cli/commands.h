@@ -11,6 +11,9 @@ int run_command(const std::vector<std::string>& args);
 int step_command(const std::vector<std::string>& args);
 int list_command(const std::vector<std::string>& args);
 int calibrate_command(const std::vector<std::string>& args);
+// calibrate import-profiles / transfer-check (transfer_commands.cpp); args after the verb.
+int import_profiles_command(const std::vector<std::string>& args);
+int transfer_check_command(const std::vector<std::string>& args);
 int sweep_command(const std::vector<std::string>& args);
 int plan_command(const std::vector<std::string>& args);
 int validate_command(const std::vector<std::string>& args);

@@ -186,7 +186,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"unknown model", "run --set model=llama-3-9b", 2,
        "kvsim run: error: <builtin default>:1: model: unknown model 'llama-3-9b' (did you mean 'llama-3-8b'?); valid models: llama-2-13b, llama-2-70b, llama-2-7b, llama-3-70b, llama-3-8b, llama-3.1-8b, mistral-7b, qwen2.5-72b, qwen2.5-7b"},
       {"unknown gpu", "run --set gpu=h300", 2,
-       "kvsim run: error: <builtin default>:1: gpu: unknown GPU 'h300' (did you mean 'h200'?); valid GPUs: a100-40gb, a100-80gb, b200, h100-pcie, h100-sxm, h200, l40s, rtx-a6000"},
+       "kvsim run: error: <builtin default>:1: gpu: unknown GPU 'h300' (did you mean 'h200'?); valid GPUs: a100-40gb, a100-80gb, a40, a800-80gb, b200, h100-pcie, h100-sxm, h200, h800, l40s, rtx-a6000"},
       {"unknown engine", "run --set engine.preset=vllm-v2", 2,
        "kvsim run: error: <builtin default>:1: engine.preset: unknown engine 'vllm-v2' (did you mean 'vllm-v0'?); valid engines: hf-cb, hf-eager, hf-sdpa, lmdeploy-0.6-study, lmdeploy-pytorch, sglang, static, vllm-v0, vllm-v1"},
       {"unknown arrival", "run --set workload.arrival.kind=poison", 2,
