@@ -150,6 +150,15 @@ std::optional<TransferModel::Prediction> TransferModel::predict(const GpuSpec& t
   return p;
 }
 
+double TransferModel::ratio(const GpuSpec& target, const std::string& source, const OpSample& s) const {
+  const EfficiencyParams* ps = params(source, s.impl, s.cls);
+  if (!ps) return 1.0;
+  const EfficiencyParams* own = params(target.name, s.impl, s.cls);
+  const EfficiencyParams& pt = own ? *own : *ps;
+  return efficiency_time_us(pt, peaks_of(target), s.flops, s.bytes) /
+         efficiency_time_us(*ps, peaks_of(catalog_.gpu(source)), s.flops, s.bytes);
+}
+
 std::vector<LooRow> leave_one_out_ops(const TransferModel& m) {
   // (gpu, impl, class label) -> errors and the source used.
   std::map<std::tuple<std::string, std::string, std::string>, std::pair<std::vector<double>, std::set<std::string>>>

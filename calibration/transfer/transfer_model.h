@@ -51,6 +51,9 @@ class TransferModel {
   };
   // `exclude` names a GPU whose measurements may not be used (leave-one-out: the target).
   std::optional<Prediction> predict(const GpuSpec& target, const OpSample& s, const std::string& exclude = "") const;
+  // model(p_target, target) / model(p_source, source) for this workload: the factor that moves
+  // a time `source` measured onto `target` (p_target: the target's own curve where it has one).
+  double ratio(const GpuSpec& target, const std::string& source, const OpSample& s) const;
   // The source predict() would use for this implementation and class, or "" if none.
   std::string source_for(const GpuSpec& target, const std::string& impl, OpClass cls,
                          const std::string& exclude = "") const;

@@ -76,6 +76,11 @@ struct CalibratedCosts {
   double graph_us_per_kernel = 0;   // launch gap inside a CUDA graph
   double eager_us_per_kernel = 0;
   std::vector<FitQuality> quality;
+  // Assembled by the cross-GPU transfer model: where each operator group came from (one line
+  // each, with the leave-one-out error of the source GPU), and whether all were measured on
+  // this GPU itself. Empty for a bundle read from disk.
+  std::vector<std::string> transfer_sources;
+  bool transfer_all_measured = false;
 };
 
 }  // namespace kvsim

@@ -149,6 +149,8 @@ int step_command(const std::vector<std::string>& args) {
         break;
       }
     }
+    // No bundle of kvsim's own for this GPU: the transfer model's tables (docs/calibration.md).
+    if (!costs) costs = CalibrationSource(calibration_search_dirs()).transferred(catalog, g, m.name);
     if (!costs && cost_kind == "calibrated") {
       throw InputError("--cost-model calibrated: no bundle installed for " + g.name + "/" + m.name +
                        " (give one with --calibration DIR)");

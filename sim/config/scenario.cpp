@@ -7,6 +7,7 @@
 
 #include "calibration/fit/fitter.h"
 #include "calibration/fit/vidur_import.h"
+#include "calibration/transfer/transfer_bundle.h"
 #include "models/compression/compression_registry.h"
 #include "models/compression/length_effect.h"
 #include "models/cost/table_cost_model.h"
@@ -482,6 +483,9 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
         break;
       }
     }
+    // No bundle of kvsim's own for this GPU: the transfer model's tables from the nearest
+    // measured GPUs (imported public profiles included), else the roofline.
+    if (!g.calibration) g.calibration = calibration.transferred(catalog, g.gpu, g.shard.name);
   }
   if (g.calibration) {
     g.cost_kind = "calibrated";
@@ -540,6 +544,36 @@ CalibratedCosts CalibrationSource::load(const std::string& dir, const std::strin
   const std::lock_guard<std::mutex> lock(mutex_);
   cache_.emplace(key, c);
   return c;
+}
+
+namespace {
+// The transfer model and the catalog it refers to, owned together.
+struct TransferState {
+  Catalog catalog;
+  TransferModel model;
+  TransferState(Catalog c, const std::vector<std::string>& dirs)
+      : catalog(std::move(c)), model(catalog, load_measured_sets(dirs, catalog)) {}
+};
+}  // namespace
+
+std::optional<CalibratedCosts> CalibrationSource::transferred(const Catalog& catalog, const GpuSpec& gpu,
+                                                              const std::string& shard) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const std::string key = gpu.name + "\n" + shard;
+  if (const auto it = transferred_.find(key); it != transferred_.end()) return it->second;
+  if (!transfer_model_) transfer_model_ = std::make_shared<TransferState>(catalog, dirs_);
+  const auto& state = *static_cast<const TransferState*>(transfer_model_.get());
+  std::optional<CalibratedCosts> out;
+  if (const auto t = transfer_bundle(state.model, gpu, shard)) {
+    CalibratedCosts c = fit_bundle(t->bundle, gpu.name);
+    c.transfer_sources = t->sources;
+    c.transfer_all_measured = t->all_measured;
+    c.provenance = (t->all_measured ? "measured profiles for " : "transfer for ") + shard + " on " + gpu.name +
+                   ": " + t->summary + "; per operator: report.json cost_model_sources";
+    out = std::move(c);
+  }
+  transferred_.emplace(key, out);
+  return out;
 }
 
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,

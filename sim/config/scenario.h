@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -129,11 +130,18 @@ class CalibrationSource {
   const std::vector<std::string>& dirs() const { return dirs_; }
   // Loads and fits `dir` (or returns the cached fit). Throws InputError like load_calibration.
   CalibratedCosts load(const std::string& dir, const std::string& model_name) const;
+  // Cost tables for `gpu` and `shard` assembled by the cross-GPU transfer model from every
+  // bundle under dirs() (calibration/transfer/transfer_bundle.h); nullopt when no measured
+  // GPU has tables for this shard. The model is built on first use and kept.
+  std::optional<CalibratedCosts> transferred(const Catalog& catalog, const GpuSpec& gpu,
+                                             const std::string& shard) const;
 
  private:
   std::vector<std::string> dirs_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, CalibratedCosts> cache_;
+  mutable std::map<std::string, std::optional<CalibratedCosts>> transferred_;
+  mutable std::shared_ptr<const void> transfer_model_;  // TransferModel + its Catalog copy
 };
 
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides,

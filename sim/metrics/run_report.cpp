@@ -98,7 +98,14 @@ nlohmann::json scenario_context(const Scenario& s, const std::string& cost_model
                       roofline_why + ")");
   } else if (s.calibration_gpu.name != s.gpu.name) {
     assumed.push_back("kernel tables = transferred from " + s.calibration_gpu.name +
-                      " by roofline ratios (not validated across GPUs yet)");
+                      " by roofline ratios (an explicit bundle of another GPU; the transfer model's "
+                      "leave-one-GPU-out check does not cover this path)");
+  } else if (!s.calibration->transfer_sources.empty() && !s.calibration->transfer_all_measured) {
+    assumed.push_back("kernel tables = transferred from the nearest measured GPUs (" + s.calibration->provenance +
+                      "; docs/calibration.md, Cross-GPU transfer)");
+  }
+  if (s.calibration && !s.calibration->transfer_sources.empty()) {
+    j["cost_model_sources"] = s.calibration->transfer_sources;
   }
   j["assumed"] = assumed;
   j["kv_capacity"] = capacity_json(s.capacity);
