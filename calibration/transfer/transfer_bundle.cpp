@@ -76,22 +76,49 @@ std::optional<TransferredBundle> transfer_bundle(const TransferModel& m, const G
   std::map<std::string, std::string> loo_cache;
   std::map<std::string, std::map<std::string, std::string>> loo_by_gpu;  // source GPU -> class -> worst
   std::set<std::string> measured_here;
+  // The source of each group: the target's own measurement first (a kvsim-calibrate bundle
+  // before imported ones, as the sets are sorted by directory and public/ sorts after the GPU
+  // folders), else the nearest GPU; rank 0 is the target itself.
+  std::map<std::pair<std::string, std::string>, std::pair<const MeasuredSet*, int>> chosen;
   for (const auto& [fg, sets] : have) {
-    const auto& [family, group] = fg;
-    // The target's own measurement first (a kvsim-calibrate bundle before imported ones, as
-    // the sets are sorted by directory and public/ sorts after the GPU folders), else nearest.
     const MeasuredSet* src = nullptr;
+    int rank = 0;
     for (const MeasuredSet* s : sets) {
       if (s->gpu == target.name && !src) src = s;
     }
     if (!src) {
       std::vector<GpuSpec> candidates;
       for (const MeasuredSet* s : sets) candidates.push_back(m.catalog().gpu(s->gpu));
+      std::vector<GpuSpec> all;
+      for (const std::string& g : m.measured_gpus()) all.push_back(m.catalog().gpu(g));
       const auto ranked = rank_sources(target, candidates);
+      const auto order = rank_sources(target, all);
       for (const MeasuredSet* s : sets) {
         if (!src && s->gpu == ranked.front().name) src = s;
       }
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        if (order[i].name == src->gpu) rank = static_cast<int>(i) + 1;
+      }
     }
+    chosen[fg] = {src, rank};
+  }
+  // A GEMM measured in one dtype on a nearer GPU beats the other dtype from a farther one
+  // (TableCostModel prices with bf16 where a table has it, so a far bf16 would win otherwise).
+  auto beaten = [&](const std::string& family, const std::string& group, int rank) {
+    if (family != "gemm") return false;
+    const std::string op = group.substr(0, group.find('/'));
+    for (const auto& [fg, c] : chosen) {
+      if (fg.first == "gemm" && fg.second != group && fg.second.substr(0, fg.second.find('/')) == op &&
+          c.second < rank) {
+        return true;
+      }
+    }
+    return false;
+  };
+  for (const auto& [fg, sets] : have) {
+    const auto& [family, group] = fg;
+    const auto [src, rank] = chosen.at(fg);
+    if (beaten(family, group, rank)) continue;
     if (!shape_from || src->gpu == target.name) shape_from = src;
     gpus.insert(src->gpu);
     const BundleTable& t = src->bundle.tables.at(family);
