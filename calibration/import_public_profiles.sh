@@ -49,3 +49,12 @@ for gpu in a100:a100-80gb h100:h100-sxm; do
     --attention-path "data/profiling/compute/$vgpu/qwen2_moe_example/attention.csv" \
     --ffn 5632 --vocab 151936 --out "$out/$kgpu"
 done
+# Vidur's NCCL tables of DGX nodes (SXM GPUs on NVSwitch): all-reduce and sends within a node.
+for gpu in a100:a100-80gb h100:h100-sxm; do
+  vgpu="${gpu%%:*}"; kgpu="${gpu##*:}"
+  for f in all_reduce send_recv; do
+    "$kvsim" calibrate import-profiles --force "${vidur[@]}" --gpu "$kgpu" \
+      --network "$profiles/vidur/network/${vgpu}_dgx/$f.csv" \
+      --network-path "data/profiling/network/${vgpu}_dgx/$f.csv" --out "$out"
+  done
+done

@@ -9,6 +9,12 @@ namespace kvsim {
 
 GpuPeaks peaks_of(const GpuSpec& gpu) { return {gpu.fp16_tflops * 1e6, gpu.hbm_bandwidth_gbps * 1e3}; }
 
+GpuPeaks peaks_of(const GpuSpec& gpu, OpClass cls) {
+  if (cls != OpClass::kCollective) return peaks_of(gpu);
+  const double link = gpu.nvlink_gbps > 0 ? gpu.nvlink_gbps / 2.0 : gpu.host_link_gbps;
+  return {gpu.fp16_tflops * 1e6, link * 1e3};
+}
+
 double efficiency_time_us(const EfficiencyParams& p, const GpuPeaks& g, double flops, double bytes) {
   const double compute = flops > 0 ? flops / (g.flops_per_us * p.compute_eff) : 0.0;
   const double memory = bytes > 0 ? bytes / (g.bytes_per_us * p.memory_eff) : 0.0;

@@ -19,6 +19,9 @@ struct GpuPeaks {
   double bytes_per_us = 0;  // DRAM bandwidth, bytes per us
 };
 GpuPeaks peaks_of(const GpuSpec& gpu);
+// The peaks a class runs against: collectives the GPU's link (NVLink per direction, or the host
+// link on GPUs without NVLink), every other class the tensor-core peak and DRAM bandwidth.
+GpuPeaks peaks_of(const GpuSpec& gpu, OpClass cls);
 
 struct EfficiencyParams {
   double floor_us = 0;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "sim/core/csv.h"
 #include "sim/core/error.h"
 
 namespace kvsim {
@@ -14,6 +15,7 @@ const char* op_class_name(OpClass c) {
     case OpClass::kDecodeAttention: return "decode_attention";
     case OpClass::kElementwise: return "elementwise";
     case OpClass::kCompression: return "compression";
+    case OpClass::kCollective: return "collective";
   }
   return "?";
 }
@@ -195,6 +197,42 @@ std::vector<OpSample> samples_from_bundle(const Bundle& b) {
   if (b.has("prefill_attention")) prefill_samples(b.tables.at("prefill_attention"), sh, out);
   if (b.has("elementwise")) elementwise_samples(b.tables.at("elementwise"), out);
   if (b.has("compression")) compression_samples(b.tables.at("compression"), out);
+  return out;
+}
+
+}  // namespace kvsim
+
+namespace kvsim {
+
+std::vector<OpSample> samples_from_nccl_csv(const std::string& path, const std::string& op) {
+  CsvFile csv(path);
+  const int g = csv.column("gpus"), b = csv.column("bytes"), t = csv.column("time_us_median");
+  if (g < 0 || b < 0 || t < 0) {
+    throw InputError(path + ":1: expected columns gpus,bytes,time_us_median (got " + join(csv.header(), ",") + ")");
+  }
+  std::vector<OpSample> out;
+  std::vector<std::string> row;
+  while (csv.next(row)) {
+    const auto n = parse_double(row[static_cast<std::size_t>(g)]);
+    const auto size = parse_double(row[static_cast<std::size_t>(b)]);
+    const auto us = parse_double(row[static_cast<std::size_t>(t)]);
+    if (!n || !size || !us || *n < 2 || !(*size > 0) || !(*us > 0)) {
+      throw InputError(path + ":" + std::to_string(csv.line()) +
+                       ": gpus must be >= 2, bytes and time_us_median numbers > 0");
+    }
+    OpSample s;
+    s.cls = OpClass::kCollective;
+    s.family = "nccl";
+    s.op = op;
+    s.row = out.size();
+    s.x = *n;
+    s.y = *size;
+    s.key = "coll/" + op + "/n=" + fmt(*n) + "/b=" + fmt(*size);
+    const double share = (*n - 1) / *n;
+    s.bytes = op == "allreduce" ? 2 * share * *size : op == "allgather" ? share * *size : *size;
+    s.time_us = *us;
+    out.push_back(s);
+  }
   return out;
 }
 

@@ -10,8 +10,8 @@
 
 namespace kvsim {
 
-enum class OpClass { kGemm, kPrefillAttention, kDecodeAttention, kElementwise, kCompression };
-constexpr int kNumOpClasses = 5;
+enum class OpClass { kGemm, kPrefillAttention, kDecodeAttention, kElementwise, kCompression, kCollective };
+constexpr int kNumOpClasses = 6;
 const char* op_class_name(OpClass c);
 
 // The per-shard model shape a bundle was measured for (meta.json "model_shape").
@@ -42,5 +42,10 @@ struct OpSample {
 // prefill attention the useful causal FLOPs; elementwise the bytes column, or read + write of
 // rows x width at fp16 where a table has none. Compression rows count their bytes column.
 std::vector<OpSample> samples_from_bundle(const Bundle& b);
+
+// One NCCL table (calibration/data/<gpu>-x<N>/nccl/{allreduce,allgather,sendrecv}.csv: gpus,
+// bytes, time_us_median): one sample per row, its bytes the bus bytes each GPU moves over its
+// links (all-reduce 2(n-1)/n x size, all-gather (n-1)/n x size, a send its size).
+std::vector<OpSample> samples_from_nccl_csv(const std::string& path, const std::string& op);
 
 }  // namespace kvsim

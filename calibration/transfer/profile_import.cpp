@@ -359,6 +359,62 @@ std::vector<ImportedBundle> import_attention_profile(const ProfileImport& in, co
   return out;
 }
 
+std::vector<NcclTable> import_network_profile(const ProfileImport& in, const GpuSpec& gpu) {
+  const Table t = read(in.file);
+  const int c_n = t.require("num_workers"), c_size = t.require("size"), c_coll = t.require("collective"),
+            c_dpn = t.require("devices_per_node");
+  std::map<std::pair<std::string, int>, Collector> by;  // (collective, gpus)
+  const double link = (gpu.nvlink_gbps > 0 ? gpu.nvlink_gbps / 2.0 : gpu.host_link_gbps) * 1e3;  // bytes/us
+  int cross_node = 0;
+  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+    const std::string coll = t.str(r, c_coll);
+    if (coll != "all_reduce" && coll != "send_recv") {
+      throw InputError(t.path + ":" + std::to_string(t.lines[r]) + ": collective must be all_reduce or send_recv (got '" +
+                       coll + "')");
+    }
+    const int c_t = t.require("time_stats." + coll + ".median");
+    const double n = t.num(r, c_n), size = t.num(r, c_size), dpn = t.num(r, c_dpn), us = t.num(r, c_t) * 1e3;
+    if (!(n >= 2) || !(size > 0) || !(us > 0)) {
+      throw InputError(t.path + ":" + std::to_string(t.lines[r]) + ": num_workers must be >= 2, size and time > 0");
+    }
+    const bool intra = coll == "all_reduce" ? dpn == n : dpn == 2;
+    if (!intra) {
+      ++cross_node;
+      continue;
+    }
+    const double bus = coll == "all_reduce" ? 2 * (n - 1) / n * size : size;
+    by[{coll, static_cast<int>(n)}].add({fmt(n), fmt(size)}, us, bus / us / link);
+  }
+  std::vector<NcclTable> out;
+  for (const auto& [key, c] : by) {
+    NcclTable nt;
+    nt.machine = gpu.name + "-x" + std::to_string(key.second);
+    nt.file = key.first == "all_reduce" ? "allreduce.csv" : "sendrecv.csv";
+    nt.meta = {{"schema_version", 1},
+               {"tool", "kvsim calibrate import-profiles"},
+               {"implementation", "vidur-torch-distributed"},
+               {"gpu_name", gpu.display_name},
+               {"catalog_gpu", gpu.name},
+               {"gpus", key.second},
+               {"sources", nlohmann::json::array({source_entry(in, "nccl " + key.first)})},
+               {"import_notes", nlohmann::json::array()}};
+    nt.meta["sources"][0]["units"] = "time_stats." + key.first + ".median in ms, size in bytes; times 1000";
+    if (cross_node > 0) {
+      nt.meta["import_notes"].push_back(std::to_string(cross_node) + " rows across nodes skipped (kvsim's tables are one node)");
+    }
+    if (c.impossible > 0) {
+      nt.meta["import_notes"].push_back(std::to_string(c.impossible) + " of " + std::to_string(c.rows) +
+                                        " rows claim more than the datasheet link bandwidth" +
+                                        (c.rejected() ? ": table rejected" : ": rows dropped"));
+    }
+    if (c.rejected() || c.times.empty()) continue;
+    nt.csv = "gpus,bytes,time_us_median,rows_merged\n";
+    for (const auto& [k, us] : c.times) nt.csv += k[0] + "," + k[1] + "," + fmt(median(us)) + "," + std::to_string(us.size()) + "\n";
+    out.push_back(std::move(nt));
+  }
+  return out;
+}
+
 void merge_imported(std::vector<ImportedBundle>& into, std::vector<ImportedBundle> more) {
   for (ImportedBundle& m : more) {
     auto it = std::find_if(into.begin(), into.end(), [&](const ImportedBundle& b) { return b.name == m.name; });

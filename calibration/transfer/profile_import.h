@@ -49,6 +49,19 @@ struct ImportedBundle {
 std::vector<ImportedBundle> import_mlp_profile(const ProfileImport& in, const GpuSpec& gpu);
 std::vector<ImportedBundle> import_attention_profile(const ProfileImport& in, const GpuSpec& gpu);
 
+// Vidur's network profiles (data/profiling/network/<topology>/{all_reduce,send_recv}.csv:
+// time_stats.<collective>.median in ms, num_workers, size in bytes, devices_per_node): the
+// rows within one node (devices_per_node == num_workers; a send between two GPUs of one node)
+// become kvsim NCCL tables <gpu>-x<N>/nccl/{allreduce,sendrecv}.csv (gpus, bytes,
+// time_us_median, as calibration/nccl writes them) with a <op>_meta.json of provenance.
+struct NcclTable {
+  std::string machine;  // <gpu>-x<N>
+  std::string file;     // allreduce.csv or sendrecv.csv
+  std::string csv;
+  nlohmann::json meta;
+};
+std::vector<NcclTable> import_network_profile(const ProfileImport& in, const GpuSpec& gpu);
+
 // Adds `more`'s tables and provenance to the bundle of the same name in `into` (or appends).
 void merge_imported(std::vector<ImportedBundle>& into, std::vector<ImportedBundle> more);
 

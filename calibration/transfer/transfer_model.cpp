@@ -8,6 +8,7 @@
 #include "calibration/fit/fitter.h"
 #include "calibration/transfer/gpu_match.h"
 #include "sim/core/error.h"
+#include "sim/core/text_file.h"
 
 namespace kvsim {
 
@@ -58,12 +59,41 @@ std::vector<MeasuredSet> load_measured_sets(const std::vector<std::string>& root
   std::vector<MeasuredSet> out;
   for (const std::string& root : roots) {
     if (!fs::is_directory(root)) continue;
-    std::vector<fs::path> metas;
+    std::vector<fs::path> metas, nccl;
     for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
       if (it.depth() > 3) it.disable_recursion_pending();
-      if (it->is_regular_file() && it->path().filename() == "meta.json") metas.push_back(it->path());
+      if (!it->is_regular_file()) continue;
+      const fs::path& p = it->path();
+      if (p.filename() == "meta.json") metas.push_back(p);
+      const std::string stem = p.stem().string();
+      if (p.parent_path().filename() == "nccl" && p.extension() == ".csv" &&
+          (stem == "allreduce" || stem == "allgather" || stem == "sendrecv")) {
+        nccl.push_back(p);
+      }
     }
     std::sort(metas.begin(), metas.end());
+    std::sort(nccl.begin(), nccl.end());
+    // NCCL tables: <gpu>-x<N>/nccl/<op>.csv, their implementation in <op>_meta.json.
+    for (const fs::path& p : nccl) {
+      const std::string machine = p.parent_path().parent_path().filename().string();
+      const auto x = machine.rfind("-x");
+      if (x == std::string::npos || !catalog.has_gpu(machine.substr(0, x))) continue;
+      std::string impl = "unknown";
+      const fs::path meta = p.parent_path() / (p.stem().string() + "_meta.json");
+      if (fs::exists(meta)) {
+        const auto j = nlohmann::json::parse(read_text_file(meta.string(), "NCCL table metadata"), nullptr, false);
+        if (j.is_object()) impl = j.value("implementation", j.value("tool", std::string("unknown")));
+      }
+      MeasuredSet set;
+      set.gpu = machine.substr(0, x);
+      set.dir = p.parent_path().string();
+      set.shape.name = "nccl";
+      set.samples = samples_from_nccl_csv(p.string(), p.stem().string());
+      // One curve per collective (bus bytes normalize the GPU count; per-count curves were
+      // tried and predicted worse: 29-41 % against 15-39 %).
+      for (OpSample& s : set.samples) s.impl = impl + "/" + s.op;
+      out.push_back(std::move(set));
+    }
     for (const fs::path& meta : metas) {
       Bundle b = load_bundle(meta.parent_path().string());
       if (b.meta.value("status", std::string()) != "complete" || b.meta.value("quick", false) ||
@@ -90,7 +120,7 @@ TransferModel::TransferModel(const Catalog& catalog, std::vector<MeasuredSet> se
     }
   }
   for (const auto& [key, samples] : by_class) {
-    params_[key] = fit_efficiency(samples, peaks_of(catalog_.gpu(std::get<0>(key))));
+    params_[key] = fit_efficiency(samples, peaks_of(catalog_.gpu(std::get<0>(key)), static_cast<OpClass>(std::get<2>(key))));
   }
 }
 
@@ -141,11 +171,11 @@ std::optional<TransferModel::Prediction> TransferModel::predict(const GpuSpec& t
   const EfficiencyParams& ps = *params(src, s.impl, s.cls);
   const EfficiencyParams* own = target.name == exclude ? nullptr : params(target.name, s.impl, s.cls);
   const EfficiencyParams& pt = own ? *own : ps;
-  const double model_t = efficiency_time_us(pt, peaks_of(target), s.flops, s.bytes);
+  const double model_t = efficiency_time_us(pt, peaks_of(target, s.cls), s.flops, s.bytes);
   Prediction p;
   p.source = src;
   p.paired = measured != nullptr;
-  p.time_us = measured ? *measured * model_t / efficiency_time_us(ps, peaks_of(catalog_.gpu(src)), s.flops, s.bytes)
+  p.time_us = measured ? *measured * model_t / efficiency_time_us(ps, peaks_of(catalog_.gpu(src), s.cls), s.flops, s.bytes)
                        : model_t;
   return p;
 }
@@ -155,8 +185,8 @@ double TransferModel::ratio(const GpuSpec& target, const std::string& source, co
   if (!ps) return 1.0;
   const EfficiencyParams* own = params(target.name, s.impl, s.cls);
   const EfficiencyParams& pt = own ? *own : *ps;
-  return efficiency_time_us(pt, peaks_of(target), s.flops, s.bytes) /
-         efficiency_time_us(*ps, peaks_of(catalog_.gpu(source)), s.flops, s.bytes);
+  return efficiency_time_us(pt, peaks_of(target, s.cls), s.flops, s.bytes) /
+         efficiency_time_us(*ps, peaks_of(catalog_.gpu(source), s.cls), s.flops, s.bytes);
 }
 
 std::vector<LooRow> leave_one_out_ops(const TransferModel& m) {

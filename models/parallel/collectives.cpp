@@ -116,7 +116,9 @@ CollectiveTables find_collective_tables(const std::vector<std::string>& roots, c
   for (const auto& root : roots) {
     // The first root holding <gpu>-x<gpus>/nccl/<file> fills `table` with its rows for `rows_gpus`.
     auto take = [&](std::optional<PiecewiseLogLog>& table, int gpus, const char* file, int rows_gpus) {
-      const std::string rel = gpu_name + "-x" + std::to_string(gpus) + "/nccl/" + file;
+      // kvsim's own NCCL runs first, then imported public profiles (calibration/data/public).
+      std::string rel = gpu_name + "-x" + std::to_string(gpus) + "/nccl/" + file;
+      if (!fs::exists(fs::path(root) / rel)) rel = "public/" + rel;
       if (table || !fs::exists(fs::path(root) / rel)) return;
       table = read_allreduce_csv((fs::path(root) / rel).string(), rows_gpus);
       used.push_back(rel);

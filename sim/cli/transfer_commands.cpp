@@ -21,12 +21,16 @@ namespace {
 const char* kImportHelp = R"(kvsim calibrate import-profiles --gpu NAME --model NAME --layers N --out DIR
     [--mlp FILE --mlp-path REPO_PATH] [--attention FILE --attention-path REPO_PATH [--ffn N --vocab N]]
     --project NAME --repository OWNER/NAME --commit SHA [--force]
+kvsim calibrate import-profiles --gpu NAME --network FILE --network-path REPO_PATH --out ROOT
+    --project NAME --repository OWNER/NAME --commit SHA [--force]
 
 Converts operator profiles in Vidur's schema (Vidur, Frontier) measured on catalog GPU NAME
 into kvsim bundles DIR/<model>[-tp<N>]/, one per tensor degree, with the source repository,
 commit and path in each meta.json. Rows whose time claims more than the GPU's datasheet peak
 are dropped (a table with over 10 % such rows is rejected); repeated rows are merged into
-their median. calibration/import_public_profiles.sh runs every shipped import.
+their median. --network converts a Vidur network profile (all_reduce.csv or send_recv.csv) into
+NCCL tables ROOT/<gpu>-x<N>/nccl/ for the rows within one node.
+calibration/import_public_profiles.sh runs every shipped import.
 )";
 
 const char* kCheckHelp = R"(kvsim calibrate transfer-check [--data DIR]... [--json FILE]
@@ -43,11 +47,11 @@ Also lists, for every catalog GPU, which measured GPU its GEMMs would be transfe
 int import_profiles_command(const std::vector<std::string>& args) {
   po::options_description opts("options");
   ProfileImport base;
-  std::string gpu_name, out, mlp, mlp_path, attn, attn_path;
+  std::string gpu_name, out, mlp, mlp_path, attn, attn_path, net, net_path;
   opts.add_options()("help,h", "show this help")("gpu", po::value(&gpu_name))("model", po::value(&base.model))(
       "layers", po::value(&base.layers))("ffn", po::value(&base.ffn))("vocab", po::value(&base.vocab))(
       "out", po::value(&out))("mlp", po::value(&mlp))("mlp-path", po::value(&mlp_path))("attention", po::value(&attn))(
-      "attention-path", po::value(&attn_path))("project", po::value(&base.project))(
+      "attention-path", po::value(&attn_path))("network", po::value(&net))("network-path", po::value(&net_path))("project", po::value(&base.project))(
       "repository", po::value(&base.repository))("commit", po::value(&base.commit))("force", "replace existing bundles");
   po::variables_map vm;
   if (!parse_options(args, opts, vm)) {
@@ -55,10 +59,32 @@ int import_profiles_command(const std::vector<std::string>& args) {
     return 0;
   }
   for (const auto& [flag, value] : std::vector<std::pair<const char*, const std::string*>>{
-           {"--gpu", &gpu_name}, {"--model", &base.model}, {"--out", &out}, {"--project", &base.project},
+           {"--gpu", &gpu_name}, {"--out", &out}, {"--project", &base.project},
            {"--repository", &base.repository}, {"--commit", &base.commit}}) {
     if (value->empty()) throw InputError(std::string("import-profiles needs ") + flag);
   }
+  namespace fs = std::filesystem;
+  if (!net.empty()) {
+    if (net_path.empty()) throw InputError("--network needs --network-path (its path in the source repository)");
+    if (!base.model.empty() || !mlp.empty() || !attn.empty()) {
+      throw InputError("--network imports NCCL tables alone (no --model, --mlp or --attention)");
+    }
+    ProfileImport in = base;
+    in.file = net;
+    in.repo_path = net_path;
+    const Catalog catalog = Catalog::builtin();
+    for (const NcclTable& t : import_network_profile(in, catalog.gpu(gpu_name))) {
+      const fs::path dir = fs::path(out) / t.machine / "nccl";
+      if (fs::exists(dir / t.file) && !vm.count("force")) throw InputError((dir / t.file).string() + " exists (--force replaces it)");
+      fs::create_directories(dir);
+      write_file_atomically((dir / t.file).string(), t.csv);
+      const std::string stem = t.file.substr(0, t.file.size() - 4);
+      write_file_atomically((dir / (stem + "_meta.json")).string(), t.meta.dump(2) + "\n");
+      std::printf("%s\n", (dir / t.file).string().c_str());
+    }
+    return 0;
+  }
+  if (base.model.empty()) throw InputError("import-profiles needs --model");
   if (mlp.empty() && attn.empty()) throw InputError("import-profiles needs --mlp FILE, --attention FILE or both");
   if ((!mlp.empty() && mlp_path.empty()) || (!attn.empty() && attn_path.empty())) {
     throw InputError("each profile file needs its path in the source repository (--mlp-path, --attention-path)");
@@ -78,7 +104,6 @@ int import_profiles_command(const std::vector<std::string>& args) {
     in.repo_path = attn_path;
     merge_imported(bundles, import_attention_profile(in, gpu));
   }
-  namespace fs = std::filesystem;
   for (const ImportedBundle& b : bundles) {
     const fs::path dir = fs::path(out) / b.name;
     if (fs::exists(dir / "meta.json") && !vm.count("force")) {

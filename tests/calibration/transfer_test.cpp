@@ -152,6 +152,22 @@ TEST(ProfileImport, MalformedFilesNameFileLineAndColumn) {
   }
 }
 
+TEST(ProfileImport, NetworkRowsWithinOneNodeBecomeNcclTables) {
+  const Catalog cat = Catalog::builtin();
+  ProfileImport in = fixture_import("network_small.csv");
+  in.repo_path = "data/profiling/network/a100_dgx/all_reduce.csv";
+  const auto tables = import_network_profile(in, cat.gpu("a100-80gb"));
+  ASSERT_EQ(tables.size(), 2u);
+  EXPECT_EQ(tables[0].machine, "a100-80gb-x2");
+  EXPECT_EQ(tables[0].file, "allreduce.csv");
+  // Three intra-node rows of one size merge into their median (0.05 ms); the row across two
+  // nodes (devices_per_node 1) is skipped and said so.
+  EXPECT_EQ(tables[0].csv, "gpus,bytes,time_us_median,rows_merged\n2,1.04858e+06,50,3\n");
+  EXPECT_EQ(tables[0].meta["import_notes"][0], "1 rows across nodes skipped (kvsim's tables are one node)");
+  EXPECT_EQ(tables[0].meta["implementation"], "vidur-torch-distributed");
+  EXPECT_EQ(tables[1].machine, "a100-80gb-x4");
+}
+
 TEST(EfficiencyFit, RecoversKnownCoefficients) {
   // Synthetic GEMM-like samples from t = 3 + max(F / (peak * 0.6), B / (bw * 0.8)).
   const GpuPeaks g{989.4e6, 4800e3};
@@ -246,6 +262,8 @@ TEST_F(ShippedTransfer, LeaveOneGpuOutOperatorErrorsArePinned) {
       {"h100-sxm vidur-pytorch gemm", 0.133},
       {"a800-80gb flashinfer/fp16 decode_attention", 0.863},
       {"h100-sxm flashinfer/fp16 decode_attention", 0.365},
+      {"a100-80gb vidur-torch-distributed/allreduce collective", 0.273},
+      {"h100-sxm vidur-torch-distributed/allreduce collective", 0.385},
   };
   for (const auto& [key, want] : pinned) {
     ASSERT_TRUE(mape.count(key)) << key;
