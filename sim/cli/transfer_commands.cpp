@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "calibration/transfer/gpu_match.h"
+#include "calibration/transfer/placeholder_check.h"
 #include "calibration/transfer/profile_import.h"
 #include "calibration/transfer/transfer_model.h"
 #include "sim/cli/commands.h"
@@ -171,6 +172,19 @@ int transfer_check_command(const std::vector<std::string>& args) {
     std::printf("  %-10s %-30s %-18s %6d %9.2f %8s %8s %7.1f%%\n", gpu.c_str(), impl.c_str(),
                 op_class_name(static_cast<OpClass>(cls)), p.points, p.floor_us, pct(p.uses_compute, p.compute_eff).c_str(),
                 pct(p.uses_memory, p.memory_eff).c_str(), p.rms_log_error * 100);
+  }
+  std::printf("\nroofline placeholders against measurements (what prices an operator no GPU measured for the "
+              "shard)\n");
+  std::printf("  %-10s %-24s %-18s %-26s %6s %7s %13s\n", "gpu", "implementation", "class", "placeholder", "points",
+              "MAPE", "roofline/meas");
+  for (const PlaceholderRow& r : roofline_placeholder_errors(model, RooflineParams{})) {
+    std::printf("  %-10s %-24s %-18s %-26s %6d %6.1f%% %13.2f\n", r.gpu.c_str(), r.impl.c_str(), r.cls.c_str(),
+                r.placeholder.c_str(), r.points, r.mape * 100, r.median_ratio);
+  }
+  std::printf("\ncompressed-KV decode kernels: achieved bandwidth relative to the fp16 kernel (median over the grid)\n");
+  for (const RelativeDecodeRow& r : relative_decode_efficiency(model)) {
+    std::printf("  %-10s %-18s %-18s %-16s %5d points  %.2f\n", r.gpu.c_str(), r.impl.c_str(), r.shape.c_str(),
+                r.format.c_str(), r.points, r.relative_efficiency);
   }
   std::printf("\ncatalog GPUs: where their GEMMs come from\n");
   const std::vector<std::string> measured_names = model.measured_gpus();

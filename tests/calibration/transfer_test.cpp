@@ -8,6 +8,7 @@
 
 #include "calibration/transfer/efficiency_fit.h"
 #include "calibration/transfer/gpu_match.h"
+#include "calibration/transfer/placeholder_check.h"
 #include "calibration/transfer/profile_import.h"
 #include "calibration/transfer/transfer_bundle.h"
 #include "calibration/transfer/transfer_model.h"
@@ -271,6 +272,37 @@ TEST_F(ShippedTransfer, LeaveOneGpuOutOperatorErrorsArePinned) {
   }
   EXPECT_EQ(source["a40 vidur-pytorch gemm"], "a100-80gb");
   EXPECT_EQ(source["a800-80gb vidur-pytorch gemm"], "a100-80gb");
+}
+
+TEST_F(ShippedTransfer, RooflinePlaceholderErrorsArePinned) {
+  // The ranges the run report quotes when the roofline prices a shard (run_report.cpp).
+  std::map<std::string, double> mape;
+  for (const PlaceholderRow& r : roofline_placeholder_errors(*model_, RooflineParams{})) {
+    mape[r.gpu + " " + r.impl + " " + r.cls] = r.mape;
+  }
+  const std::map<std::string, double> pinned = {
+      {"a100-80gb vidur-pytorch gemm", 0.110},         {"h100-sxm vidur-pytorch gemm", 0.181},
+      {"a800-80gb flashinfer decode_attention", 0.092}, {"h100-sxm flashinfer decode_attention", 0.572},
+      {"a800-80gb flashinfer prefill_attention", 0.604}, {"h100-sxm flashinfer prefill_attention", 0.972},
+      {"a40 vidur-pytorch elementwise", 0.184},         {"h200 kvsim-calibrate elementwise", 0.625},
+  };
+  for (const auto& [key, want] : pinned) {
+    ASSERT_TRUE(mape.count(key)) << key;
+    EXPECT_NEAR(mape[key], want, 0.0015) << key;
+  }
+  double int2_lo = 1, int2_hi = 0, int4_lo = 1, int4_hi = 0, int8_lo = 1, int8_hi = 0;
+  for (const RelativeDecodeRow& r : relative_decode_efficiency(*model_)) {
+    auto widen = [&](double& lo, double& hi) { lo = std::min(lo, r.relative_efficiency), hi = std::max(hi, r.relative_efficiency); };
+    if (r.format == "int2") widen(int2_lo, int2_hi);
+    if (r.format == "int4") widen(int4_lo, int4_hi);
+    if (r.format == "int8") widen(int8_lo, int8_hi);
+  }
+  EXPECT_NEAR(int2_lo, 0.19, 0.005);
+  EXPECT_NEAR(int2_hi, 0.26, 0.005);
+  EXPECT_NEAR(int4_lo, 0.31, 0.005);
+  EXPECT_NEAR(int4_hi, 0.43, 0.005);
+  EXPECT_NEAR(int8_lo, 0.53, 0.005);
+  EXPECT_NEAR(int8_hi, 0.71, 0.005);
 }
 
 TEST_F(ShippedTransfer, WholeStepErrorsArePinned) {
