@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "calibration/fit/profile_table.h"
 #include "sim/core/csv.h"
 #include "sim/core/error.h"
 
@@ -10,45 +11,9 @@ namespace kvsim {
 
 namespace {
 
-struct Table {
-  std::string path;
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-  std::vector<long> lines;
-  int col(const std::string& name) const {
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      if (header[i] == name) return static_cast<int>(i);
-    }
-    return -1;
-  }
-  double num(std::size_t r, int c, const std::string& name) const {
-    const auto v = parse_double(rows[r][static_cast<std::size_t>(c)]);
-    if (!v || !std::isfinite(*v)) {
-      throw InputError(path + ":" + std::to_string(lines[r]) + ": column '" + name + "' must be a number (got '" +
-                       rows[r][static_cast<std::size_t>(c)] + "')");
-    }
-    return *v;
-  }
-};
+using Table = ProfileTable;
 
-Table read(const std::string& path) {
-  CsvFile csv(path);
-  Table t;
-  t.path = path;
-  t.header = csv.header();
-  std::vector<std::string> row;
-  while (csv.next(row)) {
-    t.rows.push_back(row);
-    t.lines.push_back(csv.line());
-  }
-  return t;
-}
-
-int require(const Table& t, const std::string& name) {
-  const int c = t.col(name);
-  if (c < 0) throw InputError(t.path + ":1: missing required column '" + name + "' (a Vidur profile)");
-  return c;
-}
+int require(const Table& t, const std::string& name) { return t.require(name, "a Vidur profile"); }
 
 // Keeps the rows whose existing filter columns equal the wanted values.
 std::vector<std::size_t> matching(const Table& t, const std::vector<std::pair<std::string, double>>& filters) {
@@ -57,7 +22,7 @@ std::vector<std::size_t> matching(const Table& t, const std::vector<std::pair<st
     bool ok = true;
     for (const auto& [name, want] : filters) {
       const int c = t.col(name);
-      if (c >= 0 && t.num(r, c, name) != want) ok = false;
+      if (c >= 0 && t.num(r, c) != want) ok = false;
     }
     if (ok) out.push_back(r);
   }
@@ -71,12 +36,6 @@ BundleTable table(const std::string& path, std::vector<std::string> header) {
   return b;
 }
 
-std::string num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 }  // namespace
 
 Bundle bundle_from_vidur(const std::string& dir, const ModelSpec& m, const std::string& shard_name, int tensor,
@@ -84,8 +43,8 @@ Bundle bundle_from_vidur(const std::string& dir, const ModelSpec& m, const std::
   namespace fs = std::filesystem;
   const std::string mlp_path = (fs::path(dir) / "mlp.csv").string();
   const std::string attn_path = (fs::path(dir) / "attention.csv").string();
-  const Table mlp = read(mlp_path);
-  const Table attn = read(attn_path);
+  const Table mlp = read_profile_table(mlp_path);
+  const Table attn = read_profile_table(attn_path);
   Bundle b;
   b.dir = dir;
   b.meta = {{"schema_version", 1},
@@ -120,17 +79,17 @@ Bundle bundle_from_vidur(const std::string& dir, const ModelSpec& m, const std::
     const int c = op.required ? require(mlp, col) : mlp.col(col);
     if (c < 0) continue;
     for (const std::size_t r : mrows) {
-      const double n = mlp.num(r, tokens, "num_tokens");
-      const double ms = mlp.num(r, c, col);
+      const double n = mlp.num(r, tokens);
+      const double ms = mlp.num(r, c);
       if (!(n >= 1) || !(ms > 0)) {
         throw InputError(mlp_path + ":" + std::to_string(mlp.lines[r]) + ": num_tokens must be >= 1 and " + col +
                          " > 0");
       }
       if (op.is_gemm) {
-        gemm.rows.push_back({op.kvsim, "bf16", num(n), "0", "0", num(ms * 1e3)});
+        gemm.rows.push_back({op.kvsim, "bf16", csv_number(n), "0", "0", csv_number(ms * 1e3)});
         gemm.lines.push_back(mlp.lines[r]);
       } else {
-        elem.rows.push_back({op.kvsim, num(n), "0", num(ms * 1e3)});
+        elem.rows.push_back({op.kvsim, csv_number(n), "0", csv_number(ms * 1e3)});
         elem.lines.push_back(mlp.lines[r]);
       }
     }
@@ -153,17 +112,17 @@ Bundle bundle_from_vidur(const std::string& dir, const ModelSpec& m, const std::
   BundleTable dec = table(attn_path, {"kv_format", "fused", "batch", "context_mean", "context_max", "time_us_median"});
   BundleTable pre = table(attn_path, {"variant", "new_tokens", "cached_tokens", "time_us_median"});
   for (const std::size_t r : arows) {
-    const double c = attn.num(r, chunk, "prefill_chunk_size"), k = attn.num(r, kv, "kv_cache_size");
+    const double c = attn.num(r, chunk), k = attn.num(r, kv);
     if (c > 0) {
-      const double ms = attn.num(r, tp, "time_stats.attn_prefill.median");
+      const double ms = attn.num(r, tp);
       if (!(ms > 0)) continue;  // Vidur leaves the other phase's time empty or 0
-      pre.rows.push_back({"flash", num(c), num(k), num(ms * 1e3)});
+      pre.rows.push_back({"flash", csv_number(c), csv_number(k), csv_number(ms * 1e3)});
       pre.lines.push_back(attn.lines[r]);
     } else {
-      const double ms = attn.num(r, td, "time_stats.attn_decode.median");
-      const double batch = attn.num(r, bs, "batch_size");
+      const double ms = attn.num(r, td);
+      const double batch = attn.num(r, bs);
       if (!(ms > 0) || !(batch >= 1) || !(k >= 1)) continue;
-      dec.rows.push_back({"fp16", "1", num(batch), num(k), num(k), num(ms * 1e3)});
+      dec.rows.push_back({"fp16", "1", csv_number(batch), csv_number(k), csv_number(k), csv_number(ms * 1e3)});
       dec.lines.push_back(attn.lines[r]);
     }
   }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "calibration/fit/profile_table.h"
 #include "sim/core/csv.h"
 #include "sim/core/error.h"
 
@@ -48,12 +49,6 @@ ShardShape shard_shape_of(const Bundle& b) {
 
 namespace {
 
-std::string fmt(double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 double kv_bytes_per_elem(const std::string& format) {
   if (format == "fp16" || format == "bf16") return 2.0;
   if (format == "fp8_e4m3" || format == "int8") return 1.0;
@@ -78,7 +73,7 @@ void gemm_samples(const BundleTable& t, std::vector<OpSample>& out) {
     s.family = "gemm";
     s.op = t.str(r, "op");
     s.row = r;
-    s.key = "gemm/" + fmt(n) + "x" + fmt(k) + "/" + t.str(r, "dtype") + "/m=" + fmt(m);
+    s.key = "gemm/" + csv_number(n) + "x" + csv_number(k) + "/" + t.str(r, "dtype") + "/m=" + csv_number(m);
     s.x = m;
     s.flops = 2.0 * m * n * k;
     s.bytes = 2.0 * (m * k + n * k + m * n);
@@ -100,8 +95,8 @@ void decode_samples(const BundleTable& t, const ShardShape& sh, std::vector<OpSa
     s.op = format + (fused > 0 ? "" : "/unfused");
     s.row = r;
     const std::string spec = t.col("context_spec") >= 0 ? t.str(r, "context_spec") : "uniform";
-    s.key = "decode/q" + fmt(qh) + "kv" + fmt(kvh) + "d" + fmt(hd) + "/" + format + "/" + fmt(fused) +
-            "/b=" + fmt(batch) + ",c=" + fmt(mean) + ",max=" + fmt(max) + "," + spec;
+    s.key = "decode/q" + csv_number(qh) + "kv" + csv_number(kvh) + "d" + csv_number(hd) + "/" + format + "/" + csv_number(fused) +
+            "/b=" + csv_number(batch) + ",c=" + csv_number(mean) + ",max=" + csv_number(max) + "," + spec;
     const double kv = batch * mean * kvh * hd * 2.0 * kv_bytes_per_elem(format);
     s.bytes = num_or(t, r, "kv_bytes", kv) + batch * qh * hd * 2.0 * 2.0;
     s.x = batch;
@@ -124,8 +119,8 @@ void prefill_samples(const BundleTable& t, const ShardShape& sh, std::vector<OpS
     s.family = "prefill_attention";
     s.op = t.str(r, "variant");
     s.row = r;
-    s.key = "prefill/q" + fmt(qh) + "kv" + fmt(kvh) + "d" + fmt(hd) + "/" + t.str(r, "variant") + "/n=" + fmt(p) +
-            ",c=" + fmt(c);
+    s.key = "prefill/q" + csv_number(qh) + "kv" + csv_number(kvh) + "d" + csv_number(hd) + "/" + t.str(r, "variant") + "/n=" + csv_number(p) +
+            ",c=" + csv_number(c);
     s.x = p;
     s.y = c;
     s.flops = 4.0 * hd * qh * (p * c + p * (p + 1) / 2.0);
@@ -158,7 +153,7 @@ void elementwise_samples(const BundleTable& t, std::vector<OpSample>& out) {
     s.family = "elementwise";
     s.op = op;
     s.row = r;
-    s.key = "elem/" + op + "/w=" + fmt(width) + "/r=" + fmt(rows);
+    s.key = "elem/" + op + "/w=" + csv_number(width) + "/r=" + csv_number(rows);
     s.x = rows;
     s.bytes = num_or(t, r, "bytes", elementwise_bytes(op, rows, width));
     s.time_us = t.num(r, "time_us_median");
@@ -178,7 +173,7 @@ void compression_samples(const BundleTable& t, std::vector<OpSample>& out) {
     s.row = r;
     std::string key = "comp/" + t.str(r, "op") + "/" + t.str(r, "format");
     for (const char* c : {"tokens", "context", "budget", "batch", "heads"}) {
-      if (t.col(c) >= 0) key += std::string("/") + c + "=" + fmt(t.num(r, c));
+      if (t.col(c) >= 0) key += std::string("/") + c + "=" + csv_number(t.num(r, c));
     }
     s.key = key;
     s.bytes = bytes;
@@ -227,7 +222,7 @@ std::vector<OpSample> samples_from_nccl_csv(const std::string& path, const std::
     s.row = out.size();
     s.x = *n;
     s.y = *size;
-    s.key = "coll/" + op + "/n=" + fmt(*n) + "/b=" + fmt(*size);
+    s.key = "coll/" + op + "/n=" + csv_number(*n) + "/b=" + csv_number(*size);
     const double share = (*n - 1) / *n;
     s.bytes = op == "allreduce" ? 2 * share * *size : op == "allgather" ? share * *size : *size;
     s.time_us = *us;

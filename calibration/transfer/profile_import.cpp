@@ -8,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include "calibration/fit/profile_table.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/csv.h"
 #include "sim/core/error.h"
@@ -22,53 +23,12 @@ constexpr double kPlausibleSlack = 1.10;
 // A table where more than this share of rows is impossible was measured wrongly as a whole.
 constexpr double kRejectShare = 0.10;
 
-struct Table {
-  std::string path;
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-  std::vector<long> lines;
-  int col(const std::string& n) const {
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      if (header[i] == n) return static_cast<int>(i);
-    }
-    return -1;
-  }
-  int require(const std::string& n) const {
-    const int c = col(n);
-    if (c < 0) throw InputError(path + ":1: missing required column '" + n + "'");
-    return c;
-  }
-  const std::string& str(std::size_t r, int c) const { return rows[r][static_cast<std::size_t>(c)]; }
-  double num(std::size_t r, int c) const {
-    const auto v = parse_double(str(r, c));
-    if (!v || !std::isfinite(*v)) {
-      throw InputError(path + ":" + std::to_string(lines[r]) + ": column '" + header[static_cast<std::size_t>(c)] +
-                       "' must be a number (got '" + str(r, c) + "')");
-    }
-    return *v;
-  }
-  // Empty cells (another phase's time, absent in this row) read as 0.
-  double num_or_zero(std::size_t r, int c) const { return str(r, c).empty() ? 0.0 : num(r, c); }
-};
+using Table = ProfileTable;
 
 Table read(const std::string& path) {
-  CsvFile csv(path);
-  Table t;
-  t.path = path;
-  t.header = csv.header();
-  std::vector<std::string> row;
-  while (csv.next(row)) {
-    t.rows.push_back(row);
-    t.lines.push_back(csv.line());
-  }
+  Table t = read_profile_table(path);
   if (t.rows.empty()) throw InputError(path + ": no data rows");
   return t;
-}
-
-std::string fmt(double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
 }
 
 double median(std::vector<double> v) {
@@ -124,6 +84,14 @@ void note(ImportedBundle& b, const std::string& text) {
   b.bundle.meta["import_notes"].push_back(text);
 }
 
+// Says how many of a family's rows were physically impossible, and what became of the table.
+void note_impossible(ImportedBundle& b, const std::string& family, const Collector& c, const GpuSpec& gpu) {
+  if (c.impossible == 0) return;
+  note(b, family + ": " + std::to_string(c.impossible) + " of " + std::to_string(c.rows) + " rows claim more than " +
+              gpu.name + "'s datasheet peak (up to " + csv_number(c.worst) + "x)" +
+              (c.rejected() ? ": table rejected" : ": rows dropped"));
+}
+
 BundleTable table(const std::string& path, std::vector<std::string> header) {
   BundleTable t;
   t.path = path;
@@ -134,7 +102,7 @@ BundleTable table(const std::string& path, std::vector<std::string> header) {
 void emit(BundleTable& t, const Collector& c, const std::vector<std::string>& extra_after_key) {
   for (const auto& [key, us] : c.times) {
     std::vector<std::string> row = key;
-    row.push_back(fmt(median(us)));
+    row.push_back(csv_number(median(us)));
     for (const auto& e : extra_after_key) row.push_back(e);
     row.push_back(std::to_string(us.size()));
     t.rows.push_back(row);
@@ -223,20 +191,15 @@ std::vector<ImportedBundle> import_mlp_profile(const ProfileImport& in, const Gp
         if (o.gemm) {
           const auto [n, k] = nk.at(o.kvsim);
           const double claimed = std::max(2 * m * n * k / us / peak, 2 * (m * k + n * k + m * n) / us / bw);
-          gemm.add({o.kvsim, "fp16", fmt(m), fmt(n), fmt(k)}, us, claimed);
+          gemm.add({o.kvsim, "fp16", csv_number(m), csv_number(n), csv_number(k)}, us, claimed);
         } else {
           const double w = width.at(o.kvsim);
-          elem.add({o.kvsim, fmt(m), fmt(w)}, us, m * w * 4.0 / us / bw);
+          elem.add({o.kvsim, csv_number(m), csv_number(w)}, us, m * w * 4.0 / us / bw);
         }
       }
     }
-    for (auto [c, family] : {std::pair<Collector*, const char*>{&gemm, "gemm"}, {&elem, "elementwise"}}) {
-      if (c->impossible > 0) {
-        note(b, std::string(family) + ": " + std::to_string(c->impossible) + " of " + std::to_string(c->rows) +
-                    " rows claim more than " + gpu.name + "'s datasheet peak (up to " + fmt(c->worst) + "x)" +
-                    (c->rejected() ? ": table rejected" : ": rows dropped"));
-      }
-    }
+    note_impossible(b, "gemm", gemm, gpu);
+    note_impossible(b, "elementwise", elem, gpu);
     if (!gemm.rejected() && !gemm.times.empty()) {
       BundleTable g = table(in.file, {"op", "dtype", "m", "n", "k", "time_us_median", "rows_merged"});
       emit(g, gemm, {});
@@ -316,25 +279,20 @@ std::vector<ImportedBundle> import_attention_profile(const ProfileImport& in, co
         }
         const double flops = 4.0 * hd * qs * (chunk * ctx + chunk * (chunk + 1) / 2.0);
         const double bytes = 2.0 * (2.0 * chunk * qs * hd + 2.0 * (chunk + ctx) * kvs * hd);
-        pre.add({"flash", fmt(chunk), fmt(ctx)}, us, std::max(flops / us / peak, bytes / us / bw));
+        pre.add({"flash", csv_number(chunk), csv_number(ctx)}, us, std::max(flops / us / peak, bytes / us / bw));
       } else {
         const double us = t.num_or_zero(r, c_tdec) * 1e3;
         if (!(us > 0) || !(batch >= 1) || !(ctx >= 1)) continue;
         const double kv_bytes = batch * ctx * kvs * hd * 4.0;  // K and V, fp16
-        dec.add({"fp16", "1", fmt(batch), fmt(ctx), fmt(ctx)}, us, kv_bytes / us / bw);
+        dec.add({"fp16", "1", csv_number(batch), csv_number(ctx), csv_number(ctx)}, us, kv_bytes / us / bw);
       }
     }
     if (batched_prefill > 0) {
       note(b, "prefill_attention: " + std::to_string(batched_prefill) +
                   " rows with batch_size > 1 skipped (kvsim's table is per sequence)");
     }
-    for (auto [c, family] : {std::pair<Collector*, const char*>{&dec, "decode_attention"}, {&pre, "prefill_attention"}}) {
-      if (c->impossible > 0) {
-        note(b, std::string(family) + ": " + std::to_string(c->impossible) + " of " + std::to_string(c->rows) +
-                    " rows claim more than " + gpu.name + "'s datasheet peak (up to " + fmt(c->worst) + "x)" +
-                    (c->rejected() ? ": table rejected" : ": rows dropped"));
-      }
-    }
+    note_impossible(b, "decode_attention", dec, gpu);
+    note_impossible(b, "prefill_attention", pre, gpu);
     // Both phases come from one profiler run: if either is impossible as a whole, so is the run.
     const bool run_rejected = dec.rejected() || pre.rejected();
     if (run_rejected && !(dec.rejected() && pre.rejected())) {
@@ -383,7 +341,7 @@ std::vector<NcclTable> import_network_profile(const ProfileImport& in, const Gpu
       continue;
     }
     const double bus = coll == "all_reduce" ? 2 * (n - 1) / n * size : size;
-    by[{coll, static_cast<int>(n)}].add({fmt(n), fmt(size)}, us, bus / us / link);
+    by[{coll, static_cast<int>(n)}].add({csv_number(n), csv_number(size)}, us, bus / us / link);
   }
   std::vector<NcclTable> out;
   for (const auto& [key, c] : by) {
@@ -409,7 +367,7 @@ std::vector<NcclTable> import_network_profile(const ProfileImport& in, const Gpu
     }
     if (c.rejected() || c.times.empty()) continue;
     nt.csv = "gpus,bytes,time_us_median,rows_merged\n";
-    for (const auto& [k, us] : c.times) nt.csv += k[0] + "," + k[1] + "," + fmt(median(us)) + "," + std::to_string(us.size()) + "\n";
+    for (const auto& [k, us] : c.times) nt.csv += k[0] + "," + k[1] + "," + csv_number(median(us)) + "," + std::to_string(us.size()) + "\n";
     out.push_back(std::move(nt));
   }
   return out;

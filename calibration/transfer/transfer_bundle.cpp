@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "calibration/fit/profile_table.h"
 #include "calibration/transfer/gpu_match.h"
 
 namespace kvsim {
@@ -20,12 +21,6 @@ std::string group_of(const BundleTable& t, const std::string& family, std::size_
   if (family == "launch") return t.str(r, "mode");
   if (family == "compression") return t.str(r, "op") + "/" + t.str(r, "format");
   return t.str(r, "op");
-}
-
-std::string fmt(double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
 }
 
 std::string pct(double v) {
@@ -155,7 +150,7 @@ std::optional<TransferredBundle> transfer_bundle(const TransferModel& m, const G
       }
       std::vector<std::string> row;
       for (const std::string& col : dst.header) {
-        if (col == "time_us_median") row.push_back(fmt(t.num(r, col) * ratio));
+        if (col == "time_us_median") row.push_back(csv_number(t.num(r, col) * ratio));
         else row.push_back(t.col(col) >= 0 ? t.str(r, col) : "0");
       }
       dst.rows.push_back(std::move(row));
