@@ -179,14 +179,15 @@ std::string catalog_gpu_from_device_name(const std::string& device_name) {
   return "";
 }
 
+std::string catalog_gpu_of(const Bundle& b) {
+  if (b.meta.contains("catalog_gpu") && b.meta["catalog_gpu"].is_string()) return b.meta["catalog_gpu"].get<std::string>();
+  return catalog_gpu_from_device_name(b.meta.value("gpu_name", std::string()));
+}
+
 CalibratedCosts fit_bundle(const Bundle& b, const std::string& catalog_gpu) {
   CalibratedCosts c;
   c.gpu_name = b.meta["gpu_name"].get<std::string>();
-  // An imported bundle names its catalog GPU (the profile's own files carry no device name).
-  const std::string named = b.meta.contains("catalog_gpu") && b.meta["catalog_gpu"].is_string()
-                                ? b.meta["catalog_gpu"].get<std::string>()
-                                : catalog_gpu_from_device_name(c.gpu_name);
-  c.catalog_gpu = catalog_gpu.empty() ? named : catalog_gpu;
+  c.catalog_gpu = catalog_gpu.empty() ? catalog_gpu_of(b) : catalog_gpu;
   c.model_shape = b.meta["model_shape"]["name"].get<std::string>();
   // No directory in the provenance line: it is printed on stdout, which must not depend on
   // where kvsim is installed (golden outputs, CI clones). The directory is kept apart.

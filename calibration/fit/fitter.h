@@ -20,4 +20,8 @@ nlohmann::json fit_report_json(const CalibratedCosts& c);
 // Infers the kvsim catalog name from a CUDA device name ("NVIDIA H200" -> "h200").
 std::string catalog_gpu_from_device_name(const std::string& device_name);
 
+// The catalog GPU a bundle was measured on: meta.json "catalog_gpu" where an importer named it
+// (imported profiles carry no device name), else inferred from "gpu_name"; "" if neither.
+std::string catalog_gpu_of(const Bundle& b);
+
 }  // namespace kvsim

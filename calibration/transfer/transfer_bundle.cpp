@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "calibration/fit/profile_table.h"
 #include "calibration/transfer/gpu_match.h"
@@ -68,13 +69,19 @@ std::optional<TransferredBundle> transfer_bundle(const TransferModel& m, const G
   Bundle& b = out.bundle;
   const MeasuredSet* shape_from = nullptr;
   std::set<std::string> gpus;
-  std::map<std::string, std::string> loo_cache;
-  std::map<std::string, std::map<std::string, std::string>> loo_by_gpu;  // source GPU -> class -> worst
+  // Leave-one-out error by (source GPU, implementation, class); nullopt: not checkable.
+  std::map<std::tuple<std::string, std::string, OpClass>, std::optional<double>> loo_cache;
+  // Source GPU -> class -> the worst error of its kernels (nullopt, not checkable, counts as worst).
+  std::map<std::string, std::map<std::string, std::optional<double>>> loo_by_gpu;
+  const auto text = [](const std::optional<double>& e) { return e ? pct(*e) : std::string("not checkable"); };
   std::set<std::string> measured_here;
   // The source of each group: the target's own measurement first (a kvsim-calibrate bundle
   // before imported ones, as the sets are sorted by directory and public/ sorts after the GPU
   // folders), else the nearest GPU; rank 0 is the target itself.
   std::map<std::pair<std::string, std::string>, std::pair<const MeasuredSet*, int>> chosen;
+  std::vector<GpuSpec> all;
+  for (const std::string& g : m.measured_gpus()) all.push_back(m.catalog().gpu(g));
+  const auto order = rank_sources(target, all);
   for (const auto& [fg, sets] : have) {
     const MeasuredSet* src = nullptr;
     int rank = 0;
@@ -84,10 +91,7 @@ std::optional<TransferredBundle> transfer_bundle(const TransferModel& m, const G
     if (!src) {
       std::vector<GpuSpec> candidates;
       for (const MeasuredSet* s : sets) candidates.push_back(m.catalog().gpu(s->gpu));
-      std::vector<GpuSpec> all;
-      for (const std::string& g : m.measured_gpus()) all.push_back(m.catalog().gpu(g));
       const auto ranked = rank_sources(target, candidates);
-      const auto order = rank_sources(target, all);
       for (const MeasuredSet* s : sets) {
         if (!src && s->gpu == ranked.front().name) src = s;
       }
@@ -166,16 +170,15 @@ std::optional<TransferredBundle> transfer_bundle(const TransferModel& m, const G
       if (family == "copy") line += "; scaled by host link bandwidth";
       if (family == "launch") line += "; host-side, kept as measured";
       if (transferred_any) {
-        const std::string key = src->gpu + "\n" + impl + "\n" + std::to_string(static_cast<int>(cls));
-        if (!loo_cache.count(key)) {
-          const auto e = loo_error(m, src->gpu, impl, cls);
-          loo_cache[key] = e ? pct(*e) : "not checkable";
-        }
-        line += "; " + impl + "; leave-one-out error of " + src->gpu + ": " + loo_cache[key];
+        const auto key = std::make_tuple(src->gpu, impl, cls);
+        if (!loo_cache.count(key)) loo_cache[key] = loo_error(m, src->gpu, impl, cls);
+        const std::optional<double>& e = loo_cache[key];
+        line += "; " + impl + "; leave-one-out error of " + src->gpu + ": " + text(e);
         // Per class, the worst of its kernels (a class's kernels may come from several curves).
-        std::string& worst = loo_by_gpu[src->gpu][op_class_name(cls)];
-        const auto value = [](const std::string& e) { return e[0] == 'n' ? 1e9 : std::stod(e); };
-        if (worst.empty() || value(loo_cache[key]) > value(worst)) worst = loo_cache[key];
+        auto& classes = loo_by_gpu[src->gpu];
+        const std::string name = op_class_name(cls);
+        if (!classes.count(name)) classes[name] = e;
+        else if (classes[name] && (!e || *e > *classes[name])) classes[name] = e;
       }
       line += ")";
     }
@@ -188,7 +191,7 @@ std::optional<TransferredBundle> transfer_bundle(const TransferModel& m, const G
     const auto it = loo_by_gpu.find(g);
     if (it != loo_by_gpu.end()) {
       std::string list;
-      for (const auto& [cls, e] : it->second) list += (list.empty() ? "" : ", ") + cls + " LOO " + e;
+      for (const auto& [cls, e] : it->second) list += (list.empty() ? "" : ", ") + cls + " LOO " + text(e);
       out.summary += " (" + list + ")";
     }
   }

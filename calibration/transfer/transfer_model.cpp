@@ -100,9 +100,9 @@ std::vector<MeasuredSet> load_measured_sets(const std::vector<std::string>& root
           b.meta.value("dry_run", false)) {
         continue;
       }
-      const CalibratedCosts named = fit_bundle(b);  // resolves the catalog GPU as the loader does
-      if (named.catalog_gpu.empty() || !catalog.has_gpu(named.catalog_gpu)) continue;
-      out.push_back(measured_set(std::move(b), named.catalog_gpu));
+      const std::string gpu = catalog_gpu_of(b);  // as fit_bundle resolves it
+      if (gpu.empty() || !catalog.has_gpu(gpu)) continue;
+      out.push_back(measured_set(std::move(b), gpu));
     }
   }
   std::sort(out.begin(), out.end(),
@@ -119,6 +119,9 @@ TransferModel::TransferModel(const Catalog& catalog, std::vector<MeasuredSet> se
       times_[{set.gpu, s.impl}].emplace(s.key, s.time_us);
     }
   }
+  std::set<std::string> gpus;
+  for (const MeasuredSet& set : sets_) gpus.insert(set.gpu);
+  measured_gpus_.assign(gpus.begin(), gpus.end());
   for (const auto& [key, samples] : by_class) {
     params_[key] = fit_efficiency(samples, peaks_of(catalog_.gpu(std::get<0>(key)), static_cast<OpClass>(std::get<2>(key))));
   }
@@ -129,11 +132,6 @@ const EfficiencyParams* TransferModel::params(const std::string& gpu, const std:
   return it == params_.end() ? nullptr : &it->second;
 }
 
-std::vector<std::string> TransferModel::measured_gpus() const {
-  std::set<std::string> g;
-  for (const MeasuredSet& s : sets_) g.insert(s.gpu);
-  return {g.begin(), g.end()};
-}
 
 std::vector<std::string> TransferModel::ranked_sources(const GpuSpec& target, const std::string& impl, OpClass cls,
                                                       const std::string& exclude) const {

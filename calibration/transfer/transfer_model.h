@@ -65,12 +65,13 @@ class TransferModel {
   const std::vector<MeasuredSet>& sets() const { return sets_; }
   const std::map<std::tuple<std::string, std::string, int>, EfficiencyParams>& all_params() const { return params_; }
   const Catalog& catalog() const { return catalog_; }
-  std::vector<std::string> measured_gpus() const;
+  const std::vector<std::string>& measured_gpus() const { return measured_gpus_; }  // sorted
 
  private:
   using ClassKey = std::tuple<std::string, std::string, int>;  // gpu, impl, class
   const Catalog& catalog_;
   std::vector<MeasuredSet> sets_;
+  std::vector<std::string> measured_gpus_;
   std::map<ClassKey, EfficiencyParams> params_;
   std::map<std::pair<std::string, std::string>, std::map<std::string, double>> times_;  // (gpu, impl) -> key -> us
 };
