@@ -9,7 +9,10 @@
 //
 //   step = serial + max(issue, device)          issue = L * (k * dispatch + python) + k0 * dispatch
 //
-// with L decoder layers, k kernels per layer, k0 kernels outside the layers. The constants of each
+// with L decoder layers, k kernels per layer, k0 kernels outside the layers. Graph mode covers only
+// the steps the engine captured (GraphCoverage: vLLM V0 and SGLang capture decode-only batches up to
+// a batch size, vLLM V1 any batch up to a token count); every other step is issued eagerly, with the
+// same terms as eager mode. The constants of each
 // preset are measured (calibration/e2e/host_overhead_probe.py; docs/engines.md says how to
 // re-measure them on your own host) or labelled assumed; `sources` names each one's origin.
 #include <algorithm>
@@ -17,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "models/cost/batch_shape.h"
 #include "sim/core/time.h"
 
 namespace kvsim {
@@ -38,6 +42,13 @@ struct HostCost {
   Duration issue_ns = 0;   // host work that overlaps device execution
 };
 
+// Which steps a CUDA-graph engine replays from a captured graph.
+//   kAll:        every step (an engine whose graphs cover everything, or a measured whole-step cost)
+//   kDecodeOnly: decode-only steps of at most graph_max rows (0: any) and, where graph_max_context
+//                is set, no context longer than it (vLLM V0's max_seq_len_to_capture)
+//   kTokens:     any step of at most graph_max tokens (vLLM V1's piecewise graphs)
+enum class GraphCoverage : std::uint8_t { kAll, kDecodeOnly, kTokens };
+
 struct HostModel {
   std::string preset;  // preset name, or "custom" once a scenario overrides a term
   bool eager = false;  // the host launches each kernel (no CUDA graph)
@@ -52,21 +63,47 @@ struct HostModel {
   int kernels_fixed = 0;
   // Issue part (graph mode): one replay of the captured step.
   Duration graph_replay_ns = 0;
+  GraphCoverage graph_coverage = GraphCoverage::kAll;
+  std::int64_t graph_max = 0;
+  std::int32_t graph_max_context = 0;
   std::vector<SourcedValue> sources;
+
+  // True when this step replays a captured graph (graph mode and inside the coverage).
+  bool replays_graph(const BatchShape& shape) const {
+    if (eager) return false;
+    switch (graph_coverage) {
+      case GraphCoverage::kAll: return true;
+      case GraphCoverage::kDecodeOnly: {
+        if (!shape.prefills.empty()) return false;
+        if (graph_max > 0 && shape.decode_count() > graph_max) return false;
+        if (graph_max_context > 0) {
+          for (const auto& g : shape.decode) {
+            if (g.context_max > graph_max_context) return false;
+          }
+        }
+        return true;
+      }
+      case GraphCoverage::kTokens: return graph_max <= 0 || shape.tokens() <= graph_max;
+    }
+    return true;
+  }
 
   Duration serial_for_step(std::int64_t requests, std::int64_t tokens) const {
     return per_step_ns + per_request_ns * requests + per_token_ns * tokens;
   }
-  Duration issue_for_step(int layers) const {
-    if (!eager) return graph_replay_ns;
+  // The eager issue of one step: every kernel dispatched by the host.
+  Duration eager_issue(int layers) const {
     return static_cast<Duration>(layers) * (kernels_per_layer * dispatch_ns + per_layer_ns) + kernels_fixed * dispatch_ns;
   }
-  HostCost for_step(std::int64_t requests, std::int64_t tokens, int layers) const {
-    return {serial_for_step(requests, tokens), issue_for_step(layers)};
+  // Issue of a step the engine replays (graph mode) or, in eager mode, dispatches.
+  Duration issue_for_step(int layers) const { return eager ? eager_issue(layers) : graph_replay_ns; }
+  HostCost for_step(const BatchShape& shape, int layers) const {
+    return {serial_for_step(shape.requests(), shape.tokens()),
+            replays_graph(shape) ? graph_replay_ns : eager_issue(layers)};
   }
   // Host time a step pays beyond its device time: serial + max(0, issue - device).
-  Duration exposed_ns(std::int64_t requests, std::int64_t tokens, int layers, Duration device_ns) const {
-    const HostCost h = for_step(requests, tokens, layers);
+  Duration exposed_ns(const BatchShape& shape, int layers, Duration device_ns) const {
+    const HostCost h = for_step(shape, layers);
     return h.serial_ns + std::max<Duration>(0, h.issue_ns - device_ns);
   }
   // True when any constant is assumed (reports flag it).

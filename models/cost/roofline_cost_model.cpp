@@ -157,7 +157,7 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
   for (std::size_t i = 0; i < kNumOps; ++i) gpu += sc.ops[i].ns;
   sc.gpu_ns = gpu;
   // Eager issue overlaps the device; only what the device does not cover is exposed.
-  sc.cpu_ns = shape.empty() ? 0 : host_.exposed_ns(shape.requests(), tokens, model_.num_layers, gpu);
+  sc.cpu_ns = shape.empty() ? 0 : host_.exposed_ns(shape, model_.num_layers, gpu);
   sc[Op::kCpuOverhead].ns = sc.cpu_ns;
   sc.total_ns = std::max<Duration>(sc.gpu_ns + sc.cpu_ns, shape.empty() ? 0 : 1);
   return sc;

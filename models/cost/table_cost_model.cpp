@@ -288,7 +288,7 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
   sc.gpu_ns = gpu;
   // The roofline's host cost was exposed against its own device time; redo it against this one.
   if (!shape.empty()) {
-    sc.cpu_ns = host_.exposed_ns(shape.requests(), shape.tokens(), model_.num_layers, gpu);
+    sc.cpu_ns = host_.exposed_ns(shape, model_.num_layers, gpu);
     // An engine score step with host work of its own (the fork's H2O layer: a CPU tensor, its
     // copy, two .item() syncs) is serial, per prefill sequence and layer.
     for (const auto& c : shape.prefills) {

@@ -14,6 +14,56 @@ std::string describe_engine_preset(const std::string& name) {
   return p.engine + "; " + p.issue;
 }
 
+namespace {
+
+// Which steps the engine replays from captured CUDA graphs; the rest run eagerly
+// (HostModel::replays_graph). Depends on the batch caps, so it is set after them.
+void apply_graph_capture(EngineConfig& e, const GpuSpec& gpu) {
+  HostModel& h = e.host;
+  auto note = [&](const std::string& value, Provenance kind, const std::string& source) {
+    auto& src = h.sources;
+    src.erase(std::remove_if(src.begin(), src.end(), [](const SourcedValue& v) { return v.name == "graph_capture"; }),
+              src.end());
+    src.push_back({"graph_capture", value, kind, source});
+  };
+  if (h.eager || h.preset == "hf-cb" || h.preset == "none") return;
+  if (e.preset == "vllm-v0") {
+    // _BATCH_SIZES_TO_CAPTURE = [1, 2, 4] + 8i up to 256; a decode batch replays a graph only
+    // when batch <= 256 and max_seq_len <= max_seq_len_to_capture (8192); prefills run eagerly.
+    h.graph_coverage = GraphCoverage::kDecodeOnly;
+    h.graph_max = 256;
+    h.graph_max_context = 8192;
+    note("decode-only, <= 256 rows, contexts <= 8192", Provenance::kCited,
+         "vllm/worker/model_runner.py _BATCH_SIZES_TO_CAPTURE, execute_model; vllm/engine/arg_utils.py "
+         "max_seq_len_to_capture 8192 (v0.6)");
+  } else if (e.preset == "vllm-v1") {
+    // Piecewise graphs for any batch of up to min(2 x max_num_seqs, 512) tokens (capped by the
+    // token budget); num_scheduled_tokens above the largest size runs without a graph.
+    h.graph_coverage = GraphCoverage::kTokens;
+    h.graph_max = std::min({2 * std::int64_t{e.max_num_seqs}, std::int64_t{512}, std::int64_t{e.max_num_batched_tokens}});
+    h.graph_max_context = 0;
+    note("steps of <= " + std::to_string(h.graph_max) + " tokens", Provenance::kCited,
+         "vllm/config/vllm.py _set_cudagraph_sizes; vllm/v1/worker/gpu_model_runner.py execute_model");
+  } else if (e.preset == "sglang") {
+    // cuda_graph_max_bs: 160 on GPUs with >= 25,000 MB, else 8 (TP < 4); extend batches never
+    // replay a graph (CudaGraphRunner.can_run: decode or idle only).
+    const bool big = static_cast<double>(gpu.memory_bytes) >= 25'000.0 * 1024 * 1024;
+    h.graph_coverage = GraphCoverage::kDecodeOnly;
+    h.graph_max = big ? 160 : 8;
+    h.graph_max_context = 0;
+    note("decode-only, <= " + std::to_string(h.graph_max) + " rows", Provenance::kCited,
+         "sglang server_args.py cuda_graph_max_bs (0.4.x); model_executor/cuda_graph_runner.py can_run");
+  } else if (e.preset == "lmdeploy-pytorch") {
+    h.graph_coverage = GraphCoverage::kDecodeOnly;
+    h.graph_max = e.max_num_seqs;
+    h.graph_max_context = 0;
+    note("decode-only, <= max_batches rows", Provenance::kAssumed,
+         "LMDeploy captures decode graphs (eager_mode false); its capture sizes were not read");
+  }
+}
+
+}  // namespace
+
 EngineConfig engine_preset(const std::string& name, const GpuSpec& gpu) {
   EngineConfig e;
   e.preset = name;
@@ -76,6 +126,7 @@ EngineConfig engine_preset(const std::string& name, const GpuSpec& gpu) {
     e.chunked_prefill = true;
     e.gpu_memory_utilization = 0.9;  // max_memory_percent
   }
+  apply_graph_capture(e, gpu);
   return e;
 }
 
@@ -194,10 +245,15 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
     term("graph_replay_us", e.host.graph_replay_ns, 1e3);
     count("kernels_per_layer", e.host.kernels_per_layer);
     count("kernels_fixed", e.host.kernels_fixed);
+    apply_graph_capture(e, gpu);
+    int graph_max = static_cast<int>(e.host.graph_max);
+    count("graph_max", graph_max);
+    e.host.graph_max = graph_max;
     o.finish();
   } else if (ov) {
     r.error("overhead", "expected a preset name or a mapping");
   }
+  if (!(ov && ov.IsMap())) apply_graph_capture(e, gpu);
   r.finish();
   return e;
 }

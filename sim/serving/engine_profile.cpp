@@ -71,8 +71,9 @@ EngineProfile vllm_v1() {
              cited("chunked_prefill", "always", "vllm/v1/core/sched/scheduler.py:schedule"),
              assumed("graph_reserve_gib", "0.5", "kvsim estimate of captured-graph memory; not measured")};
   p.approximations = {"prefix caching (on by default in V1) is not modelled",
-                      "gpu_memory_utilization is 0.92 on vLLM main (vllm/config/cache.py); 0.9 is the 0.8-0.10 default",
-                      "batches above the largest capture size are priced with graphs too"};
+                      "gpu_memory_utilization is 0.92 on vLLM main (vllm/config/cache.py, after vLLM PR #38284); "
+                      "0.9 is the 0.8-0.10 default kept here",
+                      "graph replays are not padded to the next capture size"};
   return p;
 }
 
@@ -103,7 +104,6 @@ EngineProfile sglang() {
       "with a conservative new_token_ratio reservation and retracts the request with the fewest outputs; "
       "kvsim models none of these three yet",
       "RadixAttention prefix reuse is not modelled",
-      "decode batches above cuda_graph_max_bs run eagerly in SGLang; kvsim prices every batch with graphs",
       "max_num_seqs uses the 4096 cap; small pools (tokens / 2 < 4096) would admit fewer"};
   return p;
 }

@@ -1,5 +1,6 @@
 // Calibration without a GPU: bundle parsing (malformed bundles name file and field),
 // fitting synthetic data with known coefficients, cost-model selection and transfer.
+#include "../support/scratch.h"
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,7 +25,7 @@ double prefill_truth(double n, double p) { return 10.0 + 0.01 * n + 2e-6 * (n * 
 
 std::string make_bundle(const std::string& name, const std::string& gpu = "NVIDIA H200",
                         const std::string& model = "llama-3-8b") {
-  const fs::path dir = fs::path(::testing::TempDir()) / name;
+  const fs::path dir = fs::path(::kvsim::testing::scratch()) / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream(dir / "meta.json") << R"({"schema_version": 1, "gpu_name": ")" << gpu
@@ -166,7 +167,7 @@ TEST(CostModelSelection, ExplicitAutoTransferAndShapeMismatch) {
   ASSERT_TRUE(s.calibration.has_value());
   EXPECT_NE(make_cost_model(s)->describe().find("calibrated"), std::string::npos);
   // Installed bundle found by auto-selection (<root>/<gpu>/<model>).
-  const fs::path root = fs::path(::testing::TempDir()) / "installed";
+  const fs::path root = fs::path(::kvsim::testing::scratch()) / "installed";
   fs::remove_all(root);
   fs::create_directories(root / "h200");
   fs::copy(dir, root / "h200" / "llama-3-8b", fs::copy_options::recursive);
@@ -328,7 +329,7 @@ struct FrameworkTables {
   std::string gemm, sdpa;
 };
 FrameworkTables write_framework_tables(const std::string& name) {
-  const fs::path dir = fs::path(::testing::TempDir()) / name;
+  const fs::path dir = fs::path(::kvsim::testing::scratch()) / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream g(dir / "gemm_fw.csv");
@@ -356,7 +357,7 @@ TEST(BundleOverlay, AddsFrameworkVariantsWithProvenanceAndLeavesTheBaseAlone) {
   std::ofstream(fs::path(base) / "run.log") << "measured\n";
   const std::string base_gemm = slurp(fs::path(base) / "gemm.csv");
   const FrameworkTables fw = write_framework_tables("overlay_fw");
-  const std::string out = (fs::path(::testing::TempDir()) / "overlay_out").string();
+  const std::string out = (fs::path(::kvsim::testing::scratch()) / "overlay_out").string();
   fs::remove_all(out);
 
   const Bundle b = with_overlay(load_bundle(base), {{"gemm", fw.gemm}, {"prefill_attention", fw.sdpa}});
@@ -407,7 +408,7 @@ TEST(BundleOverlay, AddsFrameworkVariantsWithProvenanceAndLeavesTheBaseAlone) {
         << "left behind: " << n;
   }
   // A new output named with a trailing separator, and a read-only base (an installed bundle).
-  const std::string out2 = (fs::path(::testing::TempDir()) / "overlay_out2").string();
+  const std::string out2 = (fs::path(::kvsim::testing::scratch()) / "overlay_out2").string();
   fs::remove_all(out2);
   fs::permissions(base, fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
                   fs::perm_options::remove);
@@ -422,7 +423,7 @@ TEST(BundleOverlay, AddsFrameworkVariantsWithProvenanceAndLeavesTheBaseAlone) {
 
 TEST(BundleOverlay, BadSourcesNameTheFileLineAndField) {
   const std::string base = make_bundle("overlay_bad_base");
-  const fs::path dir = fs::path(::testing::TempDir()) / "overlay_bad";
+  const fs::path dir = fs::path(::kvsim::testing::scratch()) / "overlay_bad";
   fs::remove_all(dir);
   fs::create_directories(dir);
   auto file = [&](const std::string& name, const std::string& text) {
@@ -497,7 +498,7 @@ TEST(BundleOverlay, BadSourcesNameTheFileLineAndField) {
 
   // Where the overlay may not go; nothing is written for any of them, and the base stays whole.
   const Bundle ok = with_overlay(b, {{"gemm", file("ok.csv", full_gemm("t"))}});
-  const fs::path holder = fs::path(::testing::TempDir()) / "overlay_holder";
+  const fs::path holder = fs::path(::kvsim::testing::scratch()) / "overlay_holder";
   fs::remove_all(holder);
   fs::create_directories(holder / "not_a_bundle");
   const std::string nested_base = (holder / "base").string();

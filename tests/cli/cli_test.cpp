@@ -1,5 +1,6 @@
 // The CLI as a user sees it: golden output of the default run, output files, and the
 // catalogue of bad inputs (each with its message and exit code).
+#include "../support/scratch.h"
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -25,7 +26,7 @@ Result kvsim(const std::string& args) {
   // shared name let one test read another's stderr (a flaky Cli.BadInputs... under -j2).
   static int calls = 0;
   const std::string err_path =
-      ::testing::TempDir() + "kvsim_stderr_" + std::to_string(getpid()) + "_" + std::to_string(++calls) + ".txt";
+      ::kvsim::testing::scratch() + "kvsim_stderr_" + std::to_string(getpid()) + "_" + std::to_string(++calls) + ".txt";
   const std::string cmd = std::string(KVSIM_BINARY) + " " + args + " 2>" + err_path;
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -67,7 +68,7 @@ TEST(Golden, ExampleFileIsTheBuiltinDefault) {
 }
 
 TEST(Cli, OutDirHasEveryFileAndJsonMatchesText) {
-  const std::string dir = ::testing::TempDir() + "kvsim_out";
+  const std::string dir = ::kvsim::testing::scratch() + "kvsim_out";
   std::filesystem::remove_all(dir);
   const Result r = kvsim("run --set workload.num_requests=200 --format json --out " + dir);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -90,7 +91,7 @@ TEST(Cli, OutDirHasEveryFileAndJsonMatchesText) {
 }
 
 TEST(Cli, FailedRunLeavesEarlierOutputsIntact) {
-  const std::string dir = ::testing::TempDir() + "kvsim_keep";
+  const std::string dir = ::kvsim::testing::scratch() + "kvsim_keep";
   std::filesystem::remove_all(dir);
   ASSERT_EQ(kvsim("run --set workload.num_requests=50 --out " + dir).code, 0);
   const std::string before = read(dir + "/report.json");
@@ -105,7 +106,7 @@ TEST(Cli, FailedRunLeavesEarlierOutputsIntact) {
 }
 
 TEST(Cli, CalibrateOverlayWritesABundleThatStepUses) {
-  const std::string out = ::testing::TempDir() + "cli_overlay";
+  const std::string out = ::kvsim::testing::scratch() + "cli_overlay";
   std::filesystem::remove_all(out);
   const std::string gemm = src("calibration/e2e/results/h200/torch_gemm/gemm_torch_llama-3-8b.csv");
   const std::string sdpa = src("calibration/e2e/results/h200/torch_sdpa/prefill_attention_torch_sdpa_llama-3-8b.csv");
@@ -157,16 +158,16 @@ struct BadInput {
 };
 
 TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
-  const std::string bad_trace = ::testing::TempDir() + "bad_trace.csv";
+  const std::string bad_trace = ::kvsim::testing::scratch() + "bad_trace.csv";
   std::ofstream(bad_trace) << "arrival_s,prompt_tokens,output_tokens\n0,10,10\n0.5,ten,10\n";
-  const std::string long_trace = ::testing::TempDir() + "long_trace.csv";
+  const std::string long_trace = ::kvsim::testing::scratch() + "long_trace.csv";
   std::ofstream(long_trace) << "arrival_s,prompt_tokens,output_tokens\n0,10,10\n0.5,9000,10\n";
   auto trace_scenario = [](const std::string& name, const std::string& trace) {
-    const std::string path = ::testing::TempDir() + name;
+    const std::string path = ::kvsim::testing::scratch() + name;
     std::ofstream(path) << "workload: {trace: " << trace << "}\n";
     return path;
   };
-  const std::string bad_yaml = ::testing::TempDir() + "bad.yaml";
+  const std::string bad_yaml = ::kvsim::testing::scratch() + "bad.yaml";
   std::ofstream(bad_yaml) << "engine: {preset: vllm-v1\n";
   const BadInput cases[] = {
       {"unknown key", "run --set engine.max_num_seq=4", 2,
@@ -206,7 +207,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"overlay flag on fit", "calibrate fit " + src("calibration/data/h200/llama-3-8b") + " --gemm x.csv", 2,
        "kvsim calibrate: error: --gemm, --prefill-attention and --force belong to 'kvsim calibrate overlay'"},
       {"overlay of measured rows",
-       "calibrate overlay " + src("calibration/data/h200/llama-3-8b") + " --out " + ::testing::TempDir() + "overlay_dup --gemm " +
+       "calibrate overlay " + src("calibration/data/h200/llama-3-8b") + " --out " + ::kvsim::testing::scratch() + "overlay_dup --gemm " +
            src("calibration/data/h200/llama-3-8b/gemm.csv"),
        2,
        "kvsim calibrate: error: " + src("calibration/data/h200/llama-3-8b/gemm.csv") +
@@ -285,7 +286,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
     EXPECT_EQ(r.code, c.code) << c.name << "\n" << r.err;
     // The whole message, exactly ({TMP} stands for the test's temporary directory).
     std::string want = c.message;
-    for (std::size_t at; (at = want.find("{TMP}")) != std::string::npos;) want.replace(at, 5, ::testing::TempDir());
+    for (std::size_t at; (at = want.find("{TMP}")) != std::string::npos;) want.replace(at, 5, ::kvsim::testing::scratch());
     std::string got = r.err;
     while (!got.empty() && got.back() == '\n') got.pop_back();
     EXPECT_EQ(got, want) << c.name;

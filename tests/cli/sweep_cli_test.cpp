@@ -1,4 +1,5 @@
 // kvsim sweep through the CLI: thread counts, shards and MPI give the same rows.
+#include "../support/scratch.h"
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -32,7 +33,7 @@ struct Files {
 };
 
 Files files() {
-  const fs::path d = fs::path(::testing::TempDir());
+  const fs::path d = fs::path(::kvsim::testing::scratch());
   std::ofstream(d / "cli_base.yaml") << "seed: 3\nworkload: {num_requests: 200, arrival: {kind: poisson, rate_per_s: 20}}\n";
   std::ofstream(d / "cli_grid.yaml") << "axes: {compression: [fp16, int4, snapkv], workload.arrival.rate_per_s: [10, 30]}\n";
   return {(d / "cli_base.yaml").string(), (d / "cli_grid.yaml").string()};
@@ -42,7 +43,7 @@ std::string kvsim() { return KVSIM_BINARY; }
 
 TEST(SweepCli, SameRowsForAnyThreadCountAndForShards) {
   const Files f = files();
-  const fs::path d = fs::path(::testing::TempDir());
+  const fs::path d = fs::path(::kvsim::testing::scratch());
   for (const char* o : {"sw_j1", "sw_j2", "sw_s0", "sw_s1"}) fs::remove_all(d / o);
   const std::string common = kvsim() + " sweep --no-progress -c " + f.base + " --sweep " + f.grid;
   ASSERT_EQ(sh(common + " -j 1 --out " + (d / "sw_j1").string() + " > /dev/null"), 0);
@@ -63,7 +64,7 @@ TEST(SweepCli, SameRowsForAnyThreadCountAndForShards) {
 TEST(SweepCli, MpiSplitsPointsAndRankZeroGathersOneResult) {
   if (sh("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed (setup.sh installs OpenMPI)";
   const Files f = files();
-  const fs::path d = fs::path(::testing::TempDir());
+  const fs::path d = fs::path(::kvsim::testing::scratch());
   fs::remove_all(d / "sw_mpi");
   fs::remove_all(d / "sw_ref");
   const std::string common = kvsim() + " sweep --no-progress -j 1 -c " + f.base + " --sweep " + f.grid;

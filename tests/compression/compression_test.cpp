@@ -1,5 +1,6 @@
 // KV-cache compression: byte formulas, capacity, retention caps, length effect statistics,
 // and the direction of change on a memory-bound workload.
+#include "../support/scratch.h"
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -152,7 +153,7 @@ TEST(LengthEffect, BuiltinMixturesReproduceTheStudysStatistics) {
 }
 
 TEST(LengthEffect, UserPairsAndSwitchingOff) {
-  const std::string pairs = ::testing::TempDir() + "pairs.csv";
+  const std::string pairs = ::kvsim::testing::scratch() + "pairs.csv";
   std::ofstream(pairs) << "baseline_tokens,compressed_tokens\n100,200\n100,200\n";
   const auto o = testing::run("compression: {method: kivi-4, length_effect: {pairs_file: " + pairs + "}}\n"
                               "workload: {num_requests: 50, arrival: {kind: all-at-once},"
@@ -192,7 +193,7 @@ TEST(PerRequestCompression, RoutingByPromptLengthAndTraceColumn) {
   EXPECT_EQ(o.report["summary"]["requests"]["finished"], 200);
   EXPECT_GT(o.report["summary"]["op_time"]["kv_compaction"]["total_s"].get<double>(), 0.0);
 
-  const std::string trace = ::testing::TempDir() + "methods.csv";
+  const std::string trace = ::kvsim::testing::scratch() + "methods.csv";
   std::ofstream(trace) << "arrival_s,prompt_tokens,output_tokens,compression\n0,3000,10,h2o\n0,3000,10,\n0.1,500,10,kivi-2\n";
   const Scenario t = testing::scenario("workload: {trace: " + trace + "}\nrun: {deep_check_every: 1}");
   ASSERT_EQ(t.methods.size(), 3u);  // fp16 default, h2o, kivi-2

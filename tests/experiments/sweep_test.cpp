@@ -1,5 +1,6 @@
 // Sweeps and planning: grid expansion, resume after a crash, sharding, bisection on a cost
 // model with a known answer, saturation verdicts.
+#include "../support/scratch.h"
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -24,7 +25,7 @@ std::string slurp(const fs::path& p) {
 }
 
 std::string write(const std::string& name, const std::string& text) {
-  const fs::path p = fs::path(::testing::TempDir()) / name;
+  const fs::path p = fs::path(::kvsim::testing::scratch()) / name;
   std::ofstream(p) << text;
   return p.string();
 }
@@ -105,8 +106,8 @@ TEST(SweepResults, ResumeAfterACrashRunsOnlyMissingPointsWithNoDuplicateOrTornRo
   const std::string base = write("sweep_base.yaml",
                                  "seed: 7\nworkload: {num_requests: 100, arrival: {kind: poisson, rate_per_s: 20}}\n");
   const SweepSpec spec = parse_sweep_spec("axes: {compression: [fp16, kivi-4, h2o]}\nrepetitions: 3", "grid.yaml");
-  const fs::path full = fs::path(::testing::TempDir()) / "sweep_full";
-  const fs::path crash = fs::path(::testing::TempDir()) / "sweep_crash";
+  const fs::path full = fs::path(::kvsim::testing::scratch()) / "sweep_full";
+  const fs::path crash = fs::path(::kvsim::testing::scratch()) / "sweep_crash";
   fs::remove_all(full);
   fs::remove_all(crash);
   fs::create_directories(full);

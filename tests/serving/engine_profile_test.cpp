@@ -111,8 +111,17 @@ TEST(EngineProfile, SmallGpusGetVllmV1sSmallBudgets) {
   }
 }
 
+// Two requests, seven tokens: a 6-token prefill chunk and one decode.
+BatchShape two_requests_seven_tokens() {
+  BatchShape b;
+  b.prefills = {{6, 0, true, 0}};
+  b.decode = {BatchShape::uniform_decode(1, 100)};
+  return b;
+}
+
 // step = serial + max(issue, device): the closed form, for eager and graph modes.
 TEST(HostModel, EagerIssueOverlapsTheDevice) {
+  const BatchShape b = two_requests_seven_tokens();
   HostModel h;
   h.eager = true;
   h.per_step_ns = 1'000'000;
@@ -126,13 +135,64 @@ TEST(HostModel, EagerIssueOverlapsTheDevice) {
   struct Case {
     Duration device_ns, exposed_ns;
   } cases[] = {{0, 1'020'000 + 310'000}, {100'000, 1'020'000 + 210'000}, {310'000, 1'020'000}, {5'000'000, 1'020'000}};
-  for (const auto& c : cases) EXPECT_EQ(h.exposed_ns(2, 7, 4, c.device_ns), c.exposed_ns) << c.device_ns;
+  for (const auto& c : cases) EXPECT_EQ(h.exposed_ns(b, 4, c.device_ns), c.exposed_ns) << c.device_ns;
   // Graph mode: one replay, hidden behind any device time longer than it.
   h.eager = false;
   h.graph_replay_ns = 5'000;
   EXPECT_EQ(h.issue_for_step(32), 5'000);
-  EXPECT_EQ(h.exposed_ns(2, 7, 32, 1'000'000), 1'020'000);
-  EXPECT_EQ(h.exposed_ns(2, 7, 32, 1'000), 1'024'000);
+  EXPECT_EQ(h.exposed_ns(b, 32, 1'000'000), 1'020'000);
+  EXPECT_EQ(h.exposed_ns(b, 32, 1'000), 1'024'000);
+}
+
+// Graph mode replays only the steps the engine captured; the rest are issued eagerly
+// (vLLM V0 model_runner.py _BATCH_SIZES_TO_CAPTURE and max_seq_len_to_capture; SGLang
+// cuda_graph_runner.py can_run; vLLM V1 gpu_model_runner.py execute_model).
+TEST(HostModel, GraphsCoverOnlyTheCapturedSteps) {
+  auto decode = [](std::int32_t rows, std::int32_t ctx) {
+    BatchShape b;
+    b.decode = {BatchShape::uniform_decode(rows, ctx)};
+    return b;
+  };
+  auto mixed = [](std::int32_t prefill, std::int32_t rows) {
+    BatchShape b;
+    b.prefills = {{prefill, 0, true, 0}};
+    b.decode = {BatchShape::uniform_decode(rows, 100)};
+    return b;
+  };
+  struct Case {
+    const char* what;
+    GraphCoverage cov;
+    std::int64_t max;
+    std::int32_t max_ctx;
+    BatchShape shape;
+    bool replays;
+  } cases[] = {
+      {"all: a prefill", GraphCoverage::kAll, 0, 0, mixed(4096, 8), true},
+      {"V0: decode 256 rows", GraphCoverage::kDecodeOnly, 256, 8192, decode(256, 8192), true},
+      {"V0: decode 257 rows", GraphCoverage::kDecodeOnly, 256, 8192, decode(257, 100), false},
+      {"V0: context past capture", GraphCoverage::kDecodeOnly, 256, 8192, decode(4, 8193), false},
+      {"V0: any prefill", GraphCoverage::kDecodeOnly, 256, 8192, mixed(1, 0), false},
+      {"SGLang: decode 160", GraphCoverage::kDecodeOnly, 160, 0, decode(160, 100000), true},
+      {"SGLang: decode 161", GraphCoverage::kDecodeOnly, 160, 0, decode(161, 100), false},
+      {"V1: 512 tokens mixed", GraphCoverage::kTokens, 512, 0, mixed(500, 12), true},
+      {"V1: 513 tokens mixed", GraphCoverage::kTokens, 512, 0, mixed(500, 13), false},
+  };
+  for (const Case& c : cases) {
+    HostModel h;
+    h.graph_replay_ns = 5'000;
+    h.dispatch_ns = 10'000;
+    h.kernels_per_layer = 10;
+    h.graph_coverage = c.cov;
+    h.graph_max = c.max;
+    h.graph_max_context = c.max_ctx;
+    SCOPED_TRACE(c.what);
+    EXPECT_EQ(h.replays_graph(c.shape), c.replays);
+    // Outside the graphs the host dispatches 32 layers x 10 kernels x 10 us = 3.2 ms.
+    EXPECT_EQ(h.exposed_ns(c.shape, 32, 0) - h.serial_for_step(c.shape.requests(), c.shape.tokens()),
+              c.replays ? 5'000 : 3'200'000);
+    h.eager = true;
+    EXPECT_FALSE(h.replays_graph(c.shape));
+  }
 }
 
 TEST(HostModel, EveryPresetTermHasASource) {
@@ -310,6 +370,41 @@ TEST(EngineReport, AssumedNumbersAreListed) {
   for (const auto& a : hf.report["context"]["assumed"]) {
     EXPECT_EQ(a.get<std::string>().find("per_step_ms"), std::string::npos) << a;  // measured for HF CB
   }
+}
+
+
+// Each engine's graph capture, from its source (cited in apply_graph_capture and the test
+// above): vLLM V0 decode <= 256 rows and contexts <= 8192; V1 <= min(2 x max_num_seqs, 512)
+// tokens; SGLang decode <= cuda_graph_max_bs (160 at >= 25,000 MB).
+TEST(EngineProfile, GraphCaptureFollowsEachEnginesRule) {
+  struct Case {
+    const char* engine;
+    const char* gpu;
+    GraphCoverage cov;
+    std::int64_t max;
+    std::int32_t max_ctx;
+  } cases[] = {
+      {"vllm-v0", "h200", GraphCoverage::kDecodeOnly, 256, 8192},
+      {"vllm-v1", "h200", GraphCoverage::kTokens, 512, 0},
+      {"vllm-v1", "a100-80gb", GraphCoverage::kTokens, 512, 0},
+      {"sglang", "h200", GraphCoverage::kDecodeOnly, 160, 0},
+      {"sglang", "rtx-a6000", GraphCoverage::kDecodeOnly, 160, 0},
+      {"hf-cb", "h200", GraphCoverage::kAll, 0, 0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.engine) + " on " + c.gpu);
+    const HostModel h = engine_preset(c.engine, testing::catalog().gpu(c.gpu)).host;
+    EXPECT_EQ(h.graph_coverage, c.cov);
+    EXPECT_EQ(h.graph_max, c.max);
+    EXPECT_EQ(h.graph_max_context, c.max_ctx);
+  }
+  // V1's capture follows max_num_seqs: 100 sequences capture up to 200 tokens.
+  const Scenario s = scenario_of("engine: {preset: vllm-v1, max_num_seqs: 100}\n");
+  EXPECT_EQ(s.engine.host.graph_max, 200);
+  // A scenario can set the capture limit.
+  const Scenario t = scenario_of("engine: {preset: sglang, overhead: {preset: cuda-graph, graph_max: 32}}\n");
+  EXPECT_EQ(t.engine.host.graph_max, 32);
+  EXPECT_EQ(t.engine.host.graph_coverage, GraphCoverage::kDecodeOnly);
 }
 
 }  // namespace

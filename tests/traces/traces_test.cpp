@@ -1,3 +1,4 @@
+#include "../support/scratch.h"
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +13,7 @@ namespace kvsim {
 namespace {
 
 std::string write_tmp(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + name;
+  const std::string path = ::kvsim::testing::scratch() + name;
   std::ofstream(path) << text;
   return path;
 }
