@@ -30,7 +30,10 @@ int list_command(const std::vector<std::string>& args) {
   }
   if (args.size() == 2) {
     if (args[0] == "engines") {
-      std::cout << format_engine_profile(engine_profile(args[1]));
+      // The graph capture limit depends on the GPU and the batch caps: shown for the H200.
+      const EngineProfile p = engine_profile(args[1]);
+      const HostModel h = engine_preset(args[1], Catalog::builtin().gpu("h200")).host;
+      std::cout << format_engine_profile(p, &h, "h200");
     } else {
       const HostModel h = host_model_preset(args[1]);
       std::cout << args[1] << ": " << h.summary() << "\n";

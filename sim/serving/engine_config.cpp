@@ -94,6 +94,7 @@ EngineConfig engine_preset(const std::string& name, const GpuSpec& gpu) {
     e.chunked_prefill = true;
     e.graph_reserve_gib = 0.5;
     if (name == "sglang") {
+      e.scheduler = "sglang";
       e.block_size = 1;                 // page_size
       e.max_num_seqs = 4096;            // the req_to_token_pool cap
       // chunked_prefill_size: 2048 below 25,000 MB of GPU memory, else 8192.
@@ -157,7 +158,12 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
   const int max_len = e.effective_max_model_len(model);
   if (e.max_num_batched_tokens == 0) e.max_num_batched_tokens = e.chunked_prefill ? 2048 : std::max(max_len, 2048);
   positive("max_num_batched_tokens", e.max_num_batched_tokens);
-  if (e.scheduler != "lmdeploy-pytorch" && e.scheduler != "static" && e.max_num_batched_tokens < e.max_num_seqs) {
+  positive("max_prefill_tokens", e.max_prefill_tokens);
+  e.schedule_conservativeness = r.get<double>("schedule_conservativeness", e.schedule_conservativeness);
+  if (!(e.schedule_conservativeness > 0 && e.schedule_conservativeness <= 100)) {
+    r.error("schedule_conservativeness", "must be in (0, 100]");
+  }
+  if ((e.scheduler == "vllm-v0" || e.scheduler == "vllm-v1") && e.max_num_batched_tokens < e.max_num_seqs) {
     r.error("max_num_batched_tokens", "must be >= max_num_seqs (" + std::to_string(e.max_num_seqs) +
                                           "), as vLLM requires");
   }

@@ -33,6 +33,8 @@ struct EngineConfig {
   PreemptionMode preemption_mode = PreemptionMode::kRecompute;
   double swap_space_gib = 4.0;   // CPU swap space per GPU (vLLM V0)
   int prefill_interval = 16;     // LMDeploy PyTorch
+  int max_prefill_tokens = 16384;  // SGLang: input tokens of one prefill batch (rem_input_tokens)
+  double schedule_conservativeness = 1.0;  // SGLang: scales init_new_token_ratio (0.7)
   CapacityRule capacity_rule = CapacityRule::kVllm;
   std::optional<double> activation_reserve_gib;  // unset: estimated from the profile-run shape
   double graph_reserve_gib = 0.0;     // CUDA-graph memory kept out of the KV pool

@@ -97,13 +97,21 @@ EngineProfile sglang() {
                    "min(max(tokens / context_len x 512, 2048), 4096)); 4096 wherever the pool is large"),
              cited("gpu_memory_utilization", "0.88", std::string(kSglangArgs) + ": mem_fraction_static at TP 1 "
                    "(0.87 TP 2, 0.85 TP 4, 0.81 TP 8); v0.5.x derives it from a reserved-memory estimate"),
-             cited("cuda_graph_max_bs", "160", kSglangArgs),
+             cited("cuda_graph_max_bs", "160 (>= 25,000 MB; else 8 at TP < 4)", kSglangArgs),
+             cited("max_prefill_tokens", "16384", kSglangArgs),
+             cited("forwards", "prefill or decode, never mixed (enable_mixed_chunk false); prefill first",
+                   "sglang srt/managers/scheduler.py get_next_batch_to_run"),
+             cited("admission", "input + min(max_new - output, 4096) < free - sum over running of "
+                   "min(max_new - output, 4096) x new_token_ratio", "sglang srt/managers/schedule_policy.py PrefillAdder"),
+             cited("new_token_ratio", "0.7, -0.001003 per decode step to 0.098; reset to 0.7 when idle",
+                   "sglang srt/global_config.py; scheduler.py Scheduler.__init__, update_running_batch"),
+             cited("retraction", "fewest outputs first (longest input on ties) until 20 free tokens per request "
+                   "left; to the back of waiting; ratio = (outputs + 20 x left) / max_new of those left",
+                   "sglang srt/managers/schedule_batch.py retract_decode (0.4.x)"),
              cited("kv pool", "avail_after_weights - total x (1 - mem_fraction_static)", kSglangPool)};
   p.approximations = {
-      "scheduling uses vLLM V1's chunked rules: SGLang runs prefill and decode as separate forwards, admits "
-      "with a conservative new_token_ratio reservation and retracts the request with the fewest outputs; "
-      "kvsim models none of these three yet",
-      "RadixAttention prefix reuse is not modelled",
+      "RadixAttention prefix reuse is not modelled (nothing is evictable; policy fcfs, not lpm)",
+      "max_new_tokens is the trace's max_tokens, else the request's own output length",
       "max_num_seqs uses the 4096 cap; small pools (tokens / 2 < 4096) would admit fewer"};
   return p;
 }
@@ -272,7 +280,7 @@ EngineProfile engine_profile(const std::string& name) {
                    "; valid engines: " + join(engine_profile_names(), ", "));
 }
 
-std::string format_engine_profile(const EngineProfile& p) {
+std::string format_engine_profile(const EngineProfile& p, const HostModel* host, const std::string& gpu) {
   std::ostringstream os;
   os << p.name << ": " << p.engine << "\n"
      << "  gemm               " << p.gemm << "\n"
@@ -293,8 +301,8 @@ std::string format_engine_profile(const EngineProfile& p) {
   for (const auto& r : p.rules) {
     os << "    " << r.name << " = " << r.value << "  [" << provenance_name(r.kind) << ": " << r.source << "]\n";
   }
-  const HostModel h = host_model_preset(p.host_preset);
-  os << "  host model         " << h.summary() << "\n";
+  const HostModel h = host ? *host : host_model_preset(p.host_preset);
+  os << "  host model         " << h.summary() << (gpu.empty() ? "" : " (on " + gpu + ")") << "\n";
   for (const auto& s : h.sources) {
     os << "    " << s.name << " = " << s.value << "  [" << provenance_name(s.kind) << ": " << s.source << "]\n";
   }

@@ -86,6 +86,9 @@ std::vector<std::string> engine_profile_names();
 // Throws InputError listing the profiles when `name` is unknown.
 EngineProfile engine_profile(const std::string& name);
 // Multi-line text for `kvsim list engines <name>`.
-std::string format_engine_profile(const EngineProfile& p);
+// `host`: the engine's host model as resolved for a GPU (its graph capture depends on the GPU
+// and the batch caps); null prints the profile's host preset alone.
+std::string format_engine_profile(const EngineProfile& p, const HostModel* host = nullptr,
+                                  const std::string& gpu = "");
 
 }  // namespace kvsim

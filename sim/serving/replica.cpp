@@ -42,6 +42,15 @@ class Replica::View final : public SchedulerView {
   std::int32_t prefill_computed(std::int32_t slot) const override { return at(slot).computed; }
   std::int64_t decode_steps_since_prefill() const override { return r_.decode_steps_since_prefill_; }
   std::int32_t static_batch_rows() const override { return r_.static_batch_rows_; }
+  std::int32_t generated(std::int32_t slot) const override {
+    const RequestState& s = at(slot);
+    return s.decoding ? r_.pool_.generated(s) : s.generated;
+  }
+  std::int32_t prompt_tokens(std::int32_t slot) const override { return at(slot).spec.prompt_tokens; }
+  std::int32_t max_new_tokens(std::int32_t slot) const override {
+    const RequestState& s = at(slot);
+    return s.spec.max_tokens > 0 ? s.spec.max_tokens : s.target_output;
+  }
 
  private:
   const RequestState& at(std::int32_t slot) const { return r_.slots_[static_cast<std::size_t>(slot)]; }
@@ -66,6 +75,7 @@ Replica::Replica(std::int32_t index, const ModelSpec& model, const EngineConfig&
       engine_(engine),
       capacity_(capacity),
       scheduler_(scheduler),
+      scheduler_memory_(scheduler.new_memory()),
       cost_(cost),
       sinks_(std::move(sinks)),
       livelock_steps_(livelock_steps),
@@ -275,7 +285,7 @@ void Replica::remove_prefilling(std::int32_t slot) {
   if (it != prefilling_.end()) prefilling_.erase(it);
 }
 
-void Replica::preempt(std::int32_t slot, PreemptionMode mode, SimTime now) {
+void Replica::preempt(std::int32_t slot, PreemptionMode mode, bool requeue_back, SimTime now) {
   RequestState& r = slots_[static_cast<std::size_t>(slot)];
   if (r.status != RequestStatus::kRunning) throw InvariantViolation("preempting a request that is not running");
   const bool was_decoding = r.decoding;
@@ -305,7 +315,9 @@ void Replica::preempt(std::int32_t slot, PreemptionMode mode, SimTime now) {
   // Recompute re-prefills the prompt and every token generated so far.
   r.prefill_target = r.spec.prompt_tokens + r.generated;
   r.status = RequestStatus::kWaiting;
-  requeue_.push_back(slot);  // to the front of waiting once this step's admissions are done
+  // To waiting once this step's admissions are done: the back (SGLang) or the front (vLLM).
+  if (requeue_back) requeue_back_.push_back(slot);
+  else requeue_.push_back(slot);
   ++r.preempt_recompute;
   ++counters_.preempt_recompute;
   for (auto* s : sinks_) s->on_preempt(r.spec.id, PreemptKind::kRecompute, now, 0);
@@ -378,7 +390,7 @@ void Replica::apply_plan(SimTime now) {
   for (const std::int32_t slot : plan_.reject) {
     reject(slot, now, "can never be admitted (exceeds KV capacity minus watermark)");
   }
-  for (const Preemption& p : plan_.preempt) preempt(p.slot, p.mode, now);
+  for (const Preemption& p : plan_.preempt) preempt(p.slot, p.mode, p.requeue_back, now);
   for (const std::int32_t slot : plan_.swap_in) {
     RequestState& r = slots_[static_cast<std::size_t>(slot)];
     if (swapped_.empty() || swapped_.front() != slot) throw InvariantViolation("swap-in out of FCFS order");
@@ -419,6 +431,8 @@ void Replica::apply_plan(SimTime now) {
   // scheduler chose from the queue as it was (vLLM: waiting.extendleft / prepend_request).
   for (const std::int32_t slot : requeue_) push_waiting(slot, /*front=*/true);
   requeue_.clear();
+  for (const std::int32_t slot : requeue_back_) push_waiting(slot, /*front=*/false);
+  requeue_back_.clear();
 }
 
 void Replica::build_shape() {
@@ -456,7 +470,7 @@ void Replica::build_shape() {
 std::optional<SimTime> Replica::start_step(SimTime now) {
   plan_.clear();
   step_swap_bytes_ = 0;
-  scheduler_.plan_step(*view_, plan_);
+  scheduler_.plan_step(*view_, scheduler_memory_.get(), plan_);
   apply_plan(now);
   if (plan_.empty()) {
     if (running_ == 0 && (!waiting_.empty() || !swapped_.empty())) {

@@ -101,7 +101,7 @@ class Replica {
   std::optional<SimTime> start_step(SimTime now);
   void apply_plan(SimTime now);
   void build_shape();
-  void preempt(std::int32_t slot, PreemptionMode mode, SimTime now);
+  void preempt(std::int32_t slot, PreemptionMode mode, bool requeue_back, SimTime now);
   void finish(std::int32_t slot, SimTime now);
   void reject(std::int32_t slot, SimTime now, const std::string& reason);
   void emit_first_or_resumed_token(RequestState& r, SimTime now);
@@ -125,6 +125,7 @@ class Replica {
   const EngineConfig& engine_;
   KvCapacity capacity_;
   const Scheduler& scheduler_;
+  std::unique_ptr<SchedulerMemory> scheduler_memory_;  // the scheduler's per-replica state
   const CostModel& cost_;
   std::vector<MetricsSink*> sinks_;
   std::int64_t livelock_steps_;
@@ -158,7 +159,8 @@ class Replica {
   // resume, swap-in) are listed with their own last token time.
   SimTime last_decode_end_ = -1;
   std::vector<std::int32_t> recent_joiners_;
-  std::vector<std::int32_t> requeue_;  // recompute victims of the step being applied
+  std::vector<std::int32_t> requeue_;       // recompute victims of the step being applied (to the front)
+  std::vector<std::int32_t> requeue_back_;  // ... and those the engine appends (SGLang retraction)
   std::unique_ptr<View> view_;
 
   // The step in flight.

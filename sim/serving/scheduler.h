@@ -21,6 +21,9 @@ struct PrefillAssignment {
 struct Preemption {
   std::int32_t slot;
   PreemptionMode mode;
+  // Recompute victims rejoin waiting at the front (vLLM: prepend_request) or, where the
+  // engine appends them, at the back (SGLang: _extend_requests_to_queue after retract_decode).
+  bool requeue_back = false;
 };
 
 struct BatchPlan {
@@ -73,13 +76,29 @@ class SchedulerView {
   virtual std::int64_t max_pages_ever(std::int32_t slot) const = 0;
   virtual std::int64_t decode_steps_since_prefill() const = 0;
   virtual std::int32_t static_batch_rows() const = 0;  // rows of the batch being decoded (static)
+  // Output tokens a running request has produced, its prompt, and the most the client lets it
+  // generate (the trace's max_tokens; without one, its own output length, as benchmark
+  // clients send max_tokens = the dataset's output length).
+  virtual std::int32_t generated(std::int32_t slot) const = 0;
+  virtual std::int32_t prompt_tokens(std::int32_t slot) const = 0;
+  virtual std::int32_t max_new_tokens(std::int32_t slot) const = 0;
+};
+
+// State a scheduler keeps between the steps of one replica (SGLang's new_token_ratio). The
+// scheduler creates it, the replica owns it, and only plan_step changes it, so runs stay
+// deterministic and one scheduler object serves every replica.
+class SchedulerMemory {
+ public:
+  virtual ~SchedulerMemory() = default;
 };
 
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  // Contract: pure decision; reads `view` only and fills `plan` (cleared by the caller).
-  virtual void plan_step(const SchedulerView& view, BatchPlan& plan) const = 0;
+  // Contract: a decision; reads `view`, fills `plan` (cleared by the caller) and may update
+  // its own `memory` (from new_memory(); null for schedulers without state).
+  virtual void plan_step(const SchedulerView& view, SchedulerMemory* memory, BatchPlan& plan) const = 0;
+  virtual std::unique_ptr<SchedulerMemory> new_memory() const { return nullptr; }
   virtual std::string name() const = 0;
 };
 

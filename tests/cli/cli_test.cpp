@@ -171,7 +171,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
   std::ofstream(bad_yaml) << "engine: {preset: vllm-v1\n";
   const BadInput cases[] = {
       {"unknown key", "run --set engine.max_num_seq=4", 2,
-       "kvsim run: error: <builtin default>:1: engine.max_num_seq: unknown key (did you mean 'max_num_seqs'?); valid keys here: activation_reserve_gib, block_size, chunked_prefill, gpu_memory_utilization, graph_reserve_gib, max_model_len, max_num_batched_tokens, max_num_seqs, non_torch_reserve_gib, num_gpu_blocks, overhead, preemption_mode, prefill_interval, preset, swap_space_gib, watermark"},
+       "kvsim run: error: <builtin default>:1: engine.max_num_seq: unknown key (did you mean 'max_num_seqs'?); valid keys here: activation_reserve_gib, block_size, chunked_prefill, gpu_memory_utilization, graph_reserve_gib, max_model_len, max_num_batched_tokens, max_num_seqs, max_prefill_tokens, non_torch_reserve_gib, num_gpu_blocks, overhead, preemption_mode, prefill_interval, preset, schedule_conservativeness, swap_space_gib, watermark"},
       {"wrong type", "run --set engine.max_num_seqs=many", 2,
        "kvsim run: error: <builtin default>:1: engine.max_num_seqs: expected an integer but got 'many'"},
       {"zero rate", "run --set workload.arrival.rate_per_s=0", 2,

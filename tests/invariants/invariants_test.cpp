@@ -42,6 +42,11 @@ const Config kConfigs[] = {
                    " {max_prompt_tokens: 50, method: \"ratio:8:eviction\"}]}\n"
                    "engine: {preset: vllm-v1, num_gpu_blocks: 250, max_num_seqs: 64}\n"
                    "workload: {num_requests: 300, arrival: {kind: poisson, rate_per_s: 80}}"},
+    {"sglang_tight", "engine: {preset: sglang, num_gpu_blocks: 5000, max_num_batched_tokens: 1024}\n"
+                     "workload: {num_requests: 300, arrival: {kind: poisson, rate_per_s: 80}}"},
+    {"sglang_kivi4_burst", "compression: kivi-4\nengine: {preset: sglang, num_gpu_blocks: 1500}\n"
+                           "workload: {num_requests: 200, arrival: {kind: all-at-once},"
+                           " prompt_tokens: {kind: uniform, min: 1, max: 1500}, output_tokens: {kind: zipf, s: 1.1, min: 1, max: 900}}"},
     {"rejects", "engine: {preset: vllm-v1, num_gpu_blocks: 40}\n"
                 "workload: {num_requests: 100, arrival: {kind: constant, rate_per_s: 20},"
                 " prompt_tokens: {kind: uniform, min: 10, max: 900}, output_tokens: {kind: fixed, value: 10}}"},
@@ -76,6 +81,9 @@ INSTANTIATE_TEST_SUITE_P(ConfigsBySeeds, Invariants,
 TEST(InvariantsCoverage, TightConfigsReallyPreemptAndReject) {
   const auto tight = testing::run(std::string(kConfigs[0].yaml), {"seed=1"});
   EXPECT_GT(tight.report["summary"]["preemptions"]["recompute"].get<std::int64_t>(), 0);
+  // SGLang retracts under the same pressure (at page size 1, 5000 blocks are 5000 tokens).
+  const auto sglang = testing::run(std::string(kConfigs[11].yaml), {"seed=1"});
+  EXPECT_GT(sglang.report["summary"]["preemptions"]["recompute"].get<std::int64_t>(), 0);
   const auto swap = testing::run(std::string(kConfigs[2].yaml), {"seed=1"});
   EXPECT_GT(swap.report["summary"]["preemptions"]["swap"].get<std::int64_t>(), 0);
   EXPECT_GT(swap.report["summary"]["preemptions"]["swapped_bytes"].get<std::int64_t>(), 0);

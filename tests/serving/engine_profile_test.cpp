@@ -43,7 +43,7 @@ const PresetCase kPresets[] = {
      "vllm/engine/arg_utils.py v0.6.6"},
     {"vllm-v1", "vllm-v1", 16, 1024, 8192, 0.90, CapacityRule::kVllm, "cuda-graph", false, DequantPath::kFused,
      "vllm/engine/arg_utils.py:get_batch_defaults"},
-    {"sglang", "vllm-v1", 1, 4096, 8192, 0.88, CapacityRule::kSglang, "cuda-graph", false, DequantPath::kFused,
+    {"sglang", "sglang", 1, 4096, 8192, 0.88, CapacityRule::kSglang, "cuda-graph", false, DequantPath::kFused,
      "sglang server_args.py"},
     {"lmdeploy-pytorch", "lmdeploy-pytorch", 64, 128, 4096, 0.8, CapacityRule::kLmdeploy, "lmdeploy-pytorch", false,
      DequantPath::kFused, "lmdeploy/messages.py:PytorchEngineConfig v0.6"},

@@ -16,6 +16,9 @@ struct Req {
   std::int32_t remaining = 0;  // prefill tokens left
   std::int32_t computed = 0;
   std::int64_t max_tokens = 0;
+  std::int32_t generated = 0;
+  std::int32_t prompt = 0;
+  std::int32_t max_new = 0;
 };
 
 class FakeView final : public SchedulerView {
@@ -35,10 +38,13 @@ class FakeView final : public SchedulerView {
       prefilling_.push_back(slot);
     }
   }
+  // max_tokens: prompt + output (for whole-request reservations); SGLang's max_new is the output part.
   void waiting(std::int32_t slot, std::int32_t prompt, std::int64_t max_tokens = 0) {
-    reqs_[slot] = Req{false, 0, false, prompt, 0, max_tokens ? max_tokens : prompt + 100};
+    const std::int64_t total = max_tokens ? max_tokens : prompt + 100;
+    reqs_[slot] = Req{false, 0, false, prompt, 0, total, 0, prompt, static_cast<std::int32_t>(total - prompt)};
     waiting_.push_back(slot);
   }
+  void set_max_new(std::int32_t slot, std::int32_t n) { reqs_[slot].max_new = n; }
   std::int64_t steps_since_prefill = 0;
 
   const EngineConfig& engine() const override { return e_; }
@@ -65,6 +71,9 @@ class FakeView final : public SchedulerView {
   std::int64_t max_pages_ever(std::int32_t s) const override { return kv_.blocks_for(reqs_.at(s).max_tokens); }
   std::int64_t decode_steps_since_prefill() const override { return steps_since_prefill; }
   std::int32_t static_batch_rows() const override { return static_cast<std::int32_t>(order_.size()); }
+  std::int32_t generated(std::int32_t s) const override { return reqs_.at(s).generated; }
+  std::int32_t prompt_tokens(std::int32_t s) const override { return reqs_.at(s).prompt; }
+  std::int32_t max_new_tokens(std::int32_t s) const override { return reqs_.at(s).max_new; }
 
  private:
   EngineConfig e_;
@@ -85,7 +94,9 @@ GpuSpec big_gpu() {
 
 BatchPlan plan(const std::string& sched, const SchedulerView& v) {
   BatchPlan p;
-  make_scheduler(sched)->plan_step(v, p);
+  const auto s = make_scheduler(sched);
+  const auto memory = s->new_memory();
+  s->plan_step(v, memory.get(), p);
   return p;
 }
 
@@ -210,6 +221,129 @@ TEST(StaticBatching, FormsABatchOnlyWhenIdleAndReservesWholeRequests) {
   busy.running(0, {true, 8, false});
   busy.waiting(1, 16, 32);
   p = plan("static", busy);
+  EXPECT_TRUE(p.prefills.empty());
+  EXPECT_TRUE(p.run_decodes);
+}
+
+// SGLang (sim/serving/schedulers/sglang_scheduler.cpp cites each rule: scheduler.py
+// get_next_batch_to_run, schedule_policy.py PrefillAdder, schedule_batch.py retract_decode).
+Req sg_decoding(std::int64_t blocks, std::int32_t generated, std::int32_t prompt, std::int32_t max_new) {
+  return Req{true, blocks, true, 0, 0, 0, generated, prompt, max_new};
+}
+
+TEST(Sglang, PrefillFirstAndNeverMixedWithDecodes) {
+  const EngineConfig e = engine_preset("sglang", big_gpu());
+  FakeView v(e, 10000, 200);
+  v.running(0, sg_decoding(100, 5, 95, 50));
+  v.running(1, sg_decoding(100, 5, 95, 50));
+  v.waiting(2, 100, 150);
+  const BatchPlan p = plan("sglang", v);
+  EXPECT_EQ(slots_of(p.prefills), std::vector<std::int32_t>{2});
+  EXPECT_EQ(p.prefills[0].tokens, 100);
+  EXPECT_FALSE(p.run_decodes);
+  // Nothing waiting: a decode batch.
+  FakeView d(e, 10000, 200);
+  d.running(0, sg_decoding(100, 5, 95, 50));
+  EXPECT_TRUE(plan("sglang", d).run_decodes);
+}
+
+// Two running requests may still write min(4000 - 0, 4096) tokens each, reserved at
+// new_token_ratio: 1800 free blocks admit a 100 + 100 token request once
+// 1800 - 2 x round(4000 r) > 200, i.e. r < 0.2. From 0.7 down by (0.7 - 0.098) / 600 per decode
+// step, plan 499 (r = 0.20034) still refuses and plan 500 (r = 0.19934) admits.
+TEST(Sglang, NewTokenRatioDecaysPerDecodeStepAndResetsWhenIdle) {
+  const EngineConfig e = engine_preset("sglang", big_gpu());
+  FakeView v(e, 2000, 200);
+  v.running(0, sg_decoding(100, 0, 100, 4000));
+  v.running(1, sg_decoding(100, 0, 100, 4000));
+  v.waiting(2, 100, 0);
+  // waiting() gives max_new 0; set the request's own 100-token limit.
+  const auto s = make_scheduler("sglang");
+  auto memory = s->new_memory();
+  auto step = [&](const SchedulerView& view) {
+    BatchPlan p;
+    s->plan_step(view, memory.get(), p);
+    return p;
+  };
+  v.set_max_new(2, 100);
+  for (int n = 1; n <= 499; ++n) {
+    const BatchPlan p = step(v);
+    ASSERT_TRUE(p.prefills.empty()) << "plan " << n;
+    ASSERT_TRUE(p.run_decodes) << "plan " << n;
+  }
+  EXPECT_EQ(slots_of(step(v).prefills), std::vector<std::int32_t>{2});
+  // An idle engine resets the ratio to 0.7: the same view refuses again.
+  FakeView idle(e, 2000, 0);
+  step(idle);
+  EXPECT_TRUE(step(v).prefills.empty());
+}
+
+TEST(Sglang, ChunkedRequestFirstThenTruncatesTheOverflowingOne) {
+  EngineConfig e = engine_preset("sglang", big_gpu());
+  e.max_num_batched_tokens = 100;  // chunked_prefill_size
+  FakeView v(e, 10000, 40);
+  v.running(3, Req{false, 40, false, 20, 40, 0, 0, 60, 10});  // mid-prefill: 40 done, 20 left
+  v.waiting(0, 60, 70);
+  v.waiting(1, 60, 70);
+  const BatchPlan p = plan("sglang", v);
+  ASSERT_EQ(p.prefills.size(), 3u);
+  EXPECT_EQ(p.prefills[0].slot, 3);
+  EXPECT_EQ(p.prefills[0].tokens, 20);
+  EXPECT_EQ(p.prefills[1].slot, 0);
+  EXPECT_EQ(p.prefills[1].tokens, 60);
+  // Slot 1 overflows the 20 tokens left: truncated to them, the new chunked request.
+  EXPECT_EQ(p.prefills[2].slot, 1);
+  EXPECT_EQ(p.prefills[2].tokens, 20);
+  // Without a chunked request: 60 whole, the next truncated to 40, and the batch ends there.
+  FakeView w(e, 10000, 0);
+  w.waiting(0, 60, 70);
+  w.waiting(1, 60, 70);
+  w.waiting(2, 5, 10);
+  const BatchPlan q = plan("sglang", w);
+  ASSERT_EQ(q.prefills.size(), 2u);
+  EXPECT_EQ(q.prefills[1].slot, 1);
+  EXPECT_EQ(q.prefills[1].tokens, 40);
+}
+
+TEST(Sglang, MaxPrefillTokensAdmitsTheFirstAlways) {
+  EngineConfig e = engine_preset("sglang", big_gpu());
+  e.max_prefill_tokens = 100;
+  FakeView v(e, 10000, 0);
+  v.waiting(0, 150, 160);
+  v.waiting(1, 10, 20);
+  EXPECT_EQ(slots_of(plan("sglang", v).prefills), std::vector<std::int32_t>{0});
+  FakeView w(e, 10000, 0);
+  w.waiting(0, 60, 70);
+  w.waiting(1, 60, 70);  // 60 > the 40 input tokens left
+  EXPECT_EQ(slots_of(plan("sglang", w).prefills), std::vector<std::int32_t>{0});
+}
+
+// Four decodes, no free block. Victims: fewest outputs (slots 1 and 2, two each; 2 has the longer
+// prompt), then slot 0. After three, 30 free blocks cover 20 tokens for the one left.
+TEST(Sglang, RetractsFewestOutputsFirstUntilTwentyTokensEachAndAppendsThem) {
+  const EngineConfig e = engine_preset("sglang", big_gpu());
+  FakeView v(e, 40, 40);
+  v.running(0, sg_decoding(10, 5, 50, 100));
+  v.running(1, sg_decoding(10, 2, 50, 100));
+  v.running(2, sg_decoding(10, 2, 80, 100));
+  v.running(3, sg_decoding(10, 9, 50, 100));
+  const BatchPlan p = plan("sglang", v);
+  EXPECT_EQ(slots_of(p.preempt), (std::vector<std::int32_t>{2, 1, 0}));
+  for (const auto& x : p.preempt) {
+    EXPECT_EQ(x.mode, PreemptionMode::kRecompute);
+    EXPECT_TRUE(x.requeue_back);
+  }
+  EXPECT_TRUE(p.run_decodes);
+}
+
+TEST(Sglang, FullBatchAdmitsNothing) {
+  EngineConfig e = engine_preset("sglang", big_gpu());
+  e.max_num_seqs = 2;  // max_running_requests
+  FakeView v(e, 10000, 20);
+  v.running(0, sg_decoding(10, 1, 9, 50));
+  v.running(1, sg_decoding(10, 1, 9, 50));
+  v.waiting(2, 10, 20);
+  const BatchPlan p = plan("sglang", v);
   EXPECT_TRUE(p.prefills.empty());
   EXPECT_TRUE(p.run_decodes);
 }

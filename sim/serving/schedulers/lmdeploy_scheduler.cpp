@@ -17,7 +17,7 @@ class LmdeployScheduler final : public Scheduler {
  public:
   std::string name() const override { return "lmdeploy-pytorch"; }
 
-  void plan_step(const SchedulerView& v, BatchPlan& plan) const override {
+  void plan_step(const SchedulerView& v, SchedulerMemory* /*memory*/, BatchPlan& plan) const override {
     const EngineConfig& e = v.engine();
     PlanBuilder b(v, plan);
     const std::int32_t running = v.running_count();

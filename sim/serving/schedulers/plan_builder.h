@@ -27,6 +27,13 @@ class PlanBuilder {
     if (cursor_ < 0) return -1;
     const std::int32_t victim = cursor_;
     cursor_ = view_.running_prev(cursor_);
+    preempt(victim, mode, /*requeue_back=*/false);
+    return victim;
+  }
+
+  // Preempts `victim` (a running request the caller chose; not already a victim). Its blocks,
+  // and the block its next decode would have needed, return to the budget.
+  void preempt(std::int32_t victim, PreemptionMode mode, bool requeue_back) {
     // Swap needs room in the CPU pool; otherwise fall back to recompute (vLLM V0 would
     // abort the engine; kvsim keeps the run going and counts it as a recompute).
     if (mode == PreemptionMode::kSwap) {
@@ -36,13 +43,12 @@ class PlanBuilder {
         mode = PreemptionMode::kRecompute;
       }
     }
-    plan_.preempt.push_back({victim, mode});
+    plan_.preempt.push_back({victim, mode, requeue_back});
     free_ += view_.blocks_held(victim);
     if (view_.is_decoding(victim)) {
       ++decode_victims_;
       if (view_.needs_block_next_decode(victim)) free_ += 1;
     }
-    return victim;
   }
 
   // Reserves one block per decoding request that crosses a block boundary, preempting from

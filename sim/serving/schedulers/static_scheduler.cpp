@@ -13,7 +13,7 @@ class StaticScheduler final : public Scheduler {
  public:
   std::string name() const override { return "static"; }
 
-  void plan_step(const SchedulerView& v, BatchPlan& plan) const override {
+  void plan_step(const SchedulerView& v, SchedulerMemory* /*memory*/, BatchPlan& plan) const override {
     if (v.running_count() > 0) {
       plan.run_decodes = v.decoding_count() > 0;
       plan.padded_decode_rows = v.static_batch_rows();

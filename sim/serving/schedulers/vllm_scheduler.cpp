@@ -20,7 +20,7 @@ class VllmScheduler final : public Scheduler {
   explicit VllmScheduler(std::string name) : name_(std::move(name)) {}
   std::string name() const override { return name_; }
 
-  void plan_step(const SchedulerView& v, BatchPlan& plan) const override {
+  void plan_step(const SchedulerView& v, SchedulerMemory* /*memory*/, BatchPlan& plan) const override {
     if (v.engine().chunked_prefill) plan_chunked(v, plan);
     else plan_prefill_first(v, plan);
   }
