@@ -151,8 +151,13 @@ void Simulation::collect_handoffs(std::size_t i, SimTime now) {
   const ReplicaGroup& g = scenario_.cluster.groups[replicas_[i].group];
   for (Handoff& h : replicas_[i].replica->take_handoffs()) {
     const double bytes = static_cast<double>(h.kv_bytes);
-    const SimTime at = now + static_cast<Duration>(std::ceil(scenario_.cluster.kv_latency_us * 1e3 +
-                                                             bytes / scenario_.cluster.kv_link_gbps));
+    // The link serializes this replica's transfers (FIFO): this one starts when the link is
+    // free, holds it for bytes / bandwidth, and arrives one latency after it is sent.
+    if (link_free_at_.size() < replicas_.size()) link_free_at_.resize(replicas_.size(), 0);
+    const SimTime start = std::max(now, link_free_at_[i]);
+    const SimTime sent = start + static_cast<Duration>(std::ceil(bytes / scenario_.cluster.kv_link_gbps));
+    link_free_at_[i] = sent;
+    const SimTime at = sent + static_cast<Duration>(std::ceil(scenario_.cluster.kv_latency_us * 1e3));
     ++transfers_;
     transfer_bytes_ += bytes * g.parallelism.gpus();
     const std::int64_t id = next_transfer_++;

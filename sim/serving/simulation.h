@@ -78,6 +78,9 @@ class Simulation {
   // Hand-overs in transit, keyed by a sequence number carried in the event's target.
   std::map<std::int64_t, std::pair<Handoff, std::size_t>> in_transit_;
   std::int64_t next_transfer_ = 0;
+  // Per replica: when its KV-transfer link is next idle. Hand-overs from one replica share its
+  // link first come, first served, so n concurrent transfers take n times as long.
+  std::vector<SimTime> link_free_at_;
   std::int64_t transfers_ = 0;
   double transfer_bytes_ = 0;
 };

@@ -114,6 +114,25 @@ TEST(Cluster, LoadAndMethodAwareRoutersOnABurst) {
   }
 }
 
+// The transfer link is shared: one prefill replica's hand-overs queue for it (FIFO), so three
+// 500 MiB transfers over 1 GB/s take at least 3 x 0.524 s, and the last request cannot finish
+// sooner (issue #16: 1.8 GB over 1 MB/s takes at least 1,800 s).
+TEST(Cluster, ConcurrentKvTransfersShareTheLink) {
+  const std::string yaml =
+      "model: llama-3-8b\nengine: {preset: vllm-v1}\n"
+      "cluster: {kv_transfer: {link_gbps: 1, latency_us: 0}, replicas: [{role: prefill}, {role: decode}]}\n"
+      "workload: {num_requests: 3, arrival: {kind: all-at-once}, prompt_tokens: {kind: fixed, value: 4000},"
+      " output_tokens: {kind: fixed, value: 2}}\n";
+  const auto o = testing::run(yaml);
+  ASSERT_EQ(o.result.kv_transfers, 3);
+  const double one = 250.0 * 16 * 131072 / 1e9;  // seconds per transfer
+  const double e2e_max = o.report["summary"]["latency_s"]["e2e"]["max"].get<double>();
+  EXPECT_GE(e2e_max, 3 * one);
+  // Alone, one transfer is all a request waits for.
+  const auto single = testing::run(yaml, {"workload.num_requests=1"});
+  EXPECT_LT(single.report["summary"]["latency_s"]["e2e"]["max"].get<double>(), 2 * one);
+}
+
 TEST(Cluster, DisaggregatedRequestsKeepTheirFirstTokenAndMoveCompressedBytes) {
   const std::string yaml =
       "model: llama-3-8b\nengine: {preset: vllm-v1}\n"
