@@ -101,6 +101,17 @@ ModelSpec model_from_hf_config(const std::string& path, const std::string& name)
   if (dtype == "float16" || dtype == "bfloat16") m.weight_bytes_per_param = 2;
   else if (dtype == "float32") m.weight_bytes_per_param = 4;
   else r.fail("torch_dtype", "unsupported dtype '" + dtype + "'; supported: float16, bfloat16, float32");
+  // Quantized weights (FP8, GPTQ/AWQ INT4, bitsandbytes, ...) change the weight bytes and the GEMM
+  // kernels; kvsim has neither modelled, so pricing them as torch_dtype would be silently wrong.
+  if (r.has("quantization_config")) {
+    const auto& q = j["quantization_config"];
+    const std::string method = q.is_object() && q.contains("quant_method") && q["quant_method"].is_string()
+                                   ? q["quant_method"].get<std::string>()
+                                   : q.dump();
+    r.fail("quantization_config", "quantized weights (" + method +
+                                      ") are not modelled: kvsim would price them as " + dtype +
+                                      "; remove quantization_config to simulate the unquantized model");
+  }
   // Parameters, as the catalog computes them (models/catalog/models/*.yaml).
   const std::int64_t h = m.hidden_size, q = std::int64_t{m.num_attention_heads} * m.head_dim,
                      kv = std::int64_t{m.num_kv_heads} * m.head_dim, ffn = m.intermediate_size, v = m.vocab_size;

@@ -87,6 +87,10 @@ TEST(HfConfig, MalformedConfigsNameTheFileAndKey) {
        "Qwen2ForCausalLM"},
       {"string_hidden.json", "hidden_size: expected an integer in [1, 16777216], got \"4096\""},
       {"kv_heads.json", "num_key_value_heads: 5 does not divide num_attention_heads 32"},
+      // Issue #16: an FP8 checkpoint was priced as bf16 without a word.
+      {"fp8_weights.json",
+       "quantization_config: quantized weights (fp8) are not modelled: kvsim would price them as bfloat16; remove "
+       "quantization_config to simulate the unquantized model"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(message_of([&] { model_from_hf_config(kHf + "bad/" + c.file); }), kHf + "bad/" + c.file + ": " + c.message);
