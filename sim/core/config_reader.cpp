@@ -1,15 +1,53 @@
 #include "sim/core/config_reader.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 namespace kvsim {
 
+namespace {
+
+// yaml-cpp keeps both entries of a repeated key and lookups see only one of them, so a
+// repeated key (at any depth) would silently drop a value: it is an error naming both lines.
+void reject_duplicate_keys(const YAML::Node& n, const std::string& source, const std::string& path) {
+  if (n.IsMap()) {
+    std::vector<std::pair<std::string, int>> seen;
+    for (const auto& kv : n) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "<non-scalar key>";
+      const int line = kv.first.Mark().line + 1;
+      const std::string at = path.empty() ? key : path + "." + key;
+      for (const auto& [k, l] : seen) {
+        if (k == key) {
+          throw InputError(source + ":" + std::to_string(line) + ": " + at + ": duplicate key (first given on line " +
+                           std::to_string(l) + ")");
+        }
+      }
+      seen.emplace_back(key, line);
+      reject_duplicate_keys(kv.second, source, at);
+    }
+  } else if (n.IsSequence()) {
+    for (std::size_t i = 0; i < n.size(); ++i) reject_duplicate_keys(n[i], source, path + "[" + std::to_string(i) + "]");
+  }
+}
+
+}  // namespace
+
 YAML::Node parse_yaml_text(const std::string& text, const std::string& source) {
+  std::vector<YAML::Node> docs;
   try {
-    return YAML::Load(text);
+    docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
+  if (docs.size() > 1) {
+    const int line = docs[1].Mark().line + 1;
+    throw InputError(source + ":" + std::to_string(line > 0 ? line : 1) +
+                     ": a second YAML document (after '---'); a file holds one document");
+  }
+  if (docs.empty()) return YAML::Node();
+  reject_duplicate_keys(docs[0], source, "");
+  return docs[0];
 }
 
 ConfigReader::ConfigReader(YAML::Node node, std::string path, std::string file, ErrorList& errors)

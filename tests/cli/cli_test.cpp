@@ -169,6 +169,11 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
   };
   const std::string bad_yaml = ::kvsim::testing::scratch() + "bad.yaml";
   std::ofstream(bad_yaml) << "engine: {preset: vllm-v1\n";
+  // Issue #16, item 2: the loader drops nothing silently.
+  const std::string dup_yaml = ::kvsim::testing::scratch() + "dup.yaml";
+  std::ofstream(dup_yaml) << "engine:\n  preset: sglang\n  max_num_seqs: 4\n  max_num_seqs: 5\n";
+  const std::string two_docs = ::kvsim::testing::scratch() + "two.yaml";
+  std::ofstream(two_docs) << "model: llama-3-8b\n---\nmodel: llama-2-7b\n";
   const BadInput cases[] = {
       {"unknown key", "run --set engine.max_num_seq=4", 2,
        "kvsim run: error: <builtin default>:1: engine.max_num_seq: unknown key (did you mean 'max_num_seqs'?); valid keys here: activation_reserve_gib, block_size, chunked_prefill, gpu_memory_utilization, graph_reserve_gib, max_model_len, max_num_batched_tokens, max_num_seqs, max_prefill_tokens, non_torch_reserve_gib, num_gpu_blocks, overhead, preemption_mode, prefill_interval, preset, schedule_conservativeness, swap_space_gib, watermark"},
@@ -196,6 +201,12 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
        "kvsim run: error: /nonexistent.yaml: cannot open scenario file"},
       {"invalid yaml", "run -c " + bad_yaml, 2,
        "kvsim run: error: {TMP}bad.yaml:2: invalid YAML: end of map flow not found"},
+      {"duplicate key", "run -c " + dup_yaml, 2,
+       "kvsim run: error: {TMP}dup.yaml:4: engine.max_num_seqs: duplicate key (first given on line 3)"},
+      {"second document", "run -c " + two_docs, 2,
+       "kvsim run: error: {TMP}two.yaml:3: a second YAML document (after '---'); a file holds one document"},
+      {"directory as -c", "run -c " + ::kvsim::testing::scratch(), 2,
+       "kvsim run: error: {TMP}: is a directory, expected a scenario file"},
       {"bad --set", "run --set novalue", 2,
        "kvsim run: error: --set novalue: expected key.path=value"},
       {"bad format", "run --format xml", 2,
