@@ -1,6 +1,7 @@
 #include "traces/workload.h"
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -68,10 +69,21 @@ class SyntheticWorkload final : public Workload {
         prompt_rng_(rng.stream("workload.prompt_tokens")),
         output_rng_(rng.stream("workload.output_tokens")) {}
 
+  static constexpr double kMaxArrivalS = 1e9;
+
   std::optional<RequestSpec> next() override {
     if (emitted_ >= n_) return std::nullopt;
     // The first request arrives at t=0 so that a run never starts with idle time.
     if (emitted_ > 0) clock_s_ += arrivals_->next_gap_s(arrival_rng_);
+    // Simulated time is int64 nanoseconds; a tiny rate must not overflow it into a time that
+    // runs backwards. 1e9 s (31.7 years) leaves room for any run that follows the arrivals.
+    if (!(clock_s_ <= kMaxArrivalS)) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%.3g s", clock_s_);
+      throw InputError("workload.arrival.rate_per_s: request " + std::to_string(emitted_) + " would arrive at " + buf +
+                       ", past kvsim's simulated-time limit of 1e9 s (31.7 years); raise rate_per_s or lower "
+                       "num_requests");
+    }
     RequestSpec r;
     r.id = emitted_++;
     r.arrival = seconds_to_ns(clock_s_);

@@ -201,6 +201,9 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
        "kvsim run: error: /nonexistent.yaml: cannot open scenario file"},
       {"invalid yaml", "run -c " + bad_yaml, 2,
        "kvsim run: error: {TMP}bad.yaml:2: invalid YAML: end of map flow not found"},
+      {"arrivals past the time limit", "run --set workload.arrival.rate_per_s=1e-12", 2,
+       "kvsim run: error: workload.arrival.rate_per_s: request 1 would arrive at 1.55e+12 s, past kvsim's simulated-time "
+       "limit of 1e9 s (31.7 years); raise rate_per_s or lower num_requests"},
       {"duplicate key", "run -c " + dup_yaml, 2,
        "kvsim run: error: {TMP}dup.yaml:4: engine.max_num_seqs: duplicate key (first given on line 3)"},
       {"second document", "run -c " + two_docs, 2,
