@@ -28,28 +28,25 @@ std::string HostModel::summary() const {
   std::snprintf(buf, sizeof buf, "serial %.3f ms/step + %.1f us/request + %.2f us/token; ", to_ms(per_step_ns),
                 per_request_ns / 1e3, per_token_ns / 1e3);
   std::string s = buf;
-  if (eager) {
-    std::snprintf(buf, sizeof buf, "eager issue %d kernels/layer x %.1f us + %.1f us/layer python + %d fixed kernels",
+  // The eager issue terms, printed for eager mode and for the steps outside a graph's coverage.
+  auto eager_terms = [&] {
+    char eb[160];
+    std::snprintf(eb, sizeof eb, "%d kernels/layer x %.1f us + %.1f us/layer python + %d fixed kernels",
                   kernels_per_layer, dispatch_ns / 1e3, per_layer_ns / 1e3, kernels_fixed);
-  } else {
-    std::snprintf(buf, sizeof buf, "graph replay %.1f us", graph_replay_ns / 1e3);
-    std::string cover;
-    if (graph_coverage == GraphCoverage::kDecodeOnly) {
-      cover = " for decode-only steps";
-      if (graph_max > 0) cover += " of <= " + std::to_string(graph_max) + " rows";
-      if (graph_max_context > 0) cover += ", contexts <= " + std::to_string(graph_max_context);
-    } else if (graph_coverage == GraphCoverage::kTokens && graph_max > 0) {
-      cover = " for steps of <= " + std::to_string(graph_max) + " tokens";
-    }
-    if (!cover.empty()) {
-      char eb[160];
-      std::snprintf(eb, sizeof eb, "; other steps eager: %d kernels/layer x %.1f us + %.1f us/layer python + %d fixed kernels",
-                    kernels_per_layer, dispatch_ns / 1e3, per_layer_ns / 1e3, kernels_fixed);
-      cover += eb;
-    }
-    return s + buf + cover;
+    return std::string(eb);
+  };
+  if (eager) return s + "eager issue " + eager_terms();
+  std::snprintf(buf, sizeof buf, "graph replay %.1f us", graph_replay_ns / 1e3);
+  std::string cover;
+  if (graph_coverage == GraphCoverage::kDecodeOnly) {
+    cover = " for decode-only steps";
+    if (graph_max > 0) cover += " of <= " + std::to_string(graph_max) + " rows";
+    if (graph_max_context > 0) cover += ", contexts <= " + std::to_string(graph_max_context);
+  } else if (graph_coverage == GraphCoverage::kTokens && graph_max > 0) {
+    cover = " for steps of <= " + std::to_string(graph_max) + " tokens";
   }
-  return s + buf;
+  if (!cover.empty()) cover += "; other steps eager: " + eager_terms();
+  return s + buf + cover;
 }
 
 namespace {

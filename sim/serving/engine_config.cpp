@@ -201,6 +201,7 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
 
   // overhead: a preset name or {preset, per_step_ms, per_request_us, per_token_us}
   const YAML::Node ov = r.raw("overhead");
+  int graph_max = -1;  // overhead.graph_max, when the scenario sets it
   if (ov && ov.IsScalar()) {
     try {
       e.host = host_model_preset(ov.as<std::string>());
@@ -251,15 +252,14 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
     term("graph_replay_us", e.host.graph_replay_ns, 1e3);
     count("kernels_per_layer", e.host.kernels_per_layer);
     count("kernels_fixed", e.host.kernels_fixed);
-    apply_graph_capture(e, gpu);
-    int graph_max = static_cast<int>(e.host.graph_max);
     count("graph_max", graph_max);
-    e.host.graph_max = graph_max;
     o.finish();
   } else if (ov) {
     r.error("overhead", "expected a preset name or a mapping");
   }
-  if (!(ov && ov.IsMap())) apply_graph_capture(e, gpu);
+  // The capture follows the final batch caps and host model; a scenario's graph_max wins.
+  apply_graph_capture(e, gpu);
+  if (graph_max >= 0) e.host.graph_max = graph_max;
   r.finish();
   return e;
 }

@@ -67,6 +67,7 @@ Simulation::Simulation(const Scenario& scenario, const CostModel& cost, std::vec
       replicas_.push_back(std::move(slot));
     }
   }
+  link_free_at_.assign(replicas_.size(), 0);
   router_ = make_router(scenario.cluster.router);
   decode_router_ = make_router(scenario.cluster.router);
   // A prefill replica creates events for decode replicas while it runs: every step then
@@ -153,7 +154,6 @@ void Simulation::collect_handoffs(std::size_t i, SimTime now) {
     const double bytes = static_cast<double>(h.kv_bytes);
     // The link serializes this replica's transfers (FIFO): this one starts when the link is
     // free, holds it for bytes / bandwidth, and arrives one latency after it is sent.
-    if (link_free_at_.size() < replicas_.size()) link_free_at_.resize(replicas_.size(), 0);
     const SimTime start = std::max(now, link_free_at_[i]);
     const SimTime sent = start + static_cast<Duration>(std::ceil(bytes / scenario_.cluster.kv_link_gbps));
     link_free_at_[i] = sent;

@@ -44,7 +44,6 @@ class FakeView final : public SchedulerView {
     reqs_[slot] = Req{false, 0, false, prompt, 0, total, 0, prompt, static_cast<std::int32_t>(total - prompt)};
     waiting_.push_back(slot);
   }
-  void set_max_new(std::int32_t slot, std::int32_t n) { reqs_[slot].max_new = n; }
   std::int64_t steps_since_prefill = 0;
 
   const EngineConfig& engine() const override { return e_; }
@@ -256,8 +255,7 @@ TEST(Sglang, NewTokenRatioDecaysPerDecodeStepAndResetsWhenIdle) {
   FakeView v(e, 2000, 200);
   v.running(0, sg_decoding(100, 0, 100, 4000));
   v.running(1, sg_decoding(100, 0, 100, 4000));
-  v.waiting(2, 100, 0);
-  // waiting() gives max_new 0; set the request's own 100-token limit.
+  v.waiting(2, 100);  // prompt 100, max_new 100
   const auto s = make_scheduler("sglang");
   auto memory = s->new_memory();
   auto step = [&](const SchedulerView& view) {
@@ -265,7 +263,6 @@ TEST(Sglang, NewTokenRatioDecaysPerDecodeStepAndResetsWhenIdle) {
     s->plan_step(view, memory.get(), p);
     return p;
   };
-  v.set_max_new(2, 100);
   for (int n = 1; n <= 499; ++n) {
     const BatchPlan p = step(v);
     ASSERT_TRUE(p.prefills.empty()) << "plan " << n;

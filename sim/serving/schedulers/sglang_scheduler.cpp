@@ -153,16 +153,15 @@ class SglangScheduler final : public Scheduler {
     });
     std::int64_t avail = b.free();
     b.take(need);
-    auto headroom = [&] {
-      std::int64_t want = 0;
-      for (const auto& t : left) want += v.pages_for(std::get<2>(t), kRetractDecodeSteps);
-      return want;
-    };
-    for (bool first = true; first || avail < headroom(); first = false) {
+    // The free KV wanted: retract_decode_steps more tokens for each request left.
+    std::int64_t headroom = 0;
+    for (const auto& t : left) headroom += v.pages_for(std::get<2>(t), kRetractDecodeSteps);
+    for (bool first = true; first || avail < headroom; first = false) {
       if (left.size() == 1) break;
       const std::int32_t victim = std::get<2>(left.back());
       left.pop_back();
       avail += v.blocks_held(victim);
+      headroom -= v.pages_for(victim, kRetractDecodeSteps);
       b.preempt(victim, PreemptionMode::kRecompute, /*requeue_back=*/true);
     }
     // The last request still without room for its token (SGLang would run out of memory):
