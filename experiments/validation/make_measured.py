@@ -19,6 +19,8 @@
                         last 256 tokens (calibration/e2e/results/h200/hf_cb_sliding256/).
   serving_hf_cb_mistral_h100.csv  Mistral-7B, full attention, on an H100
                         (calibration/e2e/results/h100/hf_cb_mistral/).
+  serving_hf_cb_llama_h100.csv  Llama-3-8B, the same request set as serving_hf_cb.csv, on an H100
+                        (calibration/e2e/results/h100/hf_cb_llama/).
 Standard library only. Usage (from the repo root): python3 experiments/validation/make_measured.py [KVSIM]
 (KVSIM builds the overlay; default build/release/sim/kvsim).
 """
@@ -101,3 +103,5 @@ if __name__ == "__main__":
     serving("hf_cb_sliding256", "hf_cb_sw256")
     # Mistral-7B with full attention, served on an H100 (the device tool gave an H100).
     serving("hf_cb_mistral", "hf_cb_mistral_h100", "h100")
+    # The H200 Llama-3-8B run's request set served again on an H100 (2026-12-07).
+    serving("hf_cb_llama", "hf_cb_llama_h100", "h100")
