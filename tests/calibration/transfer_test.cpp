@@ -265,6 +265,16 @@ TEST_F(ShippedTransfer, LeaveOneGpuOutOperatorErrorsArePinned) {
       {"h100-sxm flashinfer/fp16 decode_attention", 0.365},
       {"a100-80gb vidur-torch-distributed/allreduce collective", 0.273},
       {"h100-sxm vidur-torch-distributed/allreduce collective", 0.385},
+      // kvsim's own kernels on two GPUs (H200: four shapes; H100 SXM: Llama-2-7B, 2026-12-07).
+      {"h100-sxm kvsim-calibrate gemm", 0.043},
+      {"h100-sxm kvsim-calibrate/fp16 decode_attention", 0.040},
+      {"h100-sxm kvsim-calibrate/flash prefill_attention", 0.016},
+      {"h100-sxm kvsim-calibrate/int4 decode_attention (compressed KV)", 0.388},
+      {"h100-sxm kvsim-calibrate/int4/unfused decode_attention (compressed KV)", 0.073},
+      {"h100-sxm kvsim-calibrate/rmsnorm elementwise", 0.118},
+      {"h100-sxm kvsim-calibrate/h2o_topk compression", 0.308},
+      {"h200 kvsim-calibrate gemm", 0.051},
+      {"h200 kvsim-calibrate/fp16 decode_attention", 0.273},
   };
   for (const auto& [key, want] : pinned) {
     ASSERT_TRUE(mape.count(key)) << key;
@@ -285,6 +295,8 @@ TEST_F(ShippedTransfer, RooflinePlaceholderErrorsArePinned) {
       {"a800-80gb flashinfer decode_attention", 0.092}, {"h100-sxm flashinfer decode_attention", 0.572},
       {"a800-80gb flashinfer prefill_attention", 0.604}, {"h100-sxm flashinfer prefill_attention", 0.972},
       {"a40 vidur-pytorch elementwise", 0.184},         {"h200 kvsim-calibrate elementwise", 0.625},
+      {"h100-sxm kvsim-calibrate gemm", 0.109},          {"h100-sxm kvsim-calibrate decode_attention", 0.149},
+      {"h100-sxm kvsim-calibrate elementwise", 0.556},   {"h100-sxm kvsim-calibrate prefill_attention", 0.697},
   };
   for (const auto& [key, want] : pinned) {
     ASSERT_TRUE(mape.count(key)) << key;
@@ -297,17 +309,32 @@ TEST_F(ShippedTransfer, RooflinePlaceholderErrorsArePinned) {
     if (r.format == "int4") widen(int4_lo, int4_hi);
     if (r.format == "int8") widen(int8_lo, int8_hi);
   }
+  // H200 (four shapes) and H100 (Llama-2-7B): the fused kernels reach a larger share of the
+  // fp16 kernel's bandwidth on the H100 (int2 0.35, int4 0.57, int8 0.89 there).
   EXPECT_NEAR(int2_lo, 0.19, 0.005);
-  EXPECT_NEAR(int2_hi, 0.26, 0.005);
+  EXPECT_NEAR(int2_hi, 0.35, 0.005);
   EXPECT_NEAR(int4_lo, 0.31, 0.005);
-  EXPECT_NEAR(int4_hi, 0.43, 0.005);
+  EXPECT_NEAR(int4_hi, 0.57, 0.005);
   EXPECT_NEAR(int8_lo, 0.53, 0.005);
-  EXPECT_NEAR(int8_hi, 0.71, 0.005);
+  EXPECT_NEAR(int8_hi, 0.89, 0.005);
 }
 
 TEST_F(ShippedTransfer, WholeStepErrorsArePinned) {
   std::map<std::string, double> mape;
-  for (const StepLooRow& r : leave_one_out_steps(*model_)) mape[r.gpu + " " + r.shape + " " + r.phase] = r.mape;
+  std::map<std::string, double> own_kernels;  // kvsim-calibrate steps, keyed without the impl
+  for (const StepLooRow& r : leave_one_out_steps(*model_)) {
+    (r.impl.find("kvsim-calibrate") != std::string::npos ? own_kernels : mape)[r.gpu + " " + r.shape + " " + r.phase] = r.mape;
+  }
+  // kvsim's own kernels, H100 SXM <-> H200 (the same Llama-2-7B grids measured on both).
+  const std::map<std::string, double> own_pinned = {
+      {"h100-sxm llama-2-7b decode", 0.031}, {"h100-sxm llama-2-7b prefill", 0.013},
+      {"h200 llama-2-7b decode", 0.032},     {"h200 llama-2-7b prefill", 0.011},
+      {"h200 llama-3-8b decode", 0.057},     {"h200 llama-3-70b-tp4 decode", 0.104},
+  };
+  for (const auto& [key, want] : own_pinned) {
+    ASSERT_TRUE(own_kernels.count(key)) << key;
+    EXPECT_NEAR(own_kernels[key], want, 0.0015) << key;
+  }
   const std::map<std::string, double> pinned = {
       {"a40 llama-2-7b decode", 0.080},        {"a40 llama-2-7b prefill", 0.081},
       {"a100-80gb llama-3-8b decode", 0.059},  {"a100-80gb llama-3-8b prefill", 0.052},
