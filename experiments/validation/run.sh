@@ -32,3 +32,5 @@ profile_check hf_cb_sw256.yaml serving_hf_cb_sw256.csv result_hf_cb_sw256.json \
   "serving: 256-token sliding-window KV (Mistral-7B, H200) under HF continuous batching, hf-cb profile"
 profile_check hf_cb_mistral_h100.yaml serving_hf_cb_mistral_h100.csv result_hf_cb_mistral_h100.json \
   "cross-GPU check: Mistral-7B under HF continuous batching on an H100, hf-cb profile (H200 constants)"
+profile_check hf_cb_llama_h100.yaml serving_hf_cb_llama_h100.csv result_hf_cb_llama_h100.json \
+  "cross-GPU check: Llama-3-8B under HF continuous batching on an H100, hf-cb profile (H200 constants)"
