@@ -133,8 +133,13 @@ std::vector<MeasuredPoint> read_vllm_bench_json(const std::string& path) {
     if (!j.contains(m.field)) continue;
     const auto& v = j[m.field];
     if (!v.is_number()) throw InputError(path + ": field '" + m.field + "' must be a number");
-    const double x = v.get<double>() * m.scale;
-    if (!(x > 0) || !std::isfinite(x)) continue;  // vLLM writes 0 for metrics it did not collect
+    const double raw = v.get<double>();
+    // vLLM writes 0 for metrics it did not collect; a negative or non-finite value is no measurement.
+    if (raw < 0 || !std::isfinite(raw)) {
+      throw InputError(path + ": field '" + m.field + "' must be >= 0 (0: not collected) (got " + v.dump() + ")");
+    }
+    const double x = raw * m.scale;
+    if (!(x > 0)) continue;
     MeasuredPoint p;
     p.origin = path + ": " + m.field;
     p.metric = m.metric;
@@ -224,6 +229,11 @@ MetricStats stats_of(const std::string& name, const std::vector<const ValidatedP
 }
 
 double step_ms(const Scenario& s, const MeasuredPoint& p) {
+  // A point the scenario's model cannot hold is not a measurement of it.
+  if (p.context > s.model.max_context) {
+    throw InputError("context " + std::to_string(p.context) + " exceeds " + s.model.name + "'s context of " +
+                     std::to_string(s.model.max_context) + " tokens");
+  }
   const auto cost = make_cost_model(s);
   // The first replica group's method (a fixed one, or the scenario's default).
   const std::uint8_t m = s.cluster.groups.front().method.value_or(0);

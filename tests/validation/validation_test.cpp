@@ -167,6 +167,10 @@ TEST(VllmImport, BenchJsonBecomesServingPoints) {
   write(d / "bad.json", "{\"mean_ttft_ms\": \"fast\"}");
   EXPECT_EQ(message_of([&] { read_vllm_bench_json((d / "bad.json").string()); }),
             (d / "bad.json").string() + ": field 'mean_ttft_ms' must be a number");
+  // Issue #16 item 7: a negative measurement is refused, not skipped like vLLM's 0 (not collected).
+  write(d / "neg.json", "{\"request_throughput\": 3.5, \"mean_ttft_ms\": -12.5}");
+  EXPECT_EQ(message_of([&] { read_vllm_bench_json((d / "neg.json").string()); }),
+            (d / "neg.json").string() + ": field 'mean_ttft_ms' must be >= 0 (0: not collected) (got -12.5)");
   fs::remove_all(d);
 }
 
@@ -246,6 +250,27 @@ TEST(Validate, ErrorsAreExactOnMeasurementsWithKnownOffsets) {
   EXPECT_EQ(r.scenarios_run, 1);
   ASSERT_EQ(r.labels.size(), 2u);
   EXPECT_EQ(r.labels[0].metric, "e2e_p50_s [run]");
+  fs::remove_all(d);
+}
+
+TEST(Validate, PointsOutsideTheScenarioAreRefusedWithFileAndLine) {
+  // Issue #16 item 7: a step at a context the model cannot hold, and zero or negative values.
+  const fs::path d = temp_dir("outside");
+  write(d / "s.yaml", "model: llama-2-7b\nworkload: {num_requests: 20, arrival: {kind: all-at-once}}\n");
+  ValidateOptions opts;
+  opts.scenario_path = (d / "s.yaml").string();
+  write(d / "m.csv", "metric,value,phase,batch,context\nstep_ms,9.4,decode,1,2048\nstep_ms,12.0,decode,1,8192\n");
+  const auto pts = read_measured_csv((d / "m.csv").string());
+  EXPECT_EQ(message_of([&] { validate(opts, pts, testing::catalog(), {}); }),
+            (d / "m.csv").string() + ":3: context 8192 exceeds llama-2-7b's context of 4096 tokens");
+  for (const char* v : {"0", "-3.5"}) {
+    write(d / "z.csv", std::string("metric,value\ne2e_p50_s,") + v + "\n");
+    EXPECT_EQ(message_of([&] { read_measured_csv((d / "z.csv").string()); }),
+              (d / "z.csv").string() + ":2: value must be a number > 0 (got '" + v + "')");
+  }
+  const std::string cmd = std::string(KVSIM_BINARY) + " validate -c " + (d / "s.yaml").string() + " --measured " +
+                          (d / "m.csv").string() + " > /dev/null 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
   fs::remove_all(d);
 }
 
