@@ -1,5 +1,7 @@
 #include "calibration/transfer/transfer_model.h"
 
+#include "calibration/transfer/plausibility.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -7,6 +9,7 @@
 
 #include "calibration/fit/fitter.h"
 #include "calibration/transfer/gpu_match.h"
+#include "calibration/transfer/plausibility.h"
 #include "sim/core/error.h"
 #include "sim/core/text_file.h"
 
@@ -102,6 +105,7 @@ std::vector<MeasuredSet> load_measured_sets(const std::vector<std::string>& root
       }
       const std::string gpu = catalog_gpu_of(b);  // as fit_bundle resolves it
       if (gpu.empty() || !catalog.has_gpu(gpu)) continue;
+      require_plausible(b, catalog.gpu(gpu));  // a row faster than the datasheet is no measurement
       out.push_back(measured_set(std::move(b), gpu));
     }
   }

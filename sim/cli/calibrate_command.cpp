@@ -5,6 +5,8 @@
 
 #include "calibration/fit/bundle_overlay.h"
 #include "calibration/fit/fitter.h"
+#include "calibration/transfer/plausibility.h"
+#include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
@@ -23,7 +25,9 @@ kvsim calibrate transfer-check [--data DIR]... [--json FILE]   (leave-one-GPU-ou
   fit      fit cost tables from the bundle's measurements and report each operator's error
            on held-out points; writes fit_report.json (into the bundle, or --out FILE)
   show     summarise the bundle: provenance, tables, points per family
-  check    validate the bundle (every file, column and value) and its fit; exit 2 with the
+  check    validate the bundle (every file, column and value), its physical plausibility
+           (no row faster than the GPU's datasheet allows, none 1000x slower, times growing
+           with the work) and its fit; exit 2 with the
            file, line and field on the first problem, or if the median held-out error of an
            operator exceeds --max-median-error (default 0.05)
   overlay  copy the bundle to --out DIR with another implementation's kernels added as new
@@ -135,6 +139,7 @@ int calibrate_command(const std::vector<std::string>& args) {
     return 0;
   }
   if (c.catalog_gpu.empty()) throw InputError(dir + "/meta.json: gpu_name '" + c.gpu_name + "' matches no catalog GPU");
+  require_plausible(b, Catalog::builtin().gpu(c.catalog_gpu));
   for (const auto& q : c.quality) {
     if (q.held_out > 0 && q.median_err > max_err) {
       throw InputError(dir + ": operator '" + q.op + "' has median held-out error " + std::to_string(q.median_err * 100) +

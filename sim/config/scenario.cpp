@@ -7,6 +7,7 @@
 
 #include "calibration/fit/fitter.h"
 #include "calibration/fit/vidur_import.h"
+#include "calibration/transfer/plausibility.h"
 #include "calibration/transfer/transfer_bundle.h"
 #include "models/compression/compression_registry.h"
 #include "models/compression/length_effect.h"
@@ -530,6 +531,11 @@ CalibratedCosts load_calibration(const std::string& dir, const std::string& mode
   if (c.catalog_gpu.empty()) {
     throw InputError(dir + "/meta.json: gpu_name '" + c.gpu_name + "' matches no GPU in the catalog");
   }
+  // Physical plausibility needs the shard's dimensions (kvsim-calibrate and the importers write
+  // them); a hand-made bundle naming only the shape is fitted as before, and `kvsim calibrate
+  // check` refuses it by the missing key.
+  const Catalog catalog = Catalog::builtin();
+  if (catalog.has_gpu(c.catalog_gpu) && has_shard_dimensions(b)) require_plausible(b, catalog.gpu(c.catalog_gpu));
   return c;
 }
 
