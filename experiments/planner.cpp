@@ -13,6 +13,7 @@
 #include "sim/config/scenario.h"
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
+#include "sim/core/worker_pool.h"
 #include "sim/core/text_file.h"
 #include "sim/metrics/run_report.h"
 #include "sim/metrics/summary.h"
@@ -280,9 +281,7 @@ PlanResult run_plan(const PlanSpec& spec, const std::string& base_path, const Ca
       }
     }
   };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < std::max(1, jobs); ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+  run_workers(bounded_jobs(std::max(1, jobs)), worker);
   for (const auto& e : errors) {
     if (!e.empty()) throw InputError(e);
   }

@@ -1,6 +1,7 @@
 // kvsim: the composition root. The only code that prints results and chooses exit codes.
 #include <boost/program_options/errors.hpp>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
   } catch (const kvsim::InvariantViolation& e) {
     std::cerr << "kvsim " << cmd << ": invariant violated: " << e.what() << "\n";
     return 3;
+  } catch (const std::bad_alloc&) {
+    // Out of memory (a scenario whose queue outgrows RAM, or a ulimit): a message, never an abort.
+    std::cerr << "kvsim " << cmd << ": error: out of memory (the scenario needs more memory than this process may use)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "kvsim " << cmd << ": internal error: " << e.what() << "\n";
     return 1;

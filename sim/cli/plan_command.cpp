@@ -8,6 +8,7 @@
 #include "sim/cli/commands.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
+#include "sim/core/worker_pool.h"
 
 namespace po = boost::program_options;
 
@@ -20,7 +21,7 @@ int plan_command(const std::vector<std::string>& args) {
       "on the arrival rate; overloaded runs are never an answer), replicas for a target rate,\n"
       "cost per million tokens, an uncertainty band, and a ranking");
   std::string config, plan, out, format = "text";
-  int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int jobs = available_cores();
   opts.add_options()("help,h", "show this help")("config,c", po::value(&config), "base scenario (default: built-in)")(
       "plan", po::value(&plan), "plan spec YAML (slo, candidates, target_rate_per_s, search, quality, prices)")(
       "out", po::value(&out), "also write plan.json and plan.txt here")("jobs,j", po::value(&jobs), "worker threads")(

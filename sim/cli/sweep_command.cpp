@@ -17,6 +17,7 @@
 #include "sim/config/scenario.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
+#include "sim/core/worker_pool.h"
 
 #ifdef KVSIM_WITH_MPI
 #include <boost/mpi.hpp>
@@ -69,12 +70,12 @@ int sweep_command(const std::vector<std::string>& args) {
       "DIR/sweep.csv and DIR/sweep.jsonl as points finish. Under mpirun, points are split\n"
       "across ranks and rank 0 writes the results");
   std::string config, sweep, out, shard_text;
-  int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int jobs = available_cores();
   bool resume = false, no_progress = false;
   opts.add_options()("help,h", "show this help")("config,c", po::value(&config), "base scenario (default: built-in)")(
       "sweep", po::value(&sweep), "sweep spec YAML (axes, zip, repetitions)")("out", po::value(&out),
                                                                               "results directory")(
-      "jobs,j", po::value(&jobs), "worker threads (default: all cores)")("resume", po::bool_switch(&resume),
+      "jobs,j", po::value(&jobs), "worker threads (default and limit: the cores this process may use)")("resume", po::bool_switch(&resume),
                                                                           "run only the points missing from DIR")(
       "shard", po::value(&shard_text), "run only points with index % N == i (i/N), for job arrays")(
       "no-progress", po::bool_switch(&no_progress), "no progress bar on stderr");
@@ -85,6 +86,9 @@ int sweep_command(const std::vector<std::string>& args) {
   if (out.empty()) errors.add("--out is required");
   if (jobs < 1) errors.add("--jobs must be >= 1");
   errors.throw_if_any();
+  std::string lowered;
+  jobs = bounded_jobs(jobs, &lowered);
+  if (!lowered.empty()) std::fprintf(stderr, "kvsim sweep: %s\n", lowered.c_str());
   Shard shard;
   if (!shard_text.empty()) shard = parse_shard(shard_text);
 
@@ -166,9 +170,7 @@ int sweep_command(const std::vector<std::string>& args) {
       progress.tick();
     }
   };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < jobs; ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+  jobs = run_workers(jobs, worker);
   progress.finish();
   std::size_t run_now = mine.size();
 

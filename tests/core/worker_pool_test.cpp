@@ -1,0 +1,72 @@
+// Worker threads bounded by the cores this process may use (issue #16 item 5).
+#include "../support/scratch.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sched.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "sim/core/worker_pool.h"
+
+namespace kvsim {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(WorkerPool, AvailableCoresFollowTheAffinityMask) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const int cores = available_cores();
+  EXPECT_GE(cores, 1);
+  EXPECT_LE(cores, CPU_COUNT(&set));
+  std::string note;
+  EXPECT_EQ(bounded_jobs(1, &note), 1);
+  EXPECT_TRUE(note.empty());
+  EXPECT_EQ(bounded_jobs(cores + 7, &note), cores);
+  EXPECT_EQ(note, "--jobs " + std::to_string(cores + 7) + " lowered to " + std::to_string(cores) +
+                      ", the cores this process may use (CPU affinity and cgroup quota)");
+}
+
+TEST(WorkerPool, RunsEveryThreadAndRethrowsAWorkersException) {
+  std::atomic<int> ran{0};
+  EXPECT_EQ(run_workers(3, [&] { ++ran; }), 3);
+  EXPECT_EQ(ran.load(), 3);
+  std::atomic<int> calls{0};
+  try {
+    run_workers(4, [&] {
+      if (++calls == 2) throw std::runtime_error("worker failed");
+    });
+    ADD_FAILURE() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "worker failed");
+  }
+  EXPECT_EQ(calls.load(), 4);  // every thread ran and was joined before the rethrow
+}
+
+TEST(WorkerPool, SweepUnderTasksetRunsOnTheOneCoreItMayUse) {
+  if (std::system("command -v taskset > /dev/null 2>&1") != 0) GTEST_SKIP() << "taskset (util-linux) not found";
+  const fs::path d = fs::path(testing::scratch()) / "taskset_sweep";
+  fs::remove_all(d);
+  fs::create_directories(d);
+  std::ofstream(d / "grid.yaml") << "axes: {workload.num_requests: [5, 6]}\n";
+  const std::string cmd = "taskset -c 0 " + std::string(KVSIM_BINARY) + " sweep --sweep " + (d / "grid.yaml").string() +
+                          " --out " + (d / "out").string() + " -j 8 --no-progress > /dev/null 2> " + (d / "err.txt").string();
+  ASSERT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 0);
+  std::ifstream err(d / "err.txt");
+  std::stringstream got;
+  got << err.rdbuf();
+  EXPECT_EQ(got.str(), "kvsim sweep: --jobs 8 lowered to 1, the cores this process may use (CPU affinity and cgroup quota)\n");
+  std::ifstream m(d / "out" / "manifest.json");
+  EXPECT_EQ(nlohmann::json::parse(m)["jobs"].get<int>(), 1);
+  fs::remove_all(d);
+}
+
+}  // namespace
+}  // namespace kvsim
