@@ -4,11 +4,13 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include "sim/config/scenario.h"
@@ -254,20 +256,29 @@ SweepRow run_sweep_point(const SweepSpec&, const SweepPoint& p, const std::strin
   const std::vector<double> m = sweep_metrics(report);
   SweepRow row;
   row.index = p.index;
-  row.csv = std::to_string(p.index) + "," + std::to_string(p.rep) + "," + std::to_string(p.seed);
-  nlohmann::json params = nlohmann::json::object(), metrics = nlohmann::json::object();
-  for (const auto& [k, v] : p.params) {
-    row.csv += "," + csv_field(v);
-    params[k] = v;
-  }
+  row.csv = sweep_row_prefix(p);
+  nlohmann::json metrics = nlohmann::json::object();
   for (std::size_t i = 0; i < m.size(); ++i) {
     row.csv += "," + num(m[i]);
     metrics[sweep_metric_names()[i]] = m[i];
   }
   row.csv += "\n";
-  nlohmann::json j = {{"point", p.index}, {"rep", p.rep}, {"seed", p.seed}, {"params", params}, {"metrics", metrics}};
+  nlohmann::json j = sweep_row_identity(p);
+  j["metrics"] = metrics;
   row.json = j.dump() + "\n";
   return row;
+}
+
+std::string sweep_row_prefix(const SweepPoint& p) {
+  std::string out = std::to_string(p.index) + "," + std::to_string(p.rep) + "," + std::to_string(p.seed);
+  for (const auto& kv : p.params) out += "," + csv_field(kv.second);
+  return out;
+}
+
+nlohmann::json sweep_row_identity(const SweepPoint& p) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [k, v] : p.params) params[k] = v;
+  return {{"point", p.index}, {"rep", p.rep}, {"seed", p.seed}, {"params", params}};
 }
 
 std::string sweep_signature(const SweepSpec& spec, const std::string& base_text) {
@@ -322,7 +333,7 @@ void write_all(int fd, const std::string& s, const std::string& path) {
 }  // namespace
 
 SweepResults::SweepResults(const std::string& dir, const std::string& signature, const std::vector<std::string>& keys,
-                           bool resume, const std::string& stem) {
+                           bool resume, const std::string& stem, const std::vector<SweepPoint>* grid) {
   namespace fs = std::filesystem;
   csv_path_ = (fs::path(dir) / (stem + ".csv")).string();
   jsonl_path_ = (fs::path(dir) / (stem + ".jsonl")).string();
@@ -343,21 +354,79 @@ SweepResults::SweepResults(const std::string& dir, const std::string& signature,
       throw InputError(csv_path_ + ": not the results of this sweep (its signature line and header must read '" +
                        sig_line + "' and the columns of this spec); refusing to resume");
     }
+    std::map<std::int64_t, const SweepPoint*> points;
+    if (grid) {
+      for (const SweepPoint& p : *grid) points[p.index] = &p;
+    }
+    const std::size_t metric_fields = sweep_metric_names().size();
     std::map<std::int64_t, std::string> csv_rows, json_rows;
+    std::set<std::int64_t> conflicting;
+    auto find = [&](const std::string& where, const std::string& what) { findings_.push_back(where + ": " + what); };
+    // One row per point: an identical repeat is harmless, a different one leaves no trusted row.
+    auto keep = [&](std::map<std::int64_t, std::string>& rows, std::int64_t p, const std::string& line,
+                    const std::string& where) {
+      const auto it = rows.find(p);
+      if (it == rows.end()) {
+        rows[p] = line;
+      } else if (it->second == line) {
+        find(where, "point " + std::to_string(p) + " repeated (identical); kept once");
+      } else {
+        find(where, "point " + std::to_string(p) + " repeated with different contents; re-running it");
+        conflicting.insert(p);
+      }
+    };
     for (std::size_t i = 2; i < csv.size(); ++i) {
+      const std::string where = csv_path_ + ":" + std::to_string(i + 1);
       const std::int64_t p = leading_int(csv[i]);
-      if (p < 0) throw InputError(csv_path_ + ":" + std::to_string(i + 1) + ": not a sweep row; refusing to resume");
-      csv_rows[p] = csv[i];
+      if (p < 0) throw InputError(where + ": not a sweep row; refusing to resume");
+      if (grid) {
+        const auto it = points.find(p);
+        if (it == points.end()) {
+          find(where, "point " + std::to_string(p) + " is not in this grid; dropped");
+          continue;
+        }
+        const std::string prefix = sweep_row_prefix(*it->second) + ",";
+        if (csv[i].compare(0, prefix.size(), prefix) != 0) {
+          find(where, "point " + std::to_string(p) + "'s rep, seed or parameters differ from the grid's; re-running it");
+          continue;
+        }
+        const std::string rest = csv[i].substr(prefix.size());
+        if (static_cast<std::size_t>(std::count(rest.begin(), rest.end(), ',')) + 1 != metric_fields) {
+          find(where, "point " + std::to_string(p) + "'s row is cut short or too long; re-running it");
+          continue;
+        }
+      }
+      keep(csv_rows, p, csv[i], where);
     }
     for (std::size_t i = 0; i < json.size(); ++i) {
+      const std::string where = jsonl_path_ + ":" + std::to_string(i + 1);
+      std::int64_t p = -1;
+      nlohmann::json j;
       try {
-        const auto j = nlohmann::json::parse(json[i]);
-        json_rows[j.at("point").get<std::int64_t>()] = json[i];
+        j = nlohmann::json::parse(json[i]);
+        p = j.at("point").get<std::int64_t>();
       } catch (const std::exception&) {
-        throw InputError(jsonl_path_ + ":" + std::to_string(i + 1) + ": not a sweep row; refusing to resume");
+        throw InputError(where + ": not a sweep row; refusing to resume");
       }
+      if (grid) {
+        const auto it = points.find(p);
+        if (it == points.end()) {
+          find(where, "point " + std::to_string(p) + " is not in this grid; dropped");
+          continue;
+        }
+        const nlohmann::json want = sweep_row_identity(*it->second);
+        bool same = j.is_object() && j.contains("metrics") && j["metrics"].is_object() &&
+                    j["metrics"].size() == metric_fields;
+        for (const auto& [k, v] : want.items()) same = same && j.contains(k) && j[k] == v;
+        if (!same) {
+          find(where, "point " + std::to_string(p) + "'s row does not match the grid's point or lacks metrics; re-running it");
+          continue;
+        }
+      }
+      keep(json_rows, p, json[i], where);
     }
     for (const auto& [p, line] : csv_rows) {
+      if (conflicting.count(p)) continue;
       if (json_rows.count(p)) {
         done_.insert(p);
         csv_body += line + "\n";

@@ -74,12 +74,17 @@ class SweepResults {
  public:
   // `stem` names the files (stem.csv, stem.jsonl): "sweep", or "sweep.shard<i>" for a shard
   // so shards can share a directory.
+  // With `grid`, resume trusts only rows it could have written for that grid: a row whose point
+  // id is outside it, whose rep/seed/parameters differ from its point's, whose metrics are cut
+  // short, or that is duplicated with different contents is dropped (and re-run), and each
+  // such finding is listed in findings(). Identical duplicates are kept once.
   SweepResults(const std::string& dir, const std::string& signature, const std::vector<std::string>& keys,
-               bool resume, const std::string& stem = "sweep");
+               bool resume, const std::string& stem = "sweep", const std::vector<SweepPoint>* grid = nullptr);
   ~SweepResults();
   SweepResults(const SweepResults&) = delete;
   SweepResults& operator=(const SweepResults&) = delete;
   const std::set<std::int64_t>& done() const { return done_; }
+  const std::vector<std::string>& findings() const { return findings_; }
   void append(const SweepRow& row);  // thread-safe
 
  private:
@@ -87,7 +92,12 @@ class SweepResults {
   int csv_fd_ = -1, jsonl_fd_ = -1;
   std::mutex mutex_;
   std::set<std::int64_t> done_;
+  std::vector<std::string> findings_;
 };
+
+// The identity columns of a point's CSV row ("point,rep,seed,<values>") and JSONL row.
+std::string sweep_row_prefix(const SweepPoint& p);
+nlohmann::json sweep_row_identity(const SweepPoint& p);
 
 std::string sweep_signature(const SweepSpec& spec, const std::string& base_text);
 

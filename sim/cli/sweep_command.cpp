@@ -124,8 +124,10 @@ int sweep_command(const std::vector<std::string>& args) {
       std::filesystem::create_directories(out, ec);
       if (!std::filesystem::is_directory(out)) throw InputError("--out " + out + ": cannot create directory");
       const std::string stem = shard_text.empty() ? "sweep" : "sweep.shard" + std::to_string(shard.index);
-      results = std::make_unique<SweepResults>(out, signature, sweep_keys(spec), resume, stem);
+      results = std::make_unique<SweepResults>(out, signature, sweep_keys(spec), resume, stem, &all);
       done = results->done();
+      // What resume did not trust, and why (those points run again).
+      for (const auto& f : results->findings()) std::fprintf(stderr, "kvsim sweep: resume: %s\n", f.c_str());
     } catch (const InputError& e) {
       setup_error = e.what();
     }

@@ -2,6 +2,8 @@
 // model with a known answer, saturation verdicts.
 #include "../support/scratch.h"
 #include <gtest/gtest.h>
+#include <vector>
+#include <functional>
 
 #include <filesystem>
 #include <fstream>
@@ -139,6 +141,86 @@ TEST(SweepResults, ResumeAfterACrashRunsOnlyMissingPointsWithNoDuplicateOrTornRo
     FAIL();
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("not the results of this sweep"), std::string::npos) << e.what();
+  }
+}
+
+// Issue #16 item 3: resume trusts nothing it could not have written for this grid.
+struct ResumeDamage {
+  const char* name;
+  std::function<void(std::vector<std::string>& csv, std::vector<std::string>& jsonl)> damage;
+  std::vector<std::string> findings;  // after "<dir>/sweep.<ext>:"
+  std::set<std::int64_t> done;
+};
+
+std::vector<std::string> lines_of(const fs::path& f) {
+  std::vector<std::string> out;
+  std::stringstream ss(slurp(f));
+  for (std::string l; std::getline(ss, l);) out.push_back(l);
+  return out;
+}
+
+void write_lines(const fs::path& f, const std::vector<std::string>& lines) {
+  std::ofstream o(f);
+  for (const auto& l : lines) o << l << "\n";
+}
+
+TEST(SweepResults, ResumeDropsRowsItCouldNotHaveWrittenAndSaysWhy) {
+  const std::string base = write("resume_base.yaml",
+                                 "seed: 7\nworkload: {num_requests: 20, arrival: {kind: poisson, rate_per_s: 20}}\n");
+  const SweepSpec spec = parse_sweep_spec("axes: {compression: [fp16, kivi-4, h2o]}", "grid.yaml");
+  const std::vector<SweepPoint> grid = expand_sweep(spec, 7);
+  const fs::path full = fs::path(::kvsim::testing::scratch()) / "resume_full";
+  fs::remove_all(full);
+  fs::create_directories(full);
+  run_into(full, spec, base, false, 1000);
+  // Rows: csv line 3/4/5 and jsonl line 1/2/3 are points 0/1/2.
+  const ResumeDamage cases[] = {
+      {"params", [](auto& c, auto& j) { c[3].replace(c[3].find("kivi-4"), 6, "h2o"); (void)j; },
+       {"csv:4: point 1's rep, seed or parameters differ from the grid's; re-running it"}, {0, 2}},
+      {"identical_duplicate", [](auto& c, auto& j) { c.push_back(c[2]); j.push_back(j[0]); },
+       {"csv:6: point 0 repeated (identical); kept once", "jsonl:4: point 0 repeated (identical); kept once"},
+       {0, 1, 2}},
+      {"conflicting_duplicate",
+       [](auto& c, auto& j) {
+         std::string other = c[4];
+         other.back() = other.back() == '1' ? '2' : '1';
+         c.push_back(other);
+         (void)j;
+       },
+       {"csv:6: point 2 repeated with different contents; re-running it"}, {0, 1}},
+      {"cut_mid_file", [](auto& c, auto& j) { c[3].resize(c[3].rfind(',')); (void)j; },
+       {"csv:4: point 1's row is cut short or too long; re-running it"}, {0, 2}},
+      {"outside_grid",
+       [](auto& c, auto& j) {
+         c.push_back("99" + c[2].substr(1));
+         j.push_back("{\"point\": 99, \"rep\": 0}");
+       },
+       {"csv:6: point 99 is not in this grid; dropped", "jsonl:4: point 99 is not in this grid; dropped"}, {0, 1, 2}},
+      {"jsonl_other_point", [](auto& c, auto& j) { j[1].replace(j[1].find("kivi-4"), 6, "h2o"); (void)c; },
+       {"jsonl:2: point 1's row does not match the grid's point or lacks metrics; re-running it"}, {0, 2}},
+  };
+  for (const auto& c : cases) {
+    const fs::path d = fs::path(::kvsim::testing::scratch()) / (std::string("resume_") + c.name);
+    fs::remove_all(d);
+    fs::copy(full, d, fs::copy_options::recursive);
+    auto csv = lines_of(d / "sweep.csv");
+    auto jsonl = lines_of(d / "sweep.jsonl");
+    c.damage(csv, jsonl);
+    write_lines(d / "sweep.csv", csv);
+    write_lines(d / "sweep.jsonl", jsonl);
+    std::vector<std::string> want;
+    for (const auto& f : c.findings) want.push_back((d / "sweep.").string() + f);
+    {
+      SweepResults res(d.string(), sweep_signature(spec, slurp(base)), sweep_keys(spec), true, "sweep", &grid);
+      EXPECT_EQ(res.findings(), want) << c.name;
+      EXPECT_EQ(res.done(), c.done) << c.name;
+      for (const auto& p : grid) {
+        if (!res.done().count(p.index)) res.append(run_sweep_point(spec, p, base, testing::catalog(), {}));
+      }
+    }
+    // Re-run points replace what was dropped: the same rows as the uninterrupted sweep.
+    EXPECT_EQ(rows_of(d / "sweep.csv", 2), rows_of(full / "sweep.csv", 2)) << c.name;
+    EXPECT_EQ(rows_of(d / "sweep.jsonl", 0), rows_of(full / "sweep.jsonl", 0)) << c.name;
   }
 }
 
