@@ -2,9 +2,12 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <set>
 
 #include "sim/cli/commands.h"
 #include "sim/core/atomic_file.h"
+#include "sim/core/output_set.h"
 #include "sim/core/error.h"
 #include "sim/metrics/output_writers.h"
 #include "sim/metrics/run_report.h"
@@ -41,10 +44,13 @@ int run_command(const std::vector<std::string>& args) {
       config, sets, vm.count("seed") ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(seed)) : std::nullopt,
       catalog, calibration_search_dirs());
 
+  // The files of one run replace the previous run's as a set (sim/core/output_set.h).
+  std::unique_ptr<OutputSet> out_set;
+  std::string staging;
   if (!out_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    if (ec || !std::filesystem::is_directory(out_dir)) throw InputError("--out " + out_dir + ": cannot create directory");
+    out_set = std::make_unique<OutputSet>(
+        out_dir, std::set<std::string>{"report.json", "requests.csv", "timeseries.csv", "trace.json", "resolved.yaml"});
+    staging = out_set->staging();
   }
   SummaryCollector summary(scenario.run.goodput_ttft_s, scenario.run.goodput_tpot_s);
   std::vector<MetricsSink*> sinks{&summary};
@@ -53,9 +59,9 @@ int run_command(const std::vector<std::string>& args) {
   std::unique_ptr<ChromeTraceWriter> trace;
   if (!out_dir.empty()) {
     namespace fs = std::filesystem;
-    requests = std::make_unique<RequestCsvWriter>((fs::path(out_dir) / "requests.csv").string());
-    timeseries = std::make_unique<TimeseriesWriter>((fs::path(out_dir) / "timeseries.csv").string());
-    trace = std::make_unique<ChromeTraceWriter>((fs::path(out_dir) / "trace.json").string(),
+    requests = std::make_unique<RequestCsvWriter>((fs::path(staging) / "requests.csv").string());
+    timeseries = std::make_unique<TimeseriesWriter>((fs::path(staging) / "timeseries.csv").string());
+    trace = std::make_unique<ChromeTraceWriter>((fs::path(staging) / "trace.json").string(),
                                                 scenario.run.max_trace_events);
     sinks.insert(sinks.end(), {requests.get(), timeseries.get(), trace.get()});
   }
@@ -80,13 +86,14 @@ int run_command(const std::vector<std::string>& args) {
     full["context"]["wall_seconds"] = wall;
     full["context"]["steps_per_wall_second"] = wall > 0 ? static_cast<double>(result.counters.steps) / wall : 0.0;
     if (scenario.calibration) full["context"]["calibration_bundle"] = scenario.calibration->bundle_dir;
-    write_file_atomically((fs::path(out_dir) / "report.json").string(), full.dump(2) + "\n");
+    write_file_atomically((fs::path(staging) / "report.json").string(), full.dump(2) + "\n");
     YAML::Emitter em;
     em << scenario.resolved;
-    write_file_atomically((fs::path(out_dir) / "resolved.yaml").string(), std::string(em.c_str()) + "\n");
+    write_file_atomically((fs::path(staging) / "resolved.yaml").string(), std::string(em.c_str()) + "\n");
     requests->commit();
     timeseries->commit();
     trace->commit();
+    out_set->commit();
   }
   if (format == "json") std::cout << report.dump(2) << "\n";
   else std::cout << render_text_summary(report);

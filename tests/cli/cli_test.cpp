@@ -2,6 +2,9 @@
 // catalogue of bad inputs (each with its message and exit code).
 #include "../support/scratch.h"
 #include <gtest/gtest.h>
+#include <algorithm>
+#include <chrono>
+#include <thread>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -103,6 +106,53 @@ TEST(Cli, FailedRunLeavesEarlierOutputsIntact) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
   }
+}
+
+// Issue #16 item 4: --out is replaced as a set; a killed run leaves the previous set whole, and
+// the next run removes the killed run's staging directory.
+TEST(Cli, OutIsReplacedAsASetAndAKilledRunLeavesThePreviousOne) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(::kvsim::testing::scratch()) / "out_set";
+  fs::remove_all(root);
+  fs::create_directories(root);
+  const std::string dir = (root / "r").string();
+  ASSERT_EQ(kvsim("run --set workload.num_requests=50 --out " + dir).code, 0);
+  const std::string report = read(dir + "/report.json"), requests = read(dir + "/requests.csv");
+  // kill -9 in the middle of a long run.
+  const std::string pidfile = (root / "pid").string();
+  ASSERT_EQ(std::system((std::string(KVSIM_BINARY) + " run --set workload.num_requests=20000000 --set workload.arrival.rate_per_s=50 "
+                         "--out " + dir + " > /dev/null 2>&1 & echo $! > " + pidfile).c_str()),
+            0);
+  std::string staging;
+  for (int i = 0; i < 100 && staging.empty(); ++i) {  // wait until the run has staged something
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const auto& e : fs::directory_iterator(root)) {
+      if (e.path().filename().string().rfind(".r.kvsim-staging-", 0) == 0) staging = e.path().string();
+    }
+  }
+  ASSERT_FALSE(staging.empty()) << "the long run never staged its output";
+  const std::string pid = read(pidfile);
+  ASSERT_EQ(std::system(("kill -9 " + pid).c_str()), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(read(dir + "/report.json"), report);
+  EXPECT_EQ(read(dir + "/requests.csv"), requests);
+  EXPECT_TRUE(fs::exists(staging));
+  // The next run cleans the dead run's staging and replaces the set.
+  ASSERT_EQ(kvsim("run --set workload.num_requests=60 --out " + dir).code, 0);
+  EXPECT_FALSE(fs::exists(staging));
+  EXPECT_NE(read(dir + "/report.json"), report);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(root)) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"pid", "r"}));
+  // A directory holding a file kvsim did not write is refused, and the file stays.
+  std::ofstream(dir + "/notes.txt") << "mine\n";
+  const Result foreign = kvsim("run --set workload.num_requests=50 --out " + dir);
+  EXPECT_EQ(foreign.code, 2);
+  EXPECT_EQ(foreign.err, "kvsim run: error: --out " + dir +
+                             ": holds 'notes.txt', which kvsim did not write; give an empty directory or one a previous "
+                             "run wrote (it is replaced as a whole)\n");
+  EXPECT_EQ(read(dir + "/notes.txt"), "mine\n");
 }
 
 TEST(Cli, CalibrateOverlayWritesABundleThatStepUses) {
