@@ -1,6 +1,8 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <filesystem>
+#include <memory>
+#include <set>
 #include <iostream>
 #include <thread>
 
@@ -8,6 +10,7 @@
 #include "sim/cli/commands.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
+#include "sim/core/output_set.h"
 #include "sim/core/worker_pool.h"
 
 namespace po = boost::program_options;
@@ -37,14 +40,16 @@ int plan_command(const std::vector<std::string>& args) {
   const PlanSpec spec = load_plan_spec(plan);
   const auto t0 = std::chrono::steady_clock::now();
   const CalibrationSource calibration(calibration_search_dirs());
+  // plan.json and plan.txt replace the previous pair together (sim/core/output_set.h); a
+  // directory kvsim cannot replace is refused before the plan runs.
+  std::unique_ptr<OutputSet> out_set;
+  if (!out.empty()) out_set = std::make_unique<OutputSet>(out, std::set<std::string>{"plan.json", "plan.txt"});
   const PlanResult r = run_plan(spec, config, catalog, calibration, jobs);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!out.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(out, ec);
-    if (!std::filesystem::is_directory(out)) throw InputError("--out " + out + ": cannot create directory");
-    write_file_atomically((std::filesystem::path(out) / "plan.json").string(), r.json.dump(2) + "\n");
-    write_file_atomically((std::filesystem::path(out) / "plan.txt").string(), r.table);
+  if (out_set) {
+    write_file_atomically((std::filesystem::path(out_set->staging()) / "plan.json").string(), r.json.dump(2) + "\n");
+    write_file_atomically((std::filesystem::path(out_set->staging()) / "plan.txt").string(), r.table);
+    out_set->commit();
   }
   if (format == "json") std::cout << r.json.dump(2) << "\n";
   else std::cout << r.table;

@@ -264,6 +264,29 @@ TEST(Planner, BisectionFindsTheKnownCapacity) {
   EXPECT_EQ(r.json["candidates"][0]["replicas_for_target"].get<int>(), static_cast<int>(std::ceil(100 / found)));
 }
 
+TEST(Planner, OutIsReplacedAsASetAndForeignFilesAreRefused) {
+  // Issue #16 item 4 for `kvsim plan --out`: plan.json and plan.txt are staged and swapped in.
+  const Fixed f = fixed_service();
+  const std::string plan = write("plan_out.yaml",
+                                 "slo: {e2e_p99_s: 100}\ncandidates: {axes: {compression: [fp16]}}\n"
+                                 "search: {requests: 100, rel_tolerance: 0.05}\nrepetitions: 1\n");
+  const fs::path out = fs::path(::kvsim::testing::scratch()) / "plan_out";
+  fs::remove_all(out);
+  const std::string cmd = std::string(KVSIM_BINARY) + " plan -c " + f.base + " --plan " + plan + " --out " + out.string() +
+                          " -j 1 > /dev/null 2> " + (out.string() + ".err");
+  ASSERT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 0);
+  ASSERT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 0);  // a second plan replaces the pair
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(out)) names.insert(e.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"plan.json", "plan.txt"}));
+  std::ofstream(out / "notes.txt") << "mine\n";
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
+  EXPECT_EQ(slurp(out.string() + ".err"), "kvsim plan: error: --out " + out.string() +
+                                              ": holds 'notes.txt', which kvsim did not write; give an empty directory "
+                                              "or one a previous run wrote (it is replaced as a whole)\n");
+  EXPECT_EQ(slurp(out / "notes.txt"), "mine\n");
+}
+
 TEST(Planner, SaturationVerdictsOnCraftedLoads) {
   const Fixed f = fixed_service();
   const double cap = 1.0 / f.service_s;
