@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "models/spec/embedded_catalog.h"
+#include <cstdio>
+
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
 
@@ -19,6 +21,14 @@ void positive(ConfigReader& r, const std::string& key, double v) {
 }
 
 }  // namespace
+
+double implied_parameters(const ModelSpec& m) {
+  const double h = m.hidden_size, d = m.head_dim;
+  const double attn = h * m.num_attention_heads * d * 2 + h * m.num_kv_heads * d * 2;  // q, o; k, v
+  const double mlp = 3.0 * h * m.intermediate_size;                                       // gate, up, down
+  const double embed = static_cast<double>(m.vocab_size) * h * (m.tie_word_embeddings ? 1 : 2);
+  return m.num_layers * (attn + mlp + 2 * h) + embed + h;  // + two norms per layer and the final one
+}
 
 void Catalog::add_model_yaml(const std::string& text, const std::string& origin) {
   ErrorList errors;
@@ -46,6 +56,18 @@ void Catalog::add_model_yaml(const std::string& text, const std::string& origin)
     positive(r, k, r.get<int>(k, 0));
   }
   positive(r, "num_parameters", static_cast<double>(m.num_parameters));
+  // A dense decoder's parameter count follows from its shapes (every shipped model matches its
+  // published count to 0.002 %): a count far from it is a typo that would misprice weights.
+  if (m.num_parameters > 0 && m.hidden_size > 0 && m.num_layers > 0) {
+    const double implied = implied_parameters(m);
+    const double ratio = static_cast<double>(m.num_parameters) / implied;
+    if (ratio < 0.95 || ratio > 1.05) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%.4g disagrees with the %.4g the shapes imply (allowed: within 5 %%)",
+                    static_cast<double>(m.num_parameters), implied);
+      r.error("num_parameters", buf);
+    }
+  }
   if (m.num_kv_heads > 0 && m.num_attention_heads % m.num_kv_heads != 0) {
     r.error("num_kv_heads", "must divide num_attention_heads (" + std::to_string(m.num_attention_heads) + ")");
   }

@@ -11,6 +11,10 @@
 
 namespace kvsim {
 
+// Parameters of a dense Llama-style decoder with `m`'s shapes (embeddings, attention, gated MLP,
+// norms; untied lm_head unless tie_word_embeddings).
+double implied_parameters(const ModelSpec& m);
+
 class Catalog {
  public:
   // Parses the embedded built-in files. Throws InputError if one is malformed (a build bug).

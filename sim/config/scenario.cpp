@@ -282,11 +282,15 @@ void decode_compression(const YAML::Node& node, ConfigReader& parent, Scenario& 
 RunOptions decode_run(ConfigReader r) {
   RunOptions o;
   if (auto h = r.get_optional<double>("horizon_s")) {
-    if (!(*h > 0)) r.error("horizon_s", "must be > 0");
+    if (!(*h > 0 && *h <= 1e9)) r.error("horizon_s", "must be in (0, 1e9] (the simulated-time limit)");
     o.horizon_s = h;
   }
   o.sample_interval_s = r.get<double>("sample_interval_s", o.sample_interval_s);
-  if (o.sample_interval_s < 0) r.error("sample_interval_s", "must be >= 0 (0 disables sampling)");
+  // A sample per interval of simulated time: below 1 ms a long run writes millions of rows (and
+  // runs for minutes on a handful of requests), so 0 (off) or [0.001, 1e9] s.
+  if (!(o.sample_interval_s == 0 || (o.sample_interval_s >= 1e-3 && o.sample_interval_s <= 1e9))) {
+    r.error("sample_interval_s", "must be 0 (no sampling) or in [0.001, 1e9] s");
+  }
   o.livelock_steps = r.get<std::int64_t>("livelock_steps", o.livelock_steps);
   if (o.livelock_steps < 1) r.error("livelock_steps", "must be >= 1");
   o.deep_check_every = r.get<std::int64_t>("deep_check_every", o.deep_check_every);

@@ -1,5 +1,7 @@
 #include "sim/serving/engine_config.h"
 
+#include <cstdio>
+
 #include <algorithm>
 
 #include "sim/core/error.h"
@@ -224,9 +226,17 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
       src.erase(std::remove_if(src.begin(), src.end(), [&](const SourcedValue& v) { return v.name == key; }), src.end());
       src.push_back({key, value, Provenance::kScenario, o.where(key)});
     };
+    // Each term is bounded so a step can never overflow simulated time (int64 ns; the run limit
+    // is 1e9 s): at most 1000 s per step, per request or per layer-sized term.
     auto term = [&](const char* key, Duration& field, double unit_ns) {
       if (auto v = o.get_optional<double>(key)) {
-        if (*v < 0) o.error(key, "must be >= 0");
+        const double max = 1e12 / unit_ns;  // 1000 s in the key's unit
+        if (!(*v >= 0 && *v <= max)) {
+          char buf[96];
+          std::snprintf(buf, sizeof buf, "must be in [0, %g] (1000 s)", max);
+          o.error(key, buf);
+          return;
+        }
         field = static_cast<Duration>(*v * unit_ns);
         set_source(key, std::to_string(*v));
       }

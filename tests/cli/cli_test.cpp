@@ -224,6 +224,18 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
   std::ofstream(dup_yaml) << "engine:\n  preset: sglang\n  max_num_seqs: 4\n  max_num_seqs: 5\n";
   const std::string two_docs = ::kvsim::testing::scratch() + "two.yaml";
   std::ofstream(two_docs) << "model: llama-3-8b\n---\nmodel: llama-2-7b\n";
+  // A user catalog whose model claims 1 parameter (issue #16 item 1: it reported 0 GiB of weights).
+  const std::string typo_catalog = ::kvsim::testing::scratch() + "typo_catalog";
+  std::filesystem::create_directories(typo_catalog + "/models");
+  {
+    std::ifstream in(src("models/catalog/models/llama-2-7b.yaml"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string yaml = text.str();
+    yaml.replace(yaml.find("num_parameters: 6738415616"), 26, "num_parameters: 1");
+    yaml.replace(yaml.find("name: llama-2-7b"), 16, "name: typo-7b");
+    std::ofstream(typo_catalog + "/models/typo.yaml") << yaml;
+  }
   const BadInput cases[] = {
       {"unknown key", "run --set engine.max_num_seq=4", 2,
        "kvsim run: error: <builtin default>:1: engine.max_num_seq: unknown key (did you mean 'max_num_seqs'?); valid keys here: activation_reserve_gib, block_size, chunked_prefill, gpu_memory_utilization, graph_reserve_gib, max_model_len, max_num_batched_tokens, max_num_seqs, max_prefill_tokens, non_torch_reserve_gib, num_gpu_blocks, overhead, preemption_mode, prefill_interval, preset, schedule_conservativeness, swap_space_gib, watermark"},
@@ -254,6 +266,16 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"arrivals past the time limit", "run --set workload.arrival.rate_per_s=1e-12", 2,
        "kvsim run: error: workload.arrival.rate_per_s: request 1 would arrive at 1.55e+12 s, past kvsim's simulated-time "
        "limit of 1e9 s (31.7 years); raise rate_per_s or lower num_requests"},
+      // Issue #16 item 1: physical bounds at load.
+      {"huge per-step cost", "run --set engine.overhead.per_step_ms=1e300", 2,
+       "kvsim run: error: <builtin default>:1: engine.overhead.per_step_ms: must be in [0, 1e+06] (1000 s)"},
+      {"tiny sample interval", "run --set run.sample_interval_s=1e-9", 2,
+       "kvsim run: error: <builtin default>:1: run.sample_interval_s: must be 0 (no sampling) or in [0.001, 1e9] s"},
+      {"horizon past the time limit", "run --set run.horizon_s=1e12", 2,
+       "kvsim run: error: <builtin default>:1: run.horizon_s: must be in (0, 1e9] (the simulated-time limit)"},
+      {"catalog model with 1 parameter", "run --catalog " + typo_catalog + " --set model=typo-7b", 2,
+       "kvsim run: error: {TMP}typo_catalog/models/typo.yaml:15: num_parameters: 1 disagrees with the 6.738e+09 the "
+       "shapes imply (allowed: within 5 %)"},
       {"duplicate key", "run -c " + dup_yaml, 2,
        "kvsim run: error: {TMP}dup.yaml:4: engine.max_num_seqs: duplicate key (first given on line 3)"},
       {"second document", "run -c " + two_docs, 2,

@@ -33,6 +33,8 @@ TEST(Catalog, ParameterCountsFollowFromShapes) {
     const std::int64_t total = std::int64_t{m.vocab_size} * h * (m.tie_word_embeddings ? 1 : 2) +
                                layer * m.num_layers + h;
     EXPECT_EQ(m.num_parameters, total) << name;
+    // The loader's plausibility rule (within 5 %) uses implied_parameters, biases left out.
+    EXPECT_NEAR(implied_parameters(m) / static_cast<double>(m.num_parameters), 1.0, 1e-4) << name;
   }
 }
 
