@@ -167,6 +167,15 @@ CompressionSpec ratio_method(double x, bool eviction) {
                             1.0 + (ref_l.mean_ratio_longer - 1.0) * k, "KIVI statistics scaled by log(ratio)/log(3.2)");
   }
   if (x <= 1) s.length.enabled = false;
+  // At large X the log-scaled shares (each capped on its own) add up to more than the whole
+  // population (ratio:X from X = 63.7, where 0.9 + 0.028 log(X)/log(3.2) passes 1; issue #16):
+  // scale both down together, keeping their proportion, so the longer and shorter answers are
+  // at most all of them.
+  const double shares = s.length.longer_1_5x + s.length.shorter_2x;
+  if (shares > 1.0) {
+    s.length.longer_1_5x /= shares;
+    s.length.shorter_2x /= shares;
+  }
   // Scaled-down statistics must stay a valid mixture: the mean of the longer answers can be
   // no less than the mean of its (1, 1.5) band and the 1.5x tail at their shares.
   const double mid = (1.0 - s.length.longer_1_5x - s.length.shorter_2x) / 2.0;

@@ -273,3 +273,33 @@ TEST(CompressionRegression, LengthRatioComparesWithTheCappedBaseline) {
 
 }  // namespace
 }  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+// Issue #16 item 2: documented range and behaviour agree. docs/compression.md documents X in
+// [1, 64] for ratio:X and ratio:X:eviction: every such method runs to completion, with and
+// without the length effect, and the first values outside the range are refused.
+TEST(RatioMethods, EveryDocumentedRatioRunsWithAndWithoutTheLengthEffect) {
+  const char* base =
+      "workload: {num_requests: 24, arrival: {kind: poisson, rate_per_s: 8}, prompt_tokens: {kind: uniform, min: 16, max: 900},"
+      " output_tokens: {kind: uniform, min: 1, max: 200}}\nrun: {sample_interval_s: 0}\n";
+  for (const char* x : {"1", "1.001", "1.5", "2", "3.7", "4", "7.99", "16", "33.3", "63.999", "64"}) {
+    for (const char* form : {"", ":eviction", ":quantization"}) {
+      for (const char* effect : {"true", "false"}) {
+        const std::string method = std::string("ratio:") + x + form;
+        const std::string yaml = std::string(base) + "compression: {method: '" + method + "', length_effect: " + effect + "}\n";
+        const auto o = testing::run(yaml);
+        const auto& req = o.report["summary"]["requests"];
+        EXPECT_EQ(req["finished"].get<int>() + req["rejected"].get<int>(), 24) << method << " length_effect " << effect;
+        EXPECT_EQ(req["finished"].get<int>(), 24) << method << " length_effect " << effect;
+      }
+    }
+  }
+  for (const char* x : {"0.999", "64.001", "0", "-4", "nan"}) {
+    EXPECT_THROW(testing::scenario(std::string("compression: 'ratio:") + x + "'\n"), InputError) << x;
+  }
+}
+
+}  // namespace
+}  // namespace kvsim
