@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "sim/config/scenario.h"
 #include "sim/core/config_reader.h"

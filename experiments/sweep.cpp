@@ -361,7 +361,7 @@ SweepResults::SweepResults(const std::string& dir, const std::string& signature,
     const std::size_t metric_fields = sweep_metric_names().size();
     std::map<std::int64_t, std::string> csv_rows, json_rows;
     std::set<std::int64_t> conflicting;
-    auto find = [&](const std::string& where, const std::string& what) { findings_.push_back(where + ": " + what); };
+    auto report = [&](const std::string& where, const std::string& what) { findings_.push_back(where + ": " + what); };
     // One row per point: an identical repeat is harmless, a different one leaves no trusted row.
     auto keep = [&](std::map<std::int64_t, std::string>& rows, std::int64_t p, const std::string& line,
                     const std::string& where) {
@@ -369,9 +369,9 @@ SweepResults::SweepResults(const std::string& dir, const std::string& signature,
       if (it == rows.end()) {
         rows[p] = line;
       } else if (it->second == line) {
-        find(where, "point " + std::to_string(p) + " repeated (identical); kept once");
+        report(where, "point " + std::to_string(p) + " repeated (identical); kept once");
       } else {
-        find(where, "point " + std::to_string(p) + " repeated with different contents; re-running it");
+        report(where, "point " + std::to_string(p) + " repeated with different contents; re-running it");
         conflicting.insert(p);
       }
     };
@@ -382,17 +382,17 @@ SweepResults::SweepResults(const std::string& dir, const std::string& signature,
       if (grid) {
         const auto it = points.find(p);
         if (it == points.end()) {
-          find(where, "point " + std::to_string(p) + " is not in this grid; dropped");
+          report(where, "point " + std::to_string(p) + " is not in this grid; dropped");
           continue;
         }
         const std::string prefix = sweep_row_prefix(*it->second) + ",";
         if (csv[i].compare(0, prefix.size(), prefix) != 0) {
-          find(where, "point " + std::to_string(p) + "'s rep, seed or parameters differ from the grid's; re-running it");
+          report(where, "point " + std::to_string(p) + "'s rep, seed or parameters differ from the grid's; re-running it");
           continue;
         }
         const std::string rest = csv[i].substr(prefix.size());
         if (static_cast<std::size_t>(std::count(rest.begin(), rest.end(), ',')) + 1 != metric_fields) {
-          find(where, "point " + std::to_string(p) + "'s row is cut short or too long; re-running it");
+          report(where, "point " + std::to_string(p) + "'s row is cut short or too long; re-running it");
           continue;
         }
       }
@@ -411,7 +411,7 @@ SweepResults::SweepResults(const std::string& dir, const std::string& signature,
       if (grid) {
         const auto it = points.find(p);
         if (it == points.end()) {
-          find(where, "point " + std::to_string(p) + " is not in this grid; dropped");
+          report(where, "point " + std::to_string(p) + " is not in this grid; dropped");
           continue;
         }
         const nlohmann::json want = sweep_row_identity(*it->second);
@@ -419,7 +419,7 @@ SweepResults::SweepResults(const std::string& dir, const std::string& signature,
                     j["metrics"].size() == metric_fields;
         for (const auto& [k, v] : want.items()) same = same && j.contains(k) && j[k] == v;
         if (!same) {
-          find(where, "point " + std::to_string(p) + "'s row does not match the grid's point or lacks metrics; re-running it");
+          report(where, "point " + std::to_string(p) + "'s row does not match the grid's point or lacks metrics; re-running it");
           continue;
         }
       }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <tuple>
 
 #include "calibration/transfer/op_sample.h"
 #include "sim/core/error.h"
@@ -40,15 +39,18 @@ double bound_us(const OpSample& s, const GpuSpec& gpu) {
   return std::max(peak > 0 ? s.flops / peak : 0.0, bw > 0 ? hbm_bytes / bw : 0.0);
 }
 
-// The samples whose time the physics orders: same kernel and shape, one size growing.
-// Returns (group, size) or an empty group for samples that are not ordered.
-std::pair<std::string, double> monotone_axis(const OpSample& s) {
-  const std::string base = s.key.substr(0, s.key.rfind('/'));
+// The samples whose time the physics orders share a group (same kernel and shape, one size
+// growing along OpSample::x); "" for samples that are not ordered.
+std::string monotone_group(const OpSample& s) {
   switch (s.cls) {
-    case OpClass::kGemm: return {s.key.substr(0, s.key.rfind("/m=")) + "|" + s.op, s.x};
-    case OpClass::kElementwise: return {s.key.substr(0, s.key.rfind("/r=")), s.x};
-    case OpClass::kPrefillAttention: return {base + "|c=" + fmt(s.y), s.x};
-    default: return {"", 0};
+    case OpClass::kGemm: return s.key.substr(0, s.key.rfind("/m=")) + "|" + s.op;
+    case OpClass::kElementwise: return s.key.substr(0, s.key.rfind("/r="));
+    case OpClass::kPrefillAttention: return s.key.substr(0, s.key.rfind('/')) + "|c=" + fmt(s.y);
+    case OpClass::kDecodeAttention:
+      // More sequences at one context read more; mixed batches have no single axis.
+      if (s.key.find(",uniform") == std::string::npos) return "";
+      return s.key.substr(0, s.key.find("/b=")) + "|c=" + fmt(s.y);
+    default: return "";
   }
 }
 
@@ -56,8 +58,12 @@ std::pair<std::string, double> monotone_axis(const OpSample& s) {
 
 std::vector<PlausibilityProblem> plausibility_problems(const Bundle& b, const GpuSpec& gpu,
                                                        const PlausibilityLimits& limits) {
+  return plausibility_problems(b, samples_from_bundle(b), gpu, limits);
+}
+
+std::vector<PlausibilityProblem> plausibility_problems(const Bundle& b, const std::vector<OpSample>& samples,
+                                                       const GpuSpec& gpu, const PlausibilityLimits& limits) {
   std::vector<PlausibilityProblem> out;
-  const std::vector<OpSample> samples = samples_from_bundle(b);
   for (const OpSample& s : samples) {
     const double bound = bound_us(s, gpu);
     if (bound <= 0 || s.time_us <= 0) continue;
@@ -71,17 +77,9 @@ std::vector<PlausibilityProblem> plausibility_problems(const Bundle& b, const Gp
                                          " (more than " + fmt(limits.slower_than_bound) + "x)"});
     }
   }
-  // Decode attention: more sequences at one context, or a longer context at one batch, read more.
   std::map<std::string, std::vector<const OpSample*>> groups;
   for (const OpSample& s : samples) {
-    if (s.cls == OpClass::kDecodeAttention) {
-      if (s.key.find(",uniform") == std::string::npos) continue;  // mixed batches have no single axis
-      const std::string kernel = s.key.substr(0, s.key.find("/b="));
-      groups[kernel + "|c=" + fmt(s.y)].push_back(&s);
-      continue;
-    }
-    const auto [group, size] = monotone_axis(s);
-    if (!group.empty()) groups[group].push_back(&s);
+    if (std::string group = monotone_group(s); !group.empty()) groups[group].push_back(&s);
   }
   for (auto& [group, members] : groups) {
     std::vector<const OpSample*> v = members;
@@ -103,16 +101,18 @@ std::vector<PlausibilityProblem> plausibility_problems(const Bundle& b, const Gp
 }
 
 bool has_shard_dimensions(const Bundle& b) {
-  if (!b.meta.contains("model_shape") || !b.meta["model_shape"].is_object()) return false;
-  const auto& m = b.meta["model_shape"];
-  for (const char* k : {"layers", "hidden", "num_q_heads", "num_kv_heads", "head_dim", "ffn"}) {
-    if (!m.contains(k) || !m[k].is_number_integer() || m[k].get<int>() < 1) return false;
+  try {
+    shard_shape_of(b);  // the transfer's own reading of model_shape
+    return true;
+  } catch (const InputError&) {
+    return false;
   }
-  return (m.contains("vocab") && m["vocab"].is_number_integer()) || (m.contains("vocab_shard") && m["vocab_shard"].is_number_integer());
 }
 
-void require_plausible(const Bundle& b, const GpuSpec& gpu) {
-  const auto problems = plausibility_problems(b, gpu);
+void require_plausible(const Bundle& b, const GpuSpec& gpu) { require_plausible(b, samples_from_bundle(b), gpu); }
+
+void require_plausible(const Bundle& b, const std::vector<OpSample>& samples, const GpuSpec& gpu) {
+  const auto problems = plausibility_problems(b, samples, gpu);
   if (problems.empty()) return;
   const auto& p = problems.front();
   throw InputError(p.where + ": " + p.message +

@@ -1,14 +1,15 @@
 #pragma once
 // Physical plausibility of a measured bundle (issue #16 item 6): no timed kernel is faster than
 // the GPU's datasheet allows (its FLOPs over the dense tensor peak, its DRAM bytes beyond the L2's
-// size over the HBM bandwidth), none is absurdly slower than that bound, and times grow with the work where the
-// physics says they must (a GEMM with more rows, a decode over more sequences or a longer
+// size over the HBM bandwidth), none is absurdly slower than that bound, and times grow with the
+// work where the physics says they must (a GEMM with more rows, a decode over more sequences or a longer
 // context, a longer prefill, more elementwise rows). `kvsim calibrate check` and the transfer
 // loader run it; docs/calibration.md ("Plausibility") gives the limits and why.
 #include <string>
 #include <vector>
 
 #include "calibration/fit/bundle.h"
+#include "calibration/transfer/op_sample.h"
 #include "models/spec/gpu_spec.h"
 
 namespace kvsim {
@@ -37,12 +38,17 @@ struct PlausibilityProblem {
 // Every problem of the bundle's GPU-side tables against `gpu`'s datasheet figures, in file order.
 std::vector<PlausibilityProblem> plausibility_problems(const Bundle& b, const GpuSpec& gpu,
                                                        const PlausibilityLimits& limits = {});
+// The same over samples already read from `b` (samples_from_bundle; the transfer loader has them).
+std::vector<PlausibilityProblem> plausibility_problems(const Bundle& b, const std::vector<OpSample>& samples,
+                                                       const GpuSpec& gpu, const PlausibilityLimits& limits = {});
 
-// Whether meta.json's model_shape carries every dimension the FLOP and byte counts need.
+// Whether meta.json's model_shape carries every dimension the FLOP and byte counts need
+// (shard_shape_of reads it without an error).
 bool has_shard_dimensions(const Bundle& b);
 
 // Throws InputError naming the first problem's file:line (and how many more there are).
 void require_plausible(const Bundle& b, const GpuSpec& gpu);
+void require_plausible(const Bundle& b, const std::vector<OpSample>& samples, const GpuSpec& gpu);
 
 // Smallest measured / bound ratio over the bundle (for the docs' table of margins).
 double min_time_over_bound(const Bundle& b, const GpuSpec& gpu);

@@ -1,7 +1,5 @@
 #include "calibration/transfer/transfer_model.h"
 
-#include "calibration/transfer/plausibility.h"
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -105,8 +103,10 @@ std::vector<MeasuredSet> load_measured_sets(const std::vector<std::string>& root
       }
       const std::string gpu = catalog_gpu_of(b);  // as fit_bundle resolves it
       if (gpu.empty() || !catalog.has_gpu(gpu)) continue;
-      require_plausible(b, catalog.gpu(gpu));  // a row faster than the datasheet is no measurement
-      out.push_back(measured_set(std::move(b), gpu));
+      MeasuredSet set = measured_set(std::move(b), gpu);
+      // A row faster than the datasheet is no measurement (the samples just computed).
+      require_plausible(set.bundle, set.samples, catalog.gpu(gpu));
+      out.push_back(std::move(set));
     }
   }
   std::sort(out.begin(), out.end(),

@@ -2,13 +2,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "models/spec/embedded_catalog.h"
-#include <cstdio>
-
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
 

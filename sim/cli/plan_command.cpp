@@ -1,10 +1,9 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <set>
-#include <iostream>
-#include <thread>
 
 #include "experiments/planner.h"
 #include "sim/cli/commands.h"

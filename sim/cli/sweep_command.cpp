@@ -9,7 +9,6 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "experiments/sweep.h"
 #include "sim/cli/commands.h"

@@ -7,7 +7,6 @@
 #include <exception>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 #include <system_error>
 #include <thread>
 #include <vector>

@@ -1,8 +1,7 @@
 #include "sim/serving/engine_config.h"
 
-#include <cstdio>
-
 #include <algorithm>
+#include <cstdio>
 
 #include "sim/core/error.h"
 #include "sim/serving/engine_profile.h"

@@ -230,6 +230,14 @@ TEST(CatalogDatasheets, DenseFp16WithFp32AccumulateAndTransferKeys) {
   }
 }
 
+// Every pinned error is computed and within 0.15 points of its pin (docs/calibration.md's tables).
+void expect_pinned(const std::map<std::string, double>& got, const std::map<std::string, double>& pinned) {
+  for (const auto& [key, want] : pinned) {
+    ASSERT_TRUE(got.count(key)) << key;
+    EXPECT_NEAR(got.at(key), want, 0.0015) << key;
+  }
+}
+
 // The shipped data (calibration/data): the leave-one-GPU-out numbers docs/calibration.md quotes.
 class ShippedTransfer : public ::testing::Test {
  protected:
@@ -276,10 +284,7 @@ TEST_F(ShippedTransfer, LeaveOneGpuOutOperatorErrorsArePinned) {
       {"h200 kvsim-calibrate gemm", 0.051},
       {"h200 kvsim-calibrate/fp16 decode_attention", 0.273},
   };
-  for (const auto& [key, want] : pinned) {
-    ASSERT_TRUE(mape.count(key)) << key;
-    EXPECT_NEAR(mape[key], want, 0.0015) << key;
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_pinned(mape, pinned));
   EXPECT_EQ(source["a40 vidur-pytorch gemm"], "a100-80gb");
   EXPECT_EQ(source["a800-80gb vidur-pytorch gemm"], "a100-80gb");
 }
@@ -298,10 +303,7 @@ TEST_F(ShippedTransfer, RooflinePlaceholderErrorsArePinned) {
       {"h100-sxm kvsim-calibrate gemm", 0.109},          {"h100-sxm kvsim-calibrate decode_attention", 0.149},
       {"h100-sxm kvsim-calibrate elementwise", 0.556},   {"h100-sxm kvsim-calibrate prefill_attention", 0.697},
   };
-  for (const auto& [key, want] : pinned) {
-    ASSERT_TRUE(mape.count(key)) << key;
-    EXPECT_NEAR(mape[key], want, 0.0015) << key;
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_pinned(mape, pinned));
   double int2_lo = 1, int2_hi = 0, int4_lo = 1, int4_hi = 0, int8_lo = 1, int8_hi = 0;
   for (const RelativeDecodeRow& r : relative_decode_efficiency(*model_)) {
     auto widen = [&](double& lo, double& hi) { lo = std::min(lo, r.relative_efficiency), hi = std::max(hi, r.relative_efficiency); };
@@ -331,20 +333,14 @@ TEST_F(ShippedTransfer, WholeStepErrorsArePinned) {
       {"h200 llama-2-7b decode", 0.032},     {"h200 llama-2-7b prefill", 0.011},
       {"h200 llama-3-8b decode", 0.057},     {"h200 llama-3-70b-tp4 decode", 0.104},
   };
-  for (const auto& [key, want] : own_pinned) {
-    ASSERT_TRUE(own_kernels.count(key)) << key;
-    EXPECT_NEAR(own_kernels[key], want, 0.0015) << key;
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_pinned(own_kernels, own_pinned));
   const std::map<std::string, double> pinned = {
       {"a40 llama-2-7b decode", 0.080},        {"a40 llama-2-7b prefill", 0.081},
       {"a100-80gb llama-3-8b decode", 0.059},  {"a100-80gb llama-3-8b prefill", 0.052},
       {"h100-sxm llama-2-7b decode", 0.127},   {"h100-sxm llama-2-7b prefill", 0.094},
       {"a800-80gb llama-2-7b prefill", 0.777},
   };
-  for (const auto& [key, want] : pinned) {
-    ASSERT_TRUE(mape.count(key)) << key;
-    EXPECT_NEAR(mape[key], want, 0.0015) << key;
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_pinned(mape, pinned));
 }
 
 TEST_F(ShippedTransfer, BundleForAnUnmeasuredGpuNamesItsSources) {
