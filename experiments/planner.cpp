@@ -12,6 +12,7 @@
 #include "sim/config/scenario.h"
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 #include "sim/core/worker_pool.h"
 #include "sim/core/text_file.h"
 #include "sim/metrics/run_report.h"
@@ -40,11 +41,9 @@ PlanSpec parse_plan_spec(const std::string& text, const std::string& source) {
   const YAML::Node goodput = r.raw("goodput");
   if (goodput) {
     ConfigReader g(goodput, "goodput", source, errors);
-    p.goodput_fraction = g.require<double>("fraction");
-    p.goodput_ttft_s = g.get<double>("ttft_s", 0.0);
-    p.goodput_tpot_s = g.get<double>("tpot_s", 0.0);
-    if (!(p.goodput_fraction > 0 && p.goodput_fraction <= 1)) g.error("fraction", "must be in (0, 1]");
-    if (p.goodput_ttft_s < 0 || p.goodput_tpot_s < 0) g.error("ttft_s", "limits must be >= 0");
+    p.goodput_fraction = g.require<double>("fraction", positive_upto(1));
+    p.goodput_ttft_s = g.get<double>("ttft_s", 0.0, closed(0, kSimTimeLimitS, "s"));
+    p.goodput_tpot_s = g.get<double>("tpot_s", 0.0, closed(0, kSimTimeLimitS, "s"));
     if (p.goodput_ttft_s <= 0 && p.goodput_tpot_s <= 0) g.error("ttft_s", "give ttft_s and/or tpot_s");
     g.finish();
   }
@@ -70,8 +69,7 @@ PlanSpec parse_plan_spec(const std::string& text, const std::string& source) {
         sr.error(key, "unknown SLO" + did_you_mean(key, valid) + " (form: <ttft|tpot|e2e|itl|queueing>_<mean|p50|p90|p95|p99|max>_s)");
         continue;
       }
-      const double v = sr.get<double>(key, 0);
-      if (!(v > 0)) sr.error(key, "must be > 0 seconds");
+      const double v = sr.get<double>(key, 0, positive_upto(kSimTimeLimitS, "s"));
       p.slo.push_back({parts[0], parts[1], v});
     }
   }
@@ -87,23 +85,18 @@ PlanSpec parse_plan_spec(const std::string& text, const std::string& source) {
       errors.add(e.what());
     }
   }
-  if (auto t = r.get_optional<double>("target_rate_per_s")) {
-    if (!(*t > 0)) r.error("target_rate_per_s", "must be > 0");
-    p.target_rate_per_s = t;
-  }
+  p.target_rate_per_s = r.get_optional<double>("target_rate_per_s", positive_upto(1e9, "requests/s"));
   ConfigReader s = r.child("search");
-  p.min_rate = s.get<double>("min_rate_per_s", p.min_rate);
-  p.max_rate = s.get<double>("max_rate_per_s", p.max_rate);
-  p.rel_tolerance = s.get<double>("rel_tolerance", p.rel_tolerance);
-  p.requests = s.get<std::int64_t>("requests", p.requests);
-  if (!(p.min_rate > 0) || !(p.max_rate > p.min_rate)) s.error("max_rate_per_s", "need 0 < min_rate_per_s < max_rate_per_s");
-  if (!(p.rel_tolerance > 0 && p.rel_tolerance < 0.5)) s.error("rel_tolerance", "must be in (0, 0.5)");
-  if (p.requests < 100) s.error("requests", "must be >= 100 (fewer cannot tell a stable queue from a growing one)");
+  p.min_rate = s.get<double>("min_rate_per_s", p.min_rate, positive_upto(1e9, "requests/s"));
+  p.max_rate = s.get<double>("max_rate_per_s", p.max_rate, positive_upto(1e9, "requests/s"));
+  p.rel_tolerance = s.get<double>("rel_tolerance", p.rel_tolerance, Range{0, 0.5, true, true});
+  // Fewer than 100 requests cannot tell a stable queue from a growing one.
+  p.requests = s.get<std::int64_t>("requests", p.requests, closed(100, 1e9, "requests per run"));
+  if (!(p.max_rate > p.min_rate)) s.error("max_rate_per_s", "need 0 < min_rate_per_s < max_rate_per_s");
   s.finish();
-  p.repetitions = r.get<int>("repetitions", p.repetitions);
-  if (p.repetitions < 1) r.error("repetitions", "must be >= 1");
-  p.calibration_error = r.get<double>("calibration_error", p.calibration_error);
-  if (p.calibration_error >= 1) r.error("calibration_error", "must be < 1 (a fraction)");
+  p.repetitions = r.get<int>("repetitions", p.repetitions, closed(1, 1e4));
+  // A negative value (the default) picks the cost model's documented error.
+  p.calibration_error = r.get<double>("calibration_error", p.calibration_error, Range{-1, 1, false, true, "(a fraction; < 0: the cost model's)"});
   p.quality_key = r.get<std::string>("quality_key", p.quality_key);
   for (const char* mapkey : {"quality", "prices"}) {
     const YAML::Node m = r.raw(mapkey);
@@ -115,8 +108,7 @@ PlanSpec parse_plan_spec(const std::string& text, const std::string& source) {
     ConfigReader mr(m, mapkey, source, errors);
     for (const auto& kv : m) {
       const std::string k = yaml_key(kv.first).value_or("<non-scalar key>");
-      const double v = mr.get<double>(k, 0);
-      if (v < 0) mr.error(k, "must be >= 0");
+      const double v = mr.get<double>(k, 0, closed(0, 1e12));
       (std::string(mapkey) == "quality" ? p.quality : p.prices)[k] = v;
     }
   }

@@ -97,8 +97,7 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
       }
     }
   }
-  s.repetitions = r.get<int>("repetitions", 1);
-  if (s.repetitions < 1) r.error("repetitions", "must be >= 1");
+  s.repetitions = r.get<int>("repetitions", 1, closed(1, 1e4));
   r.finish();
   if (errors.empty() && s.axes.empty() && s.zips.empty()) {
     errors.add(source + ": empty grid: give at least one axis under 'axes' or 'zip'");

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 #include "sim/core/csv.h"
 #include "traces/sharegpt.h"
 
@@ -163,9 +164,7 @@ std::unique_ptr<LengthDistribution> decode_length_distribution(ConfigReader r, L
                                                                const std::string& base_dir) {
   const std::string kind = r.require<std::string>("kind");
   auto positive_int = [&](const std::string& key, std::int32_t def) {
-    const auto v = r.get<int>(key, def);
-    if (v < 1) r.error(key, "must be >= 1 (got " + std::to_string(v) + ")");
-    return std::max(v, 1);
+    return r.get<int>(key, def, closed(1, kMaxTokens, "tokens"));
   };
   std::unique_ptr<LengthDistribution> out;
   if (kind == "fixed") {
@@ -176,21 +175,18 @@ std::unique_ptr<LengthDistribution> decode_length_distribution(ConfigReader r, L
     if (hi < lo) r.error("max", "must be >= min (" + std::to_string(lo) + ")");
     out = make_uniform_length(lo, std::max(lo, hi));
   } else if (kind == "lognormal") {
-    const double sigma = r.require<double>("sigma");
-    if (!(sigma > 0)) r.error("sigma", "must be > 0");
-    const auto median = r.get_optional<double>("median");
-    const auto mean = r.get_optional<double>("mean");
+    const double sigma = r.require<double>("sigma", positive_upto(10));
+    const auto median = r.get_optional<double>("median", positive_upto(kMaxTokens, "tokens"));
+    const auto mean = r.get_optional<double>("mean", positive_upto(kMaxTokens, "tokens"));
     if (median.has_value() == mean.has_value()) r.error("median", "give exactly one of 'median' or 'mean'");
     const double center = median.value_or(mean.value_or(1.0));
-    if (!(center > 0)) r.error(median ? "median" : "mean", "must be > 0");
     const double mu = median ? std::log(std::max(center, 1e-9))
                              : std::log(std::max(center, 1e-9)) - sigma * sigma / 2.0;
     const auto lo = positive_int("min", 1), hi = positive_int("max", 1 << 20);
     if (hi < lo) r.error("max", "must be >= min");
     out = make_lognormal_length(mu, std::max(sigma, 1e-9), lo, std::max(lo, hi));
   } else if (kind == "zipf") {
-    const double s = r.require<double>("s");
-    if (!(s > 0)) r.error("s", "must be > 0");
+    const double s = r.require<double>("s", positive_upto(100));
     const auto lo = positive_int("min", 1), hi = positive_int("max", 1);
     if (hi < lo) r.error("max", "must be >= min");
     if (static_cast<std::int64_t>(hi) - lo > 10'000'000) r.error("max", "range too large for zipf (max 1e7 values)");
@@ -207,7 +203,7 @@ std::unique_ptr<LengthDistribution> decode_length_distribution(ConfigReader r, L
     }
   } else if (kind == "sharegpt") {
     out = make_sharegpt_length(role);
-    const auto hi = r.get_optional<int>("max");
+    const auto hi = r.get_optional<int>("max", closed(1, kMaxTokens, "tokens"));
     if (hi) {
       const ShareGptLengthModel m = sharegpt_length_model(role);
       if (*hi < m.min) r.error("max", "must be >= " + std::to_string(m.min));

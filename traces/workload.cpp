@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 #include "traces/length_distribution.h"
 #include "traces/trace_reader.h"
 
@@ -69,7 +70,6 @@ class SyntheticWorkload final : public Workload {
         prompt_rng_(rng.stream("workload.prompt_tokens")),
         output_rng_(rng.stream("workload.output_tokens")) {}
 
-  static constexpr double kMaxArrivalS = 1e9;
 
   std::optional<RequestSpec> next() override {
     if (emitted_ >= n_) return std::nullopt;
@@ -77,7 +77,7 @@ class SyntheticWorkload final : public Workload {
     if (emitted_ > 0) clock_s_ += arrivals_->next_gap_s(arrival_rng_);
     // Simulated time is int64 nanoseconds; a tiny rate must not overflow it into a time that
     // runs backwards. 1e9 s (31.7 years) leaves room for any run that follows the arrivals.
-    if (!(clock_s_ <= kMaxArrivalS)) {
+    if (!(clock_s_ <= kSimTimeLimitS)) {
       char buf[96];
       std::snprintf(buf, sizeof buf, "%.3g s", clock_s_);
       throw InputError("workload.arrival.rate_per_s: request " + std::to_string(emitted_) + " would arrive at " + buf +
@@ -149,17 +149,16 @@ std::unique_ptr<ArrivalProcess> decode_arrivals(ConfigReader r) {
       r.error("rate_per_s", "required key is missing");
       return 1.0;
     }
-    const double v = r.get<double>("rate_per_s", 1.0);
-    if (!(v > 0)) r.error("rate_per_s", "must be > 0 (got " + std::to_string(v) + ")");
-    return v > 0 ? v : 1.0;
+    // A rate too low for its requests to arrive within simulated time is refused at the
+    // arrival that would pass the limit (SyntheticWorkload::next), naming that request.
+    return r.get<double>("rate_per_s", 1.0, positive_upto(1e9, "requests/s"));
   };
   if (kind == "poisson") {
     out = make_poisson_arrivals(rate());
   } else if (kind == "gamma") {
     const double rt = rate();
-    const double cv = r.require<double>("cv");
-    if (!(cv > 0)) r.error("cv", "must be > 0 (got " + std::to_string(cv) + ")");
-    out = make_gamma_arrivals(rt, cv > 0 ? cv : 1.0);
+    const double cv = r.require<double>("cv", positive_upto(100));
+    out = make_gamma_arrivals(rt, cv);
   } else if (kind == "constant") {
     out = make_constant_arrivals(rate());
   } else if (kind == "all-at-once") {
@@ -182,12 +181,11 @@ std::vector<std::string> arrival_kinds() { return {"poisson", "gamma", "constant
 
 std::unique_ptr<Workload> decode_workload(ConfigReader r, const std::string& base_dir, const RngStreams& rng) {
   const auto trace = r.get_optional<std::string>("trace");
-  const std::int64_t n = r.get<std::int64_t>("num_requests", trace ? 0 : 1000);
+  const std::int64_t n = r.get<std::int64_t>("num_requests", trace ? 0 : 1000,
+                                             closed(trace ? 0 : 1, 1e10, trace ? "requests (0 = the whole trace)" : "requests"));
   std::unique_ptr<Workload> out;
   if (trace) {
-    const double scale = r.get<double>("time_scale", 1.0);
-    if (!(scale > 0)) r.error("time_scale", "must be > 0");
-    if (n < 0) r.error("num_requests", "must be >= 0 (0 = the whole trace)");
+    const double scale = r.get<double>("time_scale", 1.0, positive_upto(1e6));
     for (const char* k : {"arrival", "prompt_tokens", "output_tokens", "max_tokens"}) {
       if (r.has(k)) r.error(k, "cannot be combined with 'trace' (the trace gives arrivals and lengths)");
     }
@@ -207,9 +205,7 @@ std::unique_ptr<Workload> decode_workload(ConfigReader r, const std::string& bas
     return out;
   }
   if (r.has("time_scale")) r.error("time_scale", "only applies to trace workloads");
-  if (n < 1) r.error("num_requests", "must be >= 1 (got " + std::to_string(n) + ")");
-  const std::int32_t max_tokens = r.get<int>("max_tokens", 0);
-  if (max_tokens < 0) r.error("max_tokens", "must be >= 0 (0 = no cap)");
+  const std::int32_t max_tokens = r.get<int>("max_tokens", 0, closed(0, kMaxTokens, "tokens (0 = no cap)"));
   auto arrivals = decode_arrivals(r.child("arrival"));
   // A missing length section means the built-in ShareGPT-like model.
   auto lengths = [&](const char* key, LengthRole role) {

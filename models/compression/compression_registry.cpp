@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 
 namespace kvsim {
 
@@ -269,28 +270,30 @@ CompressionSpec decode_compression_method(const YAML::Node& node, const std::str
     s = fp16();
   }
   KvFormat& f = s.format;
-  f.key_bits = r.get<double>("key_bits", f.key_bits);
-  f.value_bits = r.get<double>("value_bits", f.value_bits);
-  f.group_size = r.get<int>("group_size", f.group_size);
-  f.scale_bytes = r.get<int>("scale_bytes", f.scale_bytes);
-  f.residual_tokens = r.get<int>("residual_tokens", f.residual_tokens);
-  f.lowrank_fraction = r.get<double>("lowrank_fraction", f.lowrank_fraction);
-  f.outlier_fraction = r.get<double>("outlier_fraction", f.outlier_fraction);
+  // The same ranges validate_compression checks on every method (built-in ones included);
+  // read here, a bad value is named with its file and line.
+  f.key_bits = r.get<double>("key_bits", f.key_bits, positive_upto(16, "bits"));
+  f.value_bits = r.get<double>("value_bits", f.value_bits, positive_upto(16, "bits"));
+  f.group_size = r.get<int>("group_size", f.group_size, closed(0, 65536, "elements (0: per token)"));
+  f.scale_bytes = r.get<int>("scale_bytes", f.scale_bytes, closed(0, 64, "bytes"));
+  f.residual_tokens = r.get<int>("residual_tokens", f.residual_tokens, closed(0, kMaxTokens, "tokens"));
+  f.lowrank_fraction = r.get<double>("lowrank_fraction", f.lowrank_fraction, closed(0, 1));
+  f.outlier_fraction = r.get<double>("outlier_fraction", f.outlier_fraction, Range{0, 1, false, true});
   Retention& t = s.retention;
-  t.sink_tokens = r.get<int>("sink_tokens", t.sink_tokens);
-  t.recent_tokens = r.get<int>("recent_tokens", t.recent_tokens);
-  t.heavy_tokens = r.get<int>("heavy_tokens", t.heavy_tokens);
+  t.sink_tokens = r.get<int>("sink_tokens", t.sink_tokens, closed(0, kMaxTokens, "tokens"));
+  t.recent_tokens = r.get<int>("recent_tokens", t.recent_tokens, closed(0, kMaxTokens, "tokens"));
+  t.heavy_tokens = r.get<int>("heavy_tokens", t.heavy_tokens, closed(0, kMaxTokens, "tokens"));
   if (r.has("sink_tokens") || r.has("recent_tokens") || r.has("heavy_tokens")) {
     t.budget_tokens = t.kind == RetentionKind::kWindow        ? t.sink_tokens + t.recent_tokens
                       : t.kind == RetentionKind::kHeavyHitter ? t.heavy_tokens + t.recent_tokens
                                                               : t.budget_tokens;
   }
-  t.budget_tokens = r.get<int>("budget_tokens", t.budget_tokens);
+  t.budget_tokens = r.get<int>("budget_tokens", t.budget_tokens, closed(0, kMaxTokens, "tokens"));
   t.every_step = r.get<bool>("evict_every_step", t.every_step);
   ExtraWork& w = s.work;
   w.fused_dequant = r.get<bool>("fused_dequant", w.fused_dequant);
-  w.attention_efficiency = r.get<double>("attention_efficiency", w.attention_efficiency);
-  w.dequant_bandwidth_gbps = r.get<double>("dequant_bandwidth_gbps", w.dequant_bandwidth_gbps);
+  w.attention_efficiency = r.get<double>("attention_efficiency", w.attention_efficiency, positive_upto(1));
+  w.dequant_bandwidth_gbps = r.get<double>("dequant_bandwidth_gbps", w.dequant_bandwidth_gbps, closed(0, 1e5, "GB/s (0: the engine's own kernel)"));
   if (r.has("evict_every_step") && t.every_step && t.kind == RetentionKind::kHeavyHitter) w.scores_at_decode = true;
   r.finish();
   // Name a customized method by its overrides, so two variants of one method stay distinct

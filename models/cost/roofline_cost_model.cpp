@@ -36,7 +36,7 @@ OpCost RooflineCostModel::roofline(double flops, double bytes, double flops_per_
   const double t_compute = c.flops / flops_per_ns;
   const double t_memory = c.bytes / bytes_per_ns_;
   c.compute_bound = t_compute > t_memory;
-  c.ns = static_cast<Duration>(std::ceil(std::max(t_compute, t_memory)));
+  c.ns = cost_ns(std::max(t_compute, t_memory));
   return c;
 }
 
@@ -120,11 +120,10 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
     OpCost dense = roofline(4.0 * q * pairs, kv_bytes_tok * kv_total + elem * tokens * 2.0 * q, attn_flops_per_ns_, L);
     const bool single = tokens == 1 && (params_.masked_single_fixed_us > 0 || params_.masked_single_ns_per_kv > 0);
     if (single) {
-      dense.ns = static_cast<Duration>(
-          std::ceil(L * (params_.masked_single_fixed_us * 1e3 + params_.masked_single_ns_per_kv * kv_total)));
+      dense.ns = cost_ns(L * (params_.masked_single_fixed_us * 1e3 + params_.masked_single_ns_per_kv * kv_total));
     } else if (params_.masked_measured()) {
-      dense.ns = static_cast<Duration>(std::ceil(
-          L * (params_.masked_fixed_us * 1e3 + params_.masked_ns_per_kv * kv_total + params_.masked_ps_per_pair * 1e-3 * pairs)));
+      dense.ns = cost_ns(L * (params_.masked_fixed_us * 1e3 + params_.masked_ns_per_kv * kv_total +
+                              params_.masked_ps_per_pair * 1e-3 * pairs));
     }
     sc[Op::kAttnPrefill] = shape.prefills.empty() ? OpCost{} : dense;
     sc[Op::kAttnDecode] = shape.prefills.empty() ? dense : OpCost{};
@@ -150,7 +149,7 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
   }
   if (shape.swap_bytes > 0) {
     sc[Op::kSwap].bytes = static_cast<double>(shape.swap_bytes);
-    sc[Op::kSwap].ns = static_cast<Duration>(std::ceil(shape.swap_bytes / gpu_.host_link_gbps));
+    sc[Op::kSwap].ns = cost_ns(shape.swap_bytes / gpu_.host_link_gbps);
   }
 
   Duration gpu = 0;
@@ -189,12 +188,12 @@ void RooflineCostModel::decode_attention(StepCost& sc, const DecodeGroup& g) con
   const double qo = elem * g.count * 2.0 * q;
   OpCost c = roofline(4.0 * q * sum, attn_bytes + qo, attn_flops_per_ns_, L);
   const double eff = fused ? m.spec.work.attention_efficiency : 1.0;
-  c.ns = static_cast<Duration>(std::ceil(static_cast<double>(c.ns) / eff));
+  c.ns = cost_ns(static_cast<double>(c.ns) / eff);
   const double share = std::min(1.0, static_cast<double>(model_.num_kv_heads) * params_.decode_max_splits /
                                          std::max(1, gpu_.num_sms));
   const double per_token = fused ? m.kv_bytes_layer / eff : m.fp16_bytes_layer;
   const double straggler = L * per_token * g.context_max / (bytes_per_ns_ * share);
-  c.ns = std::max(c.ns, static_cast<Duration>(std::ceil(straggler)));
+  c.ns = std::max(c.ns, cost_ns(straggler));
   OpCost& dst = sc[Op::kAttnDecode];
   dst.flops += c.flops;
   dst.bytes += c.bytes;
@@ -207,7 +206,7 @@ void RooflineCostModel::decode_attention(StepCost& sc, const DecodeGroup& g) con
       // A generic cast kernel at its measured bandwidth (GB/s == bytes/ns).
       OpCost& dq = sc[Op::kKvDequant];
       dq.bytes += bytes * L;
-      dq.ns += static_cast<Duration>(std::ceil(bytes * L / w.dequant_bandwidth_gbps));
+      dq.ns += cost_ns(bytes * L / w.dequant_bandwidth_gbps);
     } else {
       add_memory_op(sc, Op::kKvDequant, 0, bytes);
     }

@@ -216,7 +216,7 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
     if (us < 0) return;
     double ns = us * 1e3;
     if (transfer_ && src[op].ns > 0) ns *= static_cast<double>(sc[op].ns) / static_cast<double>(src[op].ns);
-    sc[op].ns = static_cast<Duration>(std::ceil(ns));
+    sc[op].ns = cost_ns(ns);
   };
   const double tokens = static_cast<double>(shape.tokens());
   if (tokens > 0) {
@@ -295,7 +295,7 @@ StepCost TableCostModel::step_cost(const BatchShape& shape) const {
       const CompressionSpec& m = methods_.at(c.method);
       if (!c.last_chunk || !m.work.scores_at_prefill || !engine_decode(m)) continue;
       const double total = static_cast<double>(c.new_tokens) + c.cached_tokens;
-      sc.cpu_ns += static_cast<Duration>(std::ceil(params_.engine_kernels->h2o_host.eval(total) * 1e3 * L));
+      sc.cpu_ns += cost_ns(params_.engine_kernels->h2o_host.eval(total) * 1e3 * L);
     }
     sc[Op::kCpuOverhead].ns = sc.cpu_ns;
   }

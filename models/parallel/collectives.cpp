@@ -12,7 +12,7 @@
 namespace kvsim {
 
 namespace {
-Duration ceil_ns(double ns) { return static_cast<Duration>(std::ceil(std::max(0.0, ns))); }
+Duration ceil_ns(double ns) { return cost_ns(ns); }
 }  // namespace
 
 RingCollectives::RingCollectives(double bytes_per_ns, double hop_latency_ns) : bw_(bytes_per_ns), hop_ns_(hop_latency_ns) {

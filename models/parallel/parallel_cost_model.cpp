@@ -19,7 +19,7 @@ StepCost ParallelCostModel::step_cost(const BatchShape& shape) const {
     const Op op = static_cast<Op>(i);
     if (op == Op::kLmHead || op == Op::kSampling || op == Op::kSwap || op == Op::kCpuOverhead) continue;
     layer_ns += sc.ops[i].ns;
-    sc.ops[i].ns = static_cast<Duration>(sc.ops[i].ns * P);
+    sc.ops[i].ns = cost_ns(static_cast<double>(sc.ops[i].ns) * P);
     sc.ops[i].flops *= P;
     sc.ops[i].bytes *= P;
   }
@@ -32,13 +32,12 @@ StepCost ParallelCostModel::step_cost(const BatchShape& shape) const {
     const double logits = static_cast<double>(shape.sampled_rows()) * shard_.vocab_size * T * 2.0;
     OpCost& c = sc[Op::kCommTp];
     c.bytes = (2.0 * L * P + 1.0) * act_bytes + logits;
-    c.ns = static_cast<Duration>(std::ceil(P * L * (per_layer - hidden))) + comm_->all_reduce_ns(act_bytes, T) +
-           comm_->all_gather_ns(logits, T);
+    c.ns = cost_ns(P * L * (per_layer - hidden)) + comm_->all_reduce_ns(act_bytes, T) + comm_->all_gather_ns(logits, T);
   }
   if (p_.pipeline > 1) {
     OpCost& c = sc[Op::kCommPp];
     c.bytes = (P - 1) * 2.0 * act_bytes;  // hidden states and residual
-    c.ns = static_cast<Duration>(P - 1) * comm_->send_ns(2.0 * act_bytes);
+    c.ns = cost_ns((P - 1) * static_cast<double>(comm_->send_ns(2.0 * act_bytes)));
   }
   Duration gpu = 0;
   for (std::size_t i = 0; i < kNumOps; ++i) {

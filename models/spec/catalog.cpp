@@ -10,16 +10,9 @@
 #include "models/spec/embedded_catalog.h"
 #include "sim/core/config_reader.h"
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 
 namespace kvsim {
-
-namespace {
-
-void positive(ConfigReader& r, const std::string& key, double v) {
-  if (!(v > 0)) r.error(key, "must be > 0 (got " + std::to_string(v) + ")");
-}
-
-}  // namespace
 
 double implied_parameters(const ModelSpec& m) {
   const double h = m.hidden_size, d = m.head_dim;
@@ -38,23 +31,20 @@ void Catalog::add_model_yaml(const std::string& text, const std::string& origin)
   m.hf_id = r.get<std::string>("hf_id", "");
   m.source = r.get<std::string>("source", "");
   r.get<std::string>("notes", "");
-  m.num_layers = r.require<int>("num_layers");
-  m.hidden_size = r.require<int>("hidden_size");
-  m.num_attention_heads = r.require<int>("num_attention_heads");
-  m.num_kv_heads = r.require<int>("num_kv_heads");
-  m.head_dim = r.require<int>("head_dim");
-  m.intermediate_size = r.require<int>("intermediate_size");
-  m.vocab_size = r.require<int>("vocab_size");
-  m.max_context = r.require<int>("max_context");
+  // Shapes: 10-100x the largest published dense decoder's (Llama-3.1-405B: 126 layers, hidden
+  // 16384, 128 heads, intermediate 53248, vocabulary 128256).
+  m.num_layers = r.require<int>("num_layers", closed(1, 1000, "layers"));
+  m.hidden_size = r.require<int>("hidden_size", closed(1, 1e6));
+  m.num_attention_heads = r.require<int>("num_attention_heads", closed(1, 1e4, "heads"));
+  m.num_kv_heads = r.require<int>("num_kv_heads", closed(1, 1e4, "heads"));
+  m.head_dim = r.require<int>("head_dim", closed(1, 4096));
+  m.intermediate_size = r.require<int>("intermediate_size", closed(1, 1e7));
+  m.vocab_size = r.require<int>("vocab_size", closed(1, 1e8, "tokens"));
+  m.max_context = r.require<int>("max_context", closed(1, kMaxTokens, "tokens"));
   m.tie_word_embeddings = r.get<bool>("tie_word_embeddings", false);
   m.attention_bias = r.get<bool>("attention_bias", false);
-  m.rope_theta = r.get<double>("rope_theta", 10000.0);
-  m.num_parameters = r.require<std::int64_t>("num_parameters");
-  for (const char* k : {"num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim",
-                        "intermediate_size", "vocab_size", "max_context"}) {
-    positive(r, k, r.get<int>(k, 0));
-  }
-  positive(r, "num_parameters", static_cast<double>(m.num_parameters));
+  m.rope_theta = r.get<double>("rope_theta", 10000.0, positive_upto(1e12));
+  m.num_parameters = r.require<std::int64_t>("num_parameters", closed(1, 1e14));
   // A dense decoder's parameter count follows from its shapes (every shipped model matches its
   // published count to 0.002 %): a count far from it is a typo that would misprice weights.
   if (m.num_parameters > 0 && m.hidden_size > 0 && m.num_layers > 0) {
@@ -83,28 +73,25 @@ void Catalog::add_gpu_yaml(const std::string& text, const std::string& origin) {
   g.display_name = r.get<std::string>("display_name", g.name);
   g.source = r.get<std::string>("source", "");
   r.get<std::string>("notes", "");
-  g.memory_bytes = r.require<std::int64_t>("memory_bytes");
-  g.hbm_bandwidth_gbps = r.require<double>("hbm_bandwidth_gbps");
-  g.fp16_tflops = r.require<double>("fp16_tflops");
-  g.bf16_tflops = r.get<double>("bf16_tflops", g.fp16_tflops);
-  g.fp8_tflops = r.get<double>("fp8_tflops", 0.0);
-  g.fp32_tflops = r.get<double>("fp32_tflops", 0.0);
-  g.num_sms = r.require<int>("num_sms");
-  g.l2_bytes = r.get<std::int64_t>("l2_bytes", 0);
+  // Datasheet figures: bounds 10-100x beyond any GPU shipped (B200: 192 GB, 8 TB/s, 2.25 dense
+  // bf16 PFLOP/s, 148 SMs), and low enough below that a unit slip (TB/s for GB/s) is caught.
+  g.memory_bytes = r.require<std::int64_t>("memory_bytes", closed(1e9, 1.7e13, "bytes"));
+  g.hbm_bandwidth_gbps = r.require<double>("hbm_bandwidth_gbps", closed(10, 1e5, "GB/s"));
+  g.fp16_tflops = r.require<double>("fp16_tflops", closed(1, 1e5, "TFLOP/s"));
+  g.bf16_tflops = r.get<double>("bf16_tflops", g.fp16_tflops, closed(1, 1e5, "TFLOP/s"));
+  g.fp8_tflops = r.get<double>("fp8_tflops", 0.0, closed(0, 1e5, "TFLOP/s (0: no FP8)"));
+  g.fp32_tflops = r.get<double>("fp32_tflops", 0.0, closed(0, 1e5, "TFLOP/s"));
+  g.num_sms = r.require<int>("num_sms", closed(1, 1e4, "SMs"));
+  g.l2_bytes = r.get<std::int64_t>("l2_bytes", 0, closed(0, 1.7e10, "bytes"));
   g.architecture = r.get<std::string>("architecture", "");
   g.chip = r.get<std::string>("chip", "");
   g.compute_capability = r.get<std::string>("compute_capability", "");
-  g.boost_clock_mhz = r.get<double>("boost_clock_mhz", 0.0);
+  g.boost_clock_mhz = r.get<double>("boost_clock_mhz", 0.0, closed(0, 1e4, "MHz"));
   g.memory_type = r.get<std::string>("memory_type", "");
-  g.host_link_gbps = r.require<double>("host_link_gbps");
-  g.nvlink_gbps = r.get<double>("nvlink_gbps", 0.0);
-  g.tdp_watts = r.get<double>("tdp_watts", 0.0);
-  g.price_per_hour_usd = r.get<double>("price_per_hour_usd", 0.0);
-  positive(r, "memory_bytes", static_cast<double>(g.memory_bytes));
-  positive(r, "hbm_bandwidth_gbps", g.hbm_bandwidth_gbps);
-  positive(r, "fp16_tflops", g.fp16_tflops);
-  positive(r, "num_sms", g.num_sms);
-  positive(r, "host_link_gbps", g.host_link_gbps);
+  g.host_link_gbps = r.require<double>("host_link_gbps", closed(0.1, 1e4, "GB/s"));
+  g.nvlink_gbps = r.get<double>("nvlink_gbps", 0.0, closed(0, 1e5, "GB/s (0: none)"));
+  g.tdp_watts = r.get<double>("tdp_watts", 0.0, closed(0, 1e5, "W"));
+  g.price_per_hour_usd = r.get<double>("price_per_hour_usd", 0.0, closed(0, 1e4, "USD/h"));
   r.finish();
   errors.throw_if_any();
   gpus_[g.name] = g;

@@ -29,6 +29,10 @@ struct RunOptions {
   std::int64_t livelock_steps = 100000;  // steps in a row without a token before aborting
   std::int64_t deep_check_every = 4096;  // events between O(batch) invariant checks
   std::int64_t max_trace_events = 200000;  // trace.json cap (the file notes truncation)
+  // Events a run may process before it stops with an error (issue #16 item 1: a scenario whose
+  // event count explodes ends with a message, not a hang). 1e9 is ~25x the 10M-request run of
+  // docs/reliability.md.
+  std::int64_t max_events = 1'000'000'000;
   // Goodput: a finished request counts as good when its TTFT and TPOT are within these limits
   // (0: no limit); the report gives the good share (summary.goodput).
   double goodput_ttft_s = 0;

@@ -1,6 +1,8 @@
 #include "sim/core/config_reader.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <utility>
 #include <vector>
 
@@ -32,6 +34,21 @@ void reject_duplicate_keys(const YAML::Node& n, const std::string& source, const
 }
 
 }  // namespace
+
+std::string Range::text() const {
+  std::string s = std::string("in ") + (lo_open ? "(" : "[") + format_number(lo) + ", " + format_number(hi) +
+                  (hi_open ? ")" : "]");
+  if (unit && *unit) s += std::string(" ") + unit;
+  return s;
+}
+
+double Range::clamp(double v) const {
+  if (contains(v)) return v;
+  if (!std::isnan(v) && v >= hi) return hi_open ? std::nextafter(hi, lo) : hi;
+  // Below the range (or NaN): its lower end, or, when that end is excluded, a value inside.
+  if (!lo_open) return lo;
+  return hi_open ? lo + (hi - lo) / 2 : hi;
+}
 
 YAML::Node parse_yaml_text(const std::string& text, const std::string& source) {
   std::vector<YAML::Node> docs;

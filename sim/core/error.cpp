@@ -1,6 +1,8 @@
 #include "sim/core/error.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 namespace kvsim {
 
@@ -59,6 +61,34 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
     out += items[i];
   }
   return out;
+}
+
+std::string format_number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[48];
+  int precision = 6;
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    // Integers exactly, unless a run of six or more trailing zeros reads better as "1e9".
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    const std::string s = buf;
+    const auto last = s.find_last_not_of('0');
+    const std::size_t zeros = s.size() - 1 - last;
+    if (zeros < 6) return s;
+    precision = static_cast<int>(s.size() - zeros - (v < 0 ? 1 : 0));
+  }
+  std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+  std::string s = buf;
+  // "1e+09" -> "1e9", "2.5e-05" -> "2.5e-5"
+  const auto e = s.find('e');
+  if (e != std::string::npos) {
+    std::string mant = s.substr(0, e), exp = s.substr(e + 1);
+    const char sign = exp[0];
+    exp = exp.substr(1);
+    while (exp.size() > 1 && exp[0] == '0') exp.erase(0, 1);
+    s = mant + "e" + (sign == '-' ? "-" : "") + exp;
+  }
+  return s;
 }
 
 }  // namespace kvsim

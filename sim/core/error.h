@@ -42,4 +42,8 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 
 std::string join(const std::vector<std::string>& items, const std::string& sep);
 
+// A number as messages print it: integers exactly (or "1e9" past six trailing zeros), others
+// with 6 significant digits and a short exponent ("2.5e-5").
+std::string format_number(double v);
+
 }  // namespace kvsim

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 #include "sim/serving/engine_profile.h"
 
 namespace kvsim {
@@ -141,14 +142,10 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
     r.error("preset", err.what());
     e = engine_preset("vllm-v1", gpu);
   }
-  auto positive = [&](const char* key, int& field) {
-    field = r.get<int>(key, field);
-    if (field < 1) r.error(key, "must be >= 1 (got " + std::to_string(field) + ")");
-  };
-  positive("block_size", e.block_size);
-  positive("max_num_seqs", e.max_num_seqs);
-  e.max_model_len = r.get<int>("max_model_len", e.max_model_len);
-  if (e.max_model_len < 0) r.error("max_model_len", "must be >= 1");
+  auto count = [&](const char* key, int& field, double hi, const char* unit) { field = r.get<int>(key, field, closed(1, hi, unit)); };
+  count("block_size", e.block_size, 65536, "tokens");
+  count("max_num_seqs", e.max_num_seqs, 1e6, "sequences");
+  e.max_model_len = r.get<int>("max_model_len", e.max_model_len, closed(0, kMaxTokens, "tokens (0: the model's context)"));
   if (e.max_model_len > model.max_context) {
     r.error("max_model_len", "exceeds the model's context (" + std::to_string(model.max_context) + ")");
   }
@@ -158,29 +155,19 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
   }
   const int max_len = e.effective_max_model_len(model);
   if (e.max_num_batched_tokens == 0) e.max_num_batched_tokens = e.chunked_prefill ? 2048 : std::max(max_len, 2048);
-  positive("max_num_batched_tokens", e.max_num_batched_tokens);
-  positive("max_prefill_tokens", e.max_prefill_tokens);
-  e.schedule_conservativeness = r.get<double>("schedule_conservativeness", e.schedule_conservativeness);
-  if (!(e.schedule_conservativeness > 0 && e.schedule_conservativeness <= 100)) {
-    r.error("schedule_conservativeness", "must be in (0, 100]");
-  }
+  count("max_num_batched_tokens", e.max_num_batched_tokens, kMaxTokens, "tokens");
+  count("max_prefill_tokens", e.max_prefill_tokens, kMaxTokens, "tokens");
+  e.schedule_conservativeness = r.get<double>("schedule_conservativeness", e.schedule_conservativeness, positive_upto(100));
   if ((e.scheduler == "vllm-v0" || e.scheduler == "vllm-v1") && e.max_num_batched_tokens < e.max_num_seqs) {
     r.error("max_num_batched_tokens", "must be >= max_num_seqs (" + std::to_string(e.max_num_seqs) +
                                           "), as vLLM requires");
   }
-  e.gpu_memory_utilization = r.get<double>("gpu_memory_utilization", e.gpu_memory_utilization);
-  if (!(e.gpu_memory_utilization > 0 && e.gpu_memory_utilization <= 1)) {
-    r.error("gpu_memory_utilization", "must be in (0, 1]");
-  }
+  e.gpu_memory_utilization = r.get<double>("gpu_memory_utilization", e.gpu_memory_utilization, positive_upto(1));
   // HF continuous batching sizes its pool by solving for blocks and batch tokens together
   // (max_memory_percent 0.9); kvsim has that engine's result only where it was measured.
   if (e.preset == "hf-cb" && model.name == "llama-3-8b" && gpu.name == "h200") e.num_gpu_blocks = 3038;
-  if (auto n = r.get_optional<std::int64_t>("num_gpu_blocks")) {
-    if (*n < 1) r.error("num_gpu_blocks", "must be >= 1");
-    e.num_gpu_blocks = n;
-  }
-  e.watermark = r.get<double>("watermark", e.watermark);
-  if (!(e.watermark >= 0 && e.watermark < 1)) r.error("watermark", "must be in [0, 1)");
+  if (auto n = r.get_optional<std::int64_t>("num_gpu_blocks", closed(1, 1e9, "blocks"))) e.num_gpu_blocks = n;
+  e.watermark = r.get<double>("watermark", e.watermark, Range{0, 1, false, true});
   const std::string mode = r.get<std::string>("preemption_mode", "recompute");
   if (mode == "recompute") e.preemption_mode = PreemptionMode::kRecompute;
   else if (mode == "swap") e.preemption_mode = PreemptionMode::kSwap;
@@ -188,17 +175,12 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
   if (e.preemption_mode == PreemptionMode::kSwap && e.scheduler != "vllm-v0") {
     r.error("preemption_mode", "swap is only modelled for vllm-v0 (vLLM V1 and LMDeploy PyTorch recompute)");
   }
-  e.swap_space_gib = r.get<double>("swap_space_gib", e.swap_space_gib);
-  if (e.swap_space_gib < 0) r.error("swap_space_gib", "must be >= 0");
-  positive("prefill_interval", e.prefill_interval);
-  if (auto a = r.get_optional<double>("activation_reserve_gib")) {
-    if (*a < 0) r.error("activation_reserve_gib", "must be >= 0");
-    e.activation_reserve_gib = a;
-  }
-  e.graph_reserve_gib = r.get<double>("graph_reserve_gib", e.graph_reserve_gib);
-  if (e.graph_reserve_gib < 0) r.error("graph_reserve_gib", "must be >= 0");
-  e.non_torch_reserve_gib = r.get<double>("non_torch_reserve_gib", e.non_torch_reserve_gib);
-  if (e.non_torch_reserve_gib < 0) r.error("non_torch_reserve_gib", "must be >= 0");
+  // Host and GPU memory in GiB: 1e5 GiB (100 TiB) is beyond any one machine.
+  e.swap_space_gib = r.get<double>("swap_space_gib", e.swap_space_gib, closed(0, 1e5, "GiB"));
+  count("prefill_interval", e.prefill_interval, 1e6, "steps");
+  if (auto a = r.get_optional<double>("activation_reserve_gib", closed(0, 1e5, "GiB"))) e.activation_reserve_gib = a;
+  e.graph_reserve_gib = r.get<double>("graph_reserve_gib", e.graph_reserve_gib, closed(0, 1e5, "GiB"));
+  e.non_torch_reserve_gib = r.get<double>("non_torch_reserve_gib", e.non_torch_reserve_gib, closed(0, 1e5, "GiB"));
 
   // overhead: a preset name or {preset, per_step_ms, per_request_us, per_token_us}
   const YAML::Node ov = r.raw("overhead");
@@ -228,21 +210,14 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
     // Each term is bounded so a step can never overflow simulated time (int64 ns; the run limit
     // is 1e9 s): at most 1000 s per step, per request or per layer-sized term.
     auto term = [&](const char* key, Duration& field, double unit_ns) {
-      if (auto v = o.get_optional<double>(key)) {
-        const double max = 1e12 / unit_ns;  // 1000 s in the key's unit
-        if (!(*v >= 0 && *v <= max)) {
-          char buf[96];
-          std::snprintf(buf, sizeof buf, "must be in [0, %g] (1000 s)", max);
-          o.error(key, buf);
-          return;
-        }
+      const double max = 1e12 / unit_ns;  // 1000 s in the key's unit
+      if (auto v = o.get_optional<double>(key, closed(0, max, unit_ns == 1e6 ? "ms (1000 s)" : "us (1000 s)"))) {
         field = static_cast<Duration>(*v * unit_ns);
         set_source(key, std::to_string(*v));
       }
     };
-    auto count = [&](const char* key, int& field) {
-      if (auto v = o.get_optional<int>(key)) {
-        if (*v < 0) o.error(key, "must be >= 0");
+    auto kernels = [&](const char* key, int& field) {
+      if (auto v = o.get_optional<int>(key, closed(0, 1e4, "kernels"))) {
         field = *v;
         set_source(key, std::to_string(*v));
       }
@@ -259,9 +234,12 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
     term("dispatch_us", e.host.dispatch_ns, 1e3);
     term("per_layer_us", e.host.per_layer_ns, 1e3);
     term("graph_replay_us", e.host.graph_replay_ns, 1e3);
-    count("kernels_per_layer", e.host.kernels_per_layer);
-    count("kernels_fixed", e.host.kernels_fixed);
-    count("graph_max", graph_max);
+    kernels("kernels_per_layer", e.host.kernels_per_layer);
+    kernels("kernels_fixed", e.host.kernels_fixed);
+    if (auto v = o.get_optional<int>("graph_max", closed(0, 1e6, "sequences"))) {
+      graph_max = *v;
+      set_source("graph_max", std::to_string(*v));
+    }
     o.finish();
   } else if (ov) {
     r.error("overhead", "expected a preset name or a mapping");

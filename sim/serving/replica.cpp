@@ -1,10 +1,12 @@
 #include "sim/serving/replica.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include "models/compression/kv_layout.h"
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 
 namespace kvsim {
 
@@ -494,10 +496,29 @@ std::optional<SimTime> Replica::start_step(SimTime now) {
   build_shape();
   cost_result_ = cost_.step_cost(shape_);
   if (cost_result_.total_ns <= 0) throw InvariantViolation("cost model returned a step of zero duration");
+  check_step_in_range(now);
   in_flight_ = true;
   step_start_ = now;
   step_end_ = now + cost_result_.total_ns;
   return step_end_;
+}
+
+void Replica::check_step_in_range(SimTime now) const {
+  // Issue #16 item 1: simulated time never overflows. Every input is range-checked at load, but
+  // products of in-range values (a huge per-pair cost times a long batch) can still describe a
+  // step no GPU takes; it is reported with what the step held instead of being run.
+  const double step_s = static_cast<double>(cost_result_.total_ns) / 1e9;
+  const bool too_long = step_s > kMaxStepS;
+  if (!too_long && now + cost_result_.total_ns <= kDrainLimitNs) return;
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "replica %d: an engine step of %lld requests and %lld tokens would take %s s at simulated time %s s, %s; "
+                "a cost input of the scenario (host overheads, per-kernel or per-pair costs, bandwidths, efficiencies) "
+                "is outside its physical range",
+                index_, static_cast<long long>(shape_.requests()), static_cast<long long>(shape_.tokens()),
+                format_number(step_s).c_str(), format_number(static_cast<double>(now) / 1e9).c_str(),
+                too_long ? "beyond kvsim's limit of 1e6 s per step" : "past kvsim's simulated-time limit of 2e9 s");
+  throw InputError(buf);
 }
 
 void Replica::complete_step(SimTime now) {

@@ -95,6 +95,8 @@ class Replica {
   ReplicaRole role() const { return role_; }
 
  private:
+  // Refuses a step longer than kMaxStepS or one ending past kDrainLimitNs (an InputError).
+  void check_step_in_range(SimTime now) const;
   class View;
   friend class View;
 

@@ -7,6 +7,7 @@
 #include "models/cost/table_cost_model.h"
 #include "models/parallel/collectives.h"
 #include "models/parallel/parallel_cost_model.h"
+#include "sim/core/error.h"
 
 namespace kvsim {
 
@@ -155,9 +156,9 @@ void Simulation::collect_handoffs(std::size_t i, SimTime now) {
     // The link serializes this replica's transfers (FIFO): this one starts when the link is
     // free, holds it for bytes / bandwidth, and arrives one latency after it is sent.
     const SimTime start = std::max(now, link_free_at_[i]);
-    const SimTime sent = start + static_cast<Duration>(std::ceil(bytes / scenario_.cluster.kv_link_gbps));
+    const SimTime sent = start + cost_ns(bytes / scenario_.cluster.kv_link_gbps);
     link_free_at_[i] = sent;
-    const SimTime at = sent + static_cast<Duration>(std::ceil(scenario_.cluster.kv_latency_us * 1e3));
+    const SimTime at = sent + cost_ns(scenario_.cluster.kv_latency_us * 1e3);
     ++transfers_;
     transfer_bytes_ += bytes * g.parallelism.gpus();
     const std::int64_t id = next_transfer_++;
@@ -166,12 +167,35 @@ void Simulation::collect_handoffs(std::size_t i, SimTime now) {
   }
 }
 
-bool Simulation::any_live() const {
-  if (pending_ || !in_transit_.empty()) return true;
+bool Simulation::busy() const {
+  if (!in_transit_.empty()) return true;
   for (const auto& s : replicas_) {
     if (s.replica->live_requests() > 0 || s.replica->step_in_flight()) return true;
   }
   return false;
+}
+
+bool Simulation::any_live() const { return pending_ || busy(); }
+
+SimTime Simulation::next_sample(SimTime now, SimTime every) const {
+  SimTime next = now + every;
+  // While the system is idle (nothing queued, running or in transit) until a later arrival,
+  // every row is the same: only the first and the last row before the arrival are written.
+  // A 1 ms interval over a gap of days would otherwise be billions of events (issue #16).
+  if (pending_ && !busy()) {
+    const SimTime last_idle = now + (pending_->arrival - now - 1) / every * every;
+    next = std::max(next, last_idle);
+  }
+  return next;
+}
+
+InputError Simulation::event_budget_exceeded() const {
+  std::int64_t finished = 0;
+  for (const auto& s : replicas_) finished += s.replica->counters().finished;
+  return InputError("run.max_events: the run reached " + format_number(static_cast<double>(scenario_.run.max_events)) +
+                    " events at simulated time " + format_number(to_seconds(queue_.now())) + " s with " +
+                    std::to_string(finished) + " requests finished; the scenario's event count explodes (raise "
+                    "run.max_events if the run is meant to be this long)");
 }
 
 RunResult Simulation::run() {
@@ -186,7 +210,9 @@ RunResult Simulation::run() {
   const std::int64_t deep_every = scenario_.run.deep_check_every;
   std::int64_t until_deep = deep_every;
   const bool single = replicas_.size() == 1;
+  const auto max_events = static_cast<std::uint64_t>(scenario_.run.max_events);
   while (!queue_.empty()) {
+    if (queue_.events_processed() >= max_events) throw event_budget_exceeded();
     const Event e = queue_.pop();
     const SimTime now = e.time;
     std::size_t touched = static_cast<std::size_t>(e.target);
@@ -232,7 +258,7 @@ RunResult Simulation::run() {
           const SampleRecord rec = s.replica->sample(now);
           for (auto* sink : sinks_) sink->on_sample(rec);
         }
-        if (any_live()) queue_.schedule(now + sample_every, Phase::kSample, EventKind::kSample);
+        if (any_live()) queue_.schedule(next_sample(now, sample_every), Phase::kSample, EventKind::kSample);
         break;
       }
       case EventKind::kHorizon:

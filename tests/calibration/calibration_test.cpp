@@ -293,7 +293,7 @@ TEST(TableCostModel, FrameworkVariantsAndSmallKernelCost) {
                              "'qkv/bf16' (a variant must cover qkv, o, gate_up, down and lm_head; it has: fp16, partial, "
                              "torch_linear)"},
       {"gemm_variant: partial", "has no gemm 'o/partial'"},
-      {"extra_kernel_us: -1", "cost_model.extra_kernel_us: must be in [0, 1000] microseconds"},
+      {"extra_kernel_us: -1", "<test>:1: cost_model.extra_kernel_us: must be in [0, 1000] us (got -1)"},
       {"prefill_kernel: ''", "cost_model.prefill_kernel: must name a prefill_attention variant of the bundle"},
   };
   // Without a bundle the choices would be silently ignored: an error instead.

@@ -236,15 +236,27 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
     yaml.replace(yaml.find("name: llama-2-7b"), 16, "name: typo-7b");
     std::ofstream(typo_catalog + "/models/typo.yaml") << yaml;
   }
+  // A GPU whose bandwidth was written in TB/s instead of GB/s.
+  const std::string unit_catalog = ::kvsim::testing::scratch() + "unit_catalog";
+  std::filesystem::create_directories(unit_catalog + "/gpus");
+  {
+    std::ifstream in(src("models/catalog/gpus/h200.yaml"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string yaml = text.str();
+    yaml.replace(yaml.find("hbm_bandwidth_gbps: 4800"), 24, "hbm_bandwidth_gbps: 4.8 ");
+    yaml.replace(yaml.find("name: h200"), 10, "name: h2tb");
+    std::ofstream(unit_catalog + "/gpus/h2tb.yaml") << yaml;
+  }
   const BadInput cases[] = {
       {"unknown key", "run --set engine.max_num_seq=4", 2,
        "kvsim run: error: <builtin default>:1: engine.max_num_seq: unknown key (did you mean 'max_num_seqs'?); valid keys here: activation_reserve_gib, block_size, chunked_prefill, gpu_memory_utilization, graph_reserve_gib, max_model_len, max_num_batched_tokens, max_num_seqs, max_prefill_tokens, non_torch_reserve_gib, num_gpu_blocks, overhead, preemption_mode, prefill_interval, preset, schedule_conservativeness, swap_space_gib, watermark"},
       {"wrong type", "run --set engine.max_num_seqs=many", 2,
        "kvsim run: error: <builtin default>:1: engine.max_num_seqs: expected an integer but got 'many'"},
       {"zero rate", "run --set workload.arrival.rate_per_s=0", 2,
-       "kvsim run: error: <builtin default>:1: workload.arrival.rate_per_s: must be > 0 (got 0.000000)"},
+       "kvsim run: error: <builtin default>:1: workload.arrival.rate_per_s: must be in (0, 1e9] requests/s (got 0)"},
       {"negative length", "run --set 'workload.prompt_tokens={kind: fixed, value: -5}'", 2,
-       "kvsim run: error: <builtin default>:1: workload.prompt_tokens.value: must be >= 1 (got -5)"},
+       "kvsim run: error: <builtin default>:1: workload.prompt_tokens.value: must be in [1, 1e8] tokens (got -5)"},
       {"prompt beyond context", "run --set 'workload.prompt_tokens={kind: fixed, value: 9000}'", 2,
        "kvsim run: error: <builtin default>: workload.prompt_tokens (max 9000): prompt can be 9000 tokens, but llama-3-8b serves at most 8192 tokens (prompt + at least one output token); lower the prompt length's max"},
       {"trace prompt beyond context", "run -c " + trace_scenario("long.yaml", long_trace), 2,
@@ -268,14 +280,33 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
        "limit of 1e9 s (31.7 years); raise rate_per_s or lower num_requests"},
       // Issue #16 item 1: physical bounds at load.
       {"huge per-step cost", "run --set engine.overhead.per_step_ms=1e300", 2,
-       "kvsim run: error: <builtin default>:1: engine.overhead.per_step_ms: must be in [0, 1e+06] (1000 s)"},
+       "kvsim run: error: <builtin default>:1: engine.overhead.per_step_ms: must be in [0, 1e6] ms (1000 s) (got 1e300)"},
       {"tiny sample interval", "run --set run.sample_interval_s=1e-9", 2,
        "kvsim run: error: <builtin default>:1: run.sample_interval_s: must be 0 (no sampling) or in [0.001, 1e9] s"},
       {"horizon past the time limit", "run --set run.horizon_s=1e12", 2,
-       "kvsim run: error: <builtin default>:1: run.horizon_s: must be in (0, 1e9] (the simulated-time limit)"},
+       "kvsim run: error: <builtin default>:1: run.horizon_s: must be in (0, 1e9] s (the simulated-time limit) (got 1e12)"},
       {"catalog model with 1 parameter", "run --catalog " + typo_catalog + " --set model=typo-7b", 2,
        "kvsim run: error: {TMP}typo_catalog/models/typo.yaml:15: num_parameters: 1 disagrees with the 6.738e+09 the "
        "shapes imply (allowed: within 5 %)"},
+      // Every numeric key has a documented range (docs/reliability.md, "Documented ranges").
+      {"GPU bandwidth in the wrong unit", "run --catalog " + unit_catalog + " --set gpu=h2tb", 2,
+       "kvsim run: error: {TMP}unit_catalog/gpus/h2tb.yaml:4: hbm_bandwidth_gbps: must be in [10, 100000] GB/s (got 4.8)"},
+      {"efficiency above 1", "run --set cost_model.memory_efficiency=1.5", 2,
+       "kvsim run: error: <builtin default>:1: cost_model.memory_efficiency: must be in (0, 1] (got 1.5)"},
+      {"huge kernel gap", "run --set cost_model.kernel_gap_us=1e9", 2,
+       "kvsim run: error: <builtin default>:1: cost_model.kernel_gap_us: must be in [0, 1000] us (got 1e9)"},
+      {"token cap past the token limit", "run --set workload.max_tokens=1000000000", 2,
+       "kvsim run: error: <builtin default>:1: workload.max_tokens: must be in [0, 1e8] tokens (0 = no cap) (got 1e9)"},
+      {"KV link slower than 1 kB/s", "run --set 'cluster={replicas: [{count: 1, role: prefill}, {count: 1, role: decode}], kv_transfer: {link_gbps: 1e-9}}'", 2,
+       "kvsim run: error: <builtin default>:1: cluster.kv_transfer.link_gbps: must be in [1e-6, 100000] GB/s (got 1e-9)"},
+      {"event count explodes", "run --set run.max_events=1000", 2,
+       "kvsim run: error: run.max_events: the run reached 1000 events at simulated time 24.5904 s with 472 requests "
+       "finished; the scenario's event count explodes (raise run.max_events if the run is meant to be this long)"},
+      {"a step no GPU takes", "run --set engine.overhead.per_step_ms=999999 --set engine.overhead.per_request_us=999999999 "
+       "--set 'workload.arrival={kind: all-at-once}' --set workload.num_requests=2000", 2,
+       "kvsim run: error: replica 0: an engine step of 1019 requests and 8192 tokens would take 1.02e6 s at simulated "
+       "time 1.4208e7 s, beyond kvsim's limit of 1e6 s per step; a cost input of the scenario (host overheads, "
+       "per-kernel or per-pair costs, bandwidths, efficiencies) is outside its physical range"},
       {"duplicate key", "run -c " + dup_yaml, 2,
        "kvsim run: error: {TMP}dup.yaml:4: engine.max_num_seqs: duplicate key (first given on line 3)"},
       {"second document", "run -c " + two_docs, 2,
@@ -323,7 +354,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"v1 without chunking", "run --set engine.chunked_prefill=false", 2,
        "kvsim run: error: <builtin default>:1: engine.chunked_prefill: preset vllm-v1 always chunks prefills (vLLM V1's scheduling rules)"},
       {"utilization", "run --set engine.gpu_memory_utilization=1.5", 2,
-       "kvsim run: error: <builtin default>:1: engine.gpu_memory_utilization: must be in (0, 1]"},
+       "kvsim run: error: <builtin default>:1: engine.gpu_memory_utilization: must be in (0, 1] (got 1.5)"},
       {"swap on v1", "run --set engine.preemption_mode=swap", 2,
        "kvsim run: error: <builtin default>:1: engine.preemption_mode: swap is only modelled for vllm-v0 (vLLM V1 and LMDeploy PyTorch recompute)"},
       {"unknown method", "run --set compression=kivi-3", 2,
@@ -331,9 +362,9 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"unknown method parameter", "run --set 'compression={method: {method: kivi-4, residual: 64}}'", 2,
        "kvsim run: error: <builtin default>:1: compression.method.residual: unknown key (did you mean 'residual_tokens'?); valid keys here: attention_efficiency, budget_tokens, dequant_bandwidth_gbps, evict_every_step, fused_dequant, group_size, heavy_tokens, key_bits, lowrank_fraction, method, outlier_fraction, recent_tokens, residual_tokens, scale_bytes, sink_tokens, value_bits"},
       {"zero bits", "run --set 'compression={method: {method: int4, key_bits: 0}}'", 2,
-       "kvsim run: error: <builtin default>:1: compression: method 'int4{key_bits=0}': bits must be in (0, 16] (got 0.000000)"},
+       "kvsim run: error: <builtin default>:1: compression.method.key_bits: must be in (0, 16] bits (got 0)"},
       {"negative budget", "run --set 'compression={method: {method: h2o, budget_tokens: -5}}'", 2,
-       "kvsim run: error: <builtin default>:1: compression: method 'h2o{budget_tokens=-5}': token budgets must be >= 0 (a budget larger than the context is allowed)"},
+       "kvsim run: error: <builtin default>:1: compression.method.budget_tokens: must be in [0, 1e8] tokens (got -5)"},
       {"group size", "run --set 'compression={method: {method: kivi-2, group_size: 48}}'", 2,
        "kvsim run: error: <builtin default>:1: compression: method 'kivi-2{group_size=48}': group_size 48 does not divide head_dim 128"},
       {"bad ratio", "run --set compression=ratio:abc", 2,

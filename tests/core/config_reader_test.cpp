@@ -9,7 +9,7 @@ TEST(ConfigReader, UnknownKeyNamesPathAndSuggestsNearest) {
   ErrorList errors;
   ConfigReader r(YAML::Load("engine: {max_num_seq: 4}"), "", "f.yaml", errors);
   ConfigReader e = r.child("engine");
-  e.get<int>("max_num_seqs", 1);
+  e.get<int>("max_num_seqs", 1, closed(1, 100));
   e.finish();
   r.finish();
   ASSERT_EQ(errors.messages().size(), 1u);
@@ -21,8 +21,8 @@ TEST(ConfigReader, UnknownKeyNamesPathAndSuggestsNearest) {
 TEST(ConfigReader, WrongTypesAreCollectedNotThrown) {
   ErrorList errors;
   ConfigReader r(YAML::Load("a: x\nb: 1.5\nc: [1]\nd: yes"), "", "f.yaml", errors);
-  EXPECT_EQ(r.get<double>("a", 7.0), 7.0);
-  EXPECT_EQ(r.get<int>("b", 3), 3);
+  EXPECT_EQ(r.get<double>("a", 7.0, closed(0, 10)), 7.0);
+  EXPECT_EQ(r.get<int>("b", 3, closed(0, 10)), 3);
   r.get<std::string>("c", "");
   EXPECT_TRUE(r.get<bool>("d", false));
   r.finish();
@@ -36,9 +36,65 @@ TEST(ConfigReader, WrongTypesAreCollectedNotThrown) {
 TEST(ConfigReader, MissingRequiredKey) {
   ErrorList errors;
   ConfigReader r(YAML::Load("{}"), "workload.arrival", "f.yaml", errors);
-  r.require<double>("rate_per_s");
+  r.require<double>("rate_per_s", positive_upto(10));
   ASSERT_EQ(errors.messages().size(), 1u);
   EXPECT_NE(errors.messages()[0].find("workload.arrival.rate_per_s: required key is missing"), std::string::npos);
+}
+
+// Issue #16 item 1: a number outside its documented range is an error naming file, line, key,
+// the range and the value, and reads as the nearest value inside the range.
+TEST(ConfigReader, NumbersOutsideTheirRangeAreNamedWithTheRange) {
+  struct Case {
+    std::string yaml;
+    Range range;
+    double want;          // what the read returns
+    std::string message;  // "" = no error
+  };
+  const std::vector<Case> cases = {
+      {"v: 0.5", positive_upto(1), 0.5, ""},
+      {"v: 1", positive_upto(1), 1, ""},
+      {"v: 0", positive_upto(1), 1, "f.yaml:1: v: must be in (0, 1] (got 0)"},
+      {"v: -3", closed(0, 1000, "us"), 0, "f.yaml:1: v: must be in [0, 1000] us (got -3)"},
+      {"v: 1e12", closed(0, 1000, "us"), 1000, "f.yaml:1: v: must be in [0, 1000] us (got 1e12)"},
+      {"v: 2.5e-7", closed(1e-6, 1e5, "GB/s"), 1e-6, "f.yaml:1: v: must be in [1e-6, 100000] GB/s (got 2.5e-7)"},
+      {"v: 1", Range{0, 1, false, true}, 1 - 1e-16, "f.yaml:1: v: must be in [0, 1) (got 1)"},
+      {"\nv: 123456789", closed(1, 1e8, "tokens"), 1e8, "f.yaml:2: v: must be in [1, 1e8] tokens (got 123456789)"},
+  };
+  for (const Case& c : cases) {
+    ErrorList errors;
+    ConfigReader r(YAML::Load(c.yaml), "", "f.yaml", errors);
+    const double got = r.get<double>("v", -99, c.range);
+    EXPECT_NEAR(got, c.want, 1e-12) << c.yaml;
+    if (c.message.empty()) {
+      EXPECT_TRUE(errors.empty()) << c.yaml;
+    } else {
+      ASSERT_EQ(errors.messages().size(), 1u) << c.yaml;
+      EXPECT_EQ(errors.messages()[0], c.message);
+    }
+  }
+  // Integers: an excluded lower end of 0 reads as 1, never 0.
+  ErrorList errors;
+  ConfigReader r(YAML::Load("n: 0"), "", "f.yaml", errors);
+  EXPECT_EQ(r.get<int>("n", 5, Range{0, 10, true, false}), 10);
+  // The default is the program's own and is not checked; a missing required number is named.
+  EXPECT_EQ(r.get<int>("absent", -5, closed(0, 10)), -5);
+  EXPECT_EQ(r.require<int>("needed", closed(3, 10)), 3);
+  ASSERT_EQ(errors.messages().size(), 2u);
+  EXPECT_EQ(errors.messages()[1], "f.yaml: needed: required key is missing");
+}
+
+TEST(FormatNumber, IntegersPlainOthersShort) {
+  EXPECT_EQ(format_number(0), "0");
+  EXPECT_EQ(format_number(-3), "-3");
+  EXPECT_EQ(format_number(100000), "100000");
+  EXPECT_EQ(format_number(1000000), "1e6");
+  EXPECT_EQ(format_number(123456789), "123456789");
+  EXPECT_EQ(format_number(25000000000), "2.5e10");
+  EXPECT_EQ(format_number(-3000000), "-3e6");
+  EXPECT_EQ(format_number(1e9), "1e9");
+  EXPECT_EQ(format_number(0.001), "0.001");
+  EXPECT_EQ(format_number(2.5e-5), "2.5e-5");
+  EXPECT_EQ(format_number(1.0 / 3), "0.333333");
 }
 
 TEST(DidYouMean, OnlyPlausibleTypos) {
@@ -57,7 +113,7 @@ namespace {
 TEST(ConfigReader, NonScalarKeysAreAnInputErrorNotACrash) {
   ErrorList errors;
   ConfigReader r(YAML::Load("{[a, b]: 1, seed: 2}"), "", "f.yaml", errors);
-  r.get<int>("seed", 0);
+  r.get<int>("seed", 0, closed(0, 10));
   r.finish();
   ASSERT_EQ(errors.messages().size(), 1u);
   EXPECT_NE(errors.messages()[0].find("keys must be plain names"), std::string::npos);

@@ -320,7 +320,7 @@ TEST(Planner, BadPlanSpecs) {
   const Case cases[] = {
       {"candidates: {axes: {compression: [fp16]}}", "slo: required"},
       {"slo: {ttft_p99: 1}\ncandidates: {axes: {compression: [fp16]}}", "unknown SLO (did you mean 'ttft_p99_s'?)"},
-      {"slo: {ttft_p99_s: -1}\ncandidates: {axes: {compression: [fp16]}}", "must be > 0 seconds"},
+      {"slo: {ttft_p99_s: -1}\ncandidates: {axes: {compression: [fp16]}}", "plan.yaml:1: slo.ttft_p99_s: must be in (0, 1e9] s (got -1)"},
       {"slo: {ttft_p99_s: 1}", "candidates: required"},
       {"slo: {ttft_p99_s: 1}\ncandidates: {axes: {compression: [fp16]}}\nsearch: {min_rate_per_s: 5, max_rate_per_s: 1}",
        "need 0 < min_rate_per_s < max_rate_per_s"},
