@@ -7,6 +7,7 @@
 #include <set>
 
 #include "sim/core/error.h"
+#include "sim/core/limits.h"
 #include "sim/core/csv.h"
 
 namespace kvsim {
@@ -42,9 +43,18 @@ struct RowBuilder {
                     std::optional<long long> priority, const std::string& method = "") {
     if (!arrival) fail(line, "arrival_s is missing or not a number");
     if (*arrival < 0) fail(line, "arrival_s must be >= 0 (got " + std::to_string(*arrival) + ")");
+    // The documented ranges (docs/reliability.md): simulated time and token counts.
+    if (!(*arrival * time_scale <= kSimTimeLimitS)) {
+      fail(line, "arrival_s " + format_number(*arrival) + (time_scale != 1 ? " x time_scale " + format_number(time_scale) : "") +
+                     " is past kvsim's simulated-time limit of 1e9 s");
+    }
     if (!prompt || *prompt < 1 || *prompt > INT32_MAX) fail(line, "prompt_tokens must be an integer >= 1");
     if (!output || *output < 1 || *output > INT32_MAX) fail(line, "output_tokens must be an integer >= 1");
     if (max_tokens && (*max_tokens < 0 || *max_tokens > INT32_MAX)) fail(line, "max_tokens must be an integer >= 0");
+    for (const auto& [name, v] : {std::pair<const char*, std::optional<long long>>{"prompt_tokens", prompt},
+                                  {"output_tokens", output}, {"max_tokens", max_tokens}}) {
+      if (v && *v > kMaxTokens) fail(line, std::string(name) + " " + std::to_string(*v) + " is past kvsim's token limit of 1e8");
+    }
     RequestSpec r;
     r.arrival = seconds_to_ns(*arrival * time_scale);
     if (r.arrival < last_arrival) {

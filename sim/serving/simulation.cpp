@@ -179,12 +179,13 @@ bool Simulation::any_live() const { return pending_ || busy(); }
 
 SimTime Simulation::next_sample(SimTime now, SimTime every) const {
   SimTime next = now + every;
-  // While the system is idle (nothing queued, running or in transit) until a later arrival,
-  // every row is the same: only the first and the last row before the arrival are written.
-  // A 1 ms interval over a gap of days would otherwise be billions of events (issue #16).
-  if (pending_ && !busy()) {
-    const SimTime last_idle = now + (pending_->arrival - now - 1) / every * every;
-    next = std::max(next, last_idle);
+  // State changes only at events, so every row between now and the next event is the same:
+  // only the first and the last row of such a stretch are written. A 1 ms interval over an
+  // idle gap or a KV transfer of days would otherwise be billions of events (issue #16).
+  const SimTime event = queue_.next_time();  // the next arrival is always queued
+  if (event != kTimeInfinity && event > now) {
+    const SimTime last_before = now + (event - now - 1) / every * every;
+    next = std::max(next, last_before);
   }
   return next;
 }

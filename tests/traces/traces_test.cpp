@@ -59,6 +59,11 @@ TEST(TraceReader, MalformedRowsNameFileAndLine) {
       {"zero.csv", "arrival_s,prompt_tokens,output_tokens\n0,0,2\n", "zero.csv:2: prompt_tokens must be an integer >= 1"},
       {"text.csv", "arrival_s,prompt_tokens,output_tokens\n0,1,abc\n", "text.csv:2: output_tokens must be an integer >= 1"},
       {"order.csv", "arrival_s,prompt_tokens,output_tokens\n2,1,1\n1,1,1\n", "order.csv:3: arrival_s goes backwards"},
+      // Issue #16 item 1: simulated time and token counts have documented limits.
+      {"late.csv", "arrival_s,prompt_tokens,output_tokens\n0,1,1\n2e9,1,1\n",
+       "late.csv:3: arrival_s 2e9 is past kvsim's simulated-time limit of 1e9 s"},
+      {"long.csv", "arrival_s,prompt_tokens,output_tokens\n0,1,200000000\n",
+       "long.csv:2: output_tokens 200000000 is past kvsim's token limit of 1e8"},
       {"col.csv", "arrival_s,prompt_token,output_tokens\n", "col.csv:1: unknown column 'prompt_token' (did you mean 'prompt_tokens'?)"},
       {"bad.jsonl", "{\"arrival_s\": 0, \"prompt_tokens\": 1}\n{oops\n", "bad.jsonl:1: output_tokens must be an integer >= 1"},
       {"json2.jsonl", "{oops\n", "json2.jsonl:1: invalid JSON"},
