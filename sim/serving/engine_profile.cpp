@@ -210,6 +210,15 @@ EngineProfile hf_cb() {
   p.costing.masked_single_fixed_us = 20.70;
   p.costing.masked_single_ns_per_kv = 26.4173;
   p.costing.masked_measured_on = "h200";
+  // The masked SDPA kernel alone, timed on the H100 and the H200 (host_probe/masked_sdpa.csv in
+  // calibration/e2e/results/h100/ and h200/): at the KV-dominated shapes (8 x 8192, 64 x 32768)
+  // it runs 1.179x and 1.098x slower on the H100, mean 1.1385, where the HBM ratio is 1.4328 and
+  // the SM clock the same (1980 MHz): share = (1.1385 - 1) / (1.4328 - 1) = 0.32.
+  p.costing.masked_bandwidth_share = 0.32;
+  p.costing.masked_bandwidth_share_source =
+      "calibration/e2e/results/{h100,h200}/host_probe/masked_sdpa.csv: H100/H200 time 1.179 (8 x 8192) and 1.098 "
+      "(64 x 32768) against an HBM ratio of 1.433 at equal SM clocks; that the rest scales with the SM clock is "
+      "assumed (both GPUs run 1980 MHz, so the pair cannot tell a clock-bound rest from a constant one)";
   p.rules = {measured("block_size", "256", kHfCbMeta),
              measured("max_num_batched_tokens", "8192", kHfCbMeta),
              measured("max_num_seqs", "1024", std::string(kHfCbMeta) + ": max_requests_per_batch"),
@@ -218,6 +227,8 @@ EngineProfile hf_cb() {
              measured("attention layer", "19.9 us + 40.11 ns/KV token + 41.90 ps/(query x KV) pair; one query: 20.7 us + 26.42 ns/KV",
                       "calibration/e2e/results/h200/host_probe/hf_paged_sdpa.csv (H200, transformers 5.17 paged|sdpa as in "
                       "hf_paged_sdpa_source.txt), fitted by calibration/e2e/fit_paged_sdpa.py: mean |error| 6.3 %, max 19.3 %"),
+             measured("attention layer on other GPUs", "per-KV terms x (0.32 x HBM ratio + 0.68 x SM-clock ratio); per pair x bf16 peak ratio",
+                      p.costing.masked_bandwidth_share_source),
              cited("scheduler", "decodes, then split prefills, then waiting, FIFO",
                    "transformers generation/continuous_batching/scheduler.py:FIFOScheduler")};
   p.rules.push_back(cited("max_memory_percent", "0.9 (0.8 with logits processors)",
@@ -238,13 +249,19 @@ std::string study_kernel_for(const CompressionSpec& m) {
   return "";
 }
 
+double masked_kv_scale(const GpuSpec& from, const GpuSpec& to, double bandwidth_share) {
+  const double bw = from.hbm_bandwidth_gbps / to.hbm_bandwidth_gbps;
+  const double clock = from.boost_clock_mhz > 0 && to.boost_clock_mhz > 0 ? from.boost_clock_mhz / to.boost_clock_mhz : 1.0;
+  return bandwidth_share * bw + (1 - bandwidth_share) * clock;
+}
+
 void apply_engine_costing(const EngineCosting& c, const GpuSpec& gpu, const Catalog& catalog, RooflineParams& p) {
   p.batch_masked_attention = c.batch_masked_attention;
   if (c.attention_compute_efficiency > 0) p.attention_compute_efficiency = c.attention_compute_efficiency;
   double bw = 1, peak = 1;
   if (!c.masked_measured_on.empty() && c.masked_measured_on != gpu.name) {
     const GpuSpec from = catalog.gpu(c.masked_measured_on);
-    bw = from.hbm_bandwidth_gbps / gpu.hbm_bandwidth_gbps;
+    bw = masked_kv_scale(from, gpu, c.masked_bandwidth_share);
     peak = from.fp16_tflops / gpu.fp16_tflops;
   }
   p.masked_fixed_us = c.masked_fixed_us;

@@ -36,11 +36,21 @@ struct EngineCosting {
   // The engine's batch-masked attention layer as measured (RooflineParams::masked_*; 0: none).
   double masked_fixed_us = 0, masked_ns_per_kv = 0, masked_ps_per_pair = 0;
   double masked_single_fixed_us = 0, masked_single_ns_per_kv = 0;
-  // The catalog GPU the attention layer was measured on. On another GPU the per-KV-token terms
-  // (gathers and copies: memory-bound) scale with the HBM bandwidth ratio and the per-pair term
-  // (the SDPA's FLOPs) with the bf16 peak ratio; the fixed term stays (launch-bound).
+  // The catalog GPU the attention layer was measured on. On another GPU the per-pair term (the
+  // SDPA's FLOPs) scales with the bf16 peak ratio and the fixed term stays (launch-bound). The
+  // per-KV-token terms are not bandwidth-bound: with few query rows the masked SDPA runs one CTA
+  // per head, each streaming the batch's KV, well below HBM bandwidth. Of their time, the share
+  // `masked_bandwidth_share` scales with the HBM bandwidth ratio and the rest with the SM-clock
+  // ratio (masked_kv_scale()).
   std::string masked_measured_on;
+  double masked_bandwidth_share = 1;
+  std::string masked_bandwidth_share_source;
 };
+
+// How much slower the per-KV-token time of a measured attention layer runs on `to` than on
+// `from`: share x (HBM bandwidth ratio) + (1 - share) x (SM boost-clock ratio; 1 when the catalog
+// lacks a clock).
+double masked_kv_scale(const GpuSpec& from, const GpuSpec& to, double bandwidth_share);
 
 struct EngineProfile {
   std::string name;          // preset name

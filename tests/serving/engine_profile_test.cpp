@@ -271,15 +271,23 @@ TEST(EngineCosting, ProfilesSetAttentionAndDequantDefaultsScenariosCanOverride) 
                   .work.fused_dequant);
 }
 
-// HF's attention layer was measured on the H200; elsewhere its memory-bound terms scale with the
-// HBM bandwidth ratio and its FLOP term with the bf16 peak ratio.
-TEST(EngineCosting, MeasuredAttentionLayerMovesToOtherGpusByRooflineRatios) {
+// HF's attention layer was measured on the H200; elsewhere its per-KV terms scale by the share
+// measured to follow HBM bandwidth (H100 vs H200) and the SM clock for the rest, and its FLOP term
+// with the bf16 peak ratio.
+TEST(EngineCosting, MeasuredAttentionLayerMovesToOtherGpusByMeasuredShares) {
   const Scenario h200 = scenario_of("engine: {preset: hf-cb}\n");
   EXPECT_DOUBLE_EQ(h200.roofline.masked_ns_per_kv, 40.1142);
   EXPECT_DOUBLE_EQ(h200.roofline.masked_fixed_us, 19.90);
   const Scenario h100 = scenario_of("gpu: h100-sxm\nengine: {preset: hf-cb}\n");
   const GpuSpec a = testing::catalog().gpu("h200"), b = testing::catalog().gpu("h100-sxm");
-  EXPECT_DOUBLE_EQ(h100.roofline.masked_ns_per_kv, 40.1142 * a.hbm_bandwidth_gbps / b.hbm_bandwidth_gbps);
+  // H100: same clock, so 0.32 x 4800/3350 + 0.68 = 1.1385, the masked SDPA's measured H100/H200 ratio.
+  EXPECT_NEAR(h100.roofline.masked_ns_per_kv / 40.1142, 1.1385, 5e-4);
+  EXPECT_DOUBLE_EQ(h100.roofline.masked_single_ns_per_kv, 26.4173 * masked_kv_scale(a, b, 0.32));
+  // A100 80GB: 0.32 x 4800/2039 + 0.68 x 1980/1410.
+  const GpuSpec c = testing::catalog().gpu("a100-80gb");
+  EXPECT_NEAR(masked_kv_scale(a, c, 0.32), 0.32 * 4800.0 / 2039 + 0.68 * 1980.0 / 1410, 1e-12);
+  EXPECT_NEAR(scenario_of("gpu: a100-80gb\nengine: {preset: hf-cb}\n").roofline.masked_ns_per_kv,
+              40.1142 * (0.32 * 4800.0 / 2039 + 0.68 * 1980.0 / 1410), 1e-9);
   EXPECT_DOUBLE_EQ(h100.roofline.masked_ps_per_pair, 41.9029 * a.fp16_tflops / b.fp16_tflops);
   EXPECT_DOUBLE_EQ(h100.roofline.masked_fixed_us, 19.90);
   // A term the scenario sets is its own.
