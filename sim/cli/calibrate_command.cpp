@@ -17,7 +17,7 @@ namespace kvsim::cli {
 
 namespace {
 
-const char* kHelp = R"(kvsim calibrate <fit|show|check> BUNDLE_DIR [--out FILE] [--max-median-error X]
+const char* kHelp = R"(kvsim calibrate <fit|show|check> BUNDLE_DIR [--out FILE] [--max-median-error X] [--catalog DIR]
 kvsim calibrate overlay BUNDLE_DIR --out DIR [--gemm CSV]... [--prefill-attention CSV]... [--force]
 kvsim calibrate import-profiles ...   (public operator profiles -> bundles; --help for its options)
 kvsim calibrate transfer-check [--data DIR]... [--json FILE]   (leave-one-GPU-out table)
@@ -29,7 +29,8 @@ kvsim calibrate transfer-check [--data DIR]... [--json FILE]   (leave-one-GPU-ou
            (no row faster than the GPU's datasheet allows, none 1000x slower, times growing
            with the work) and its fit; exit 2 with the
            file, line and field on the first problem, or if the median held-out error of an
-           operator exceeds --max-median-error (default 0.05)
+           operator exceeds --max-median-error (default 0.05). A bundle for a GPU outside the
+           built-in catalog is checked against --catalog DIR's gpus/<name>.yaml
   overlay  copy the bundle to --out DIR with another implementation's kernels added as new
            variants: --gemm CSV rows (gemm.csv columns; their dtype names the variant, e.g.
            torch_linear) and --prefill-attention CSV rows (their variant, e.g. torch_sdpa).
@@ -88,11 +89,12 @@ int calibrate_command(const std::vector<std::string>& args) {
     return args[0] == "import-profiles" ? import_profiles_command(rest) : transfer_check_command(rest);
   }
   po::options_description opts("options");
-  std::string out;
+  std::string out, catalog_dir;
   double max_err = 0.05;
   std::vector<std::string> positional, gemm_csvs, prefill_csvs;
   opts.add_options()("help,h", "show this help")("out", po::value(&out), "fit report path (fit); bundle dir (overlay)")(
       "max-median-error", po::value(&max_err), "threshold for check (default 0.05)")(
+      "catalog", po::value(&catalog_dir), "check: extra catalog directory (gpus/*.yaml) with the bundle's GPU")(
       "gemm", po::value(&gemm_csvs), "overlay: GEMM rows to add")(
       "prefill-attention", po::value(&prefill_csvs), "overlay: prefill attention rows to add")(
       "force", "overlay: replace an existing --out")("args", po::value(&positional), "verb and bundle");
@@ -139,7 +141,13 @@ int calibrate_command(const std::vector<std::string>& args) {
     return 0;
   }
   if (c.catalog_gpu.empty()) throw InputError(dir + "/meta.json: gpu_name '" + c.gpu_name + "' matches no catalog GPU");
-  require_plausible(b, Catalog::builtin().gpu(c.catalog_gpu));
+  Catalog catalog = Catalog::builtin();
+  if (!catalog_dir.empty()) catalog.add_directory(catalog_dir);
+  if (!catalog.has_gpu(c.catalog_gpu)) {
+    throw InputError(dir + "/meta.json: the bundle's GPU '" + c.catalog_gpu +
+                     "' is not in the catalog; give its datasheet figures with --catalog DIR (gpus/" + c.catalog_gpu + ".yaml)");
+  }
+  require_plausible(b, catalog.gpu(c.catalog_gpu));
   for (const auto& q : c.quality) {
     if (q.held_out > 0 && q.median_err > max_err) {
       throw InputError(dir + ": operator '" + q.op + "' has median held-out error " + std::to_string(q.median_err * 100) +

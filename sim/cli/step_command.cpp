@@ -140,12 +140,12 @@ int step_command(const std::vector<std::string>& args) {
   method = methods.front();
   std::optional<CalibratedCosts> costs;
   if (!calibration.empty()) {
-    costs = load_calibration(calibration, m.name);
+    costs = load_calibration(calibration, m.name, catalog);
   } else if (cost_kind != "roofline") {
     for (const auto& root : calibration_search_dirs()) {
       const auto dir = std::filesystem::path(root) / g.name / m.name;
       if (std::filesystem::exists(dir / "meta.json")) {
-        costs = load_calibration(dir.string(), m.name);
+        costs = load_calibration(dir.string(), m.name, catalog);
         break;
       }
     }

@@ -466,12 +466,12 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
     c.provenance = "Vidur profiles for " + g.shard.name + " (" + vidur_dir + ")";
     g.calibration = std::move(c);
   } else if (!calibration_dir.empty()) {
-    g.calibration = calibration.load(resolve_path(calibration_dir, s.base_dir), g.shard.name);
+    g.calibration = calibration.load(resolve_path(calibration_dir, s.base_dir), g.shard.name, catalog);
   } else if (cost_kind == "auto") {
     for (const auto& root : calibration.dirs()) {
       const fs::path dir = fs::path(root) / g.gpu.name / g.shard.name;
       if (fs::exists(dir / "meta.json")) {
-        g.calibration = calibration.load(dir.string(), g.shard.name);
+        g.calibration = calibration.load(dir.string(), g.shard.name, catalog);
         break;
       }
     }
@@ -512,7 +512,7 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
                          const CalibrationSource& calibration);
 }  // namespace
 
-CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name) {
+CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name, const Catalog& catalog) {
   const Bundle b = load_bundle(dir);
   CalibratedCosts c = fit_bundle(b);
   if (c.model_shape != model_name) {
@@ -522,22 +522,25 @@ CalibratedCosts load_calibration(const std::string& dir, const std::string& mode
   if (c.catalog_gpu.empty()) {
     throw InputError(dir + "/meta.json: gpu_name '" + c.gpu_name + "' matches no GPU in the catalog");
   }
+  if (!catalog.has_gpu(c.catalog_gpu)) {
+    throw InputError(dir + "/meta.json: the bundle's GPU '" + c.catalog_gpu +
+                     "' is not in the catalog; add its datasheet figures with --catalog DIR (gpus/" + c.catalog_gpu + ".yaml)");
+  }
   // Physical plausibility needs the shard's dimensions (kvsim-calibrate and the importers write
   // them); a hand-made bundle naming only the shape is fitted as before, and `kvsim calibrate
   // check` refuses it by the missing key.
-  const Catalog catalog = Catalog::builtin();
-  if (catalog.has_gpu(c.catalog_gpu) && has_shard_dimensions(b)) require_plausible(b, catalog.gpu(c.catalog_gpu));
+  if (has_shard_dimensions(b)) require_plausible(b, catalog.gpu(c.catalog_gpu));
   return c;
 }
 
-CalibratedCosts CalibrationSource::load(const std::string& dir, const std::string& model_name) const {
+CalibratedCosts CalibrationSource::load(const std::string& dir, const std::string& model_name, const Catalog& catalog) const {
   const std::string key = dir + "\n" + model_name;
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     const auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
   }
-  CalibratedCosts c = load_calibration(dir, model_name);
+  CalibratedCosts c = load_calibration(dir, model_name, catalog);
   const std::lock_guard<std::mutex> lock(mutex_);
   cache_.emplace(key, c);
   return c;

@@ -133,7 +133,7 @@ class CalibrationSource {
   CalibrationSource(std::vector<std::string> dirs) : dirs_(std::move(dirs)) {}  // NOLINT: implicit on purpose
   const std::vector<std::string>& dirs() const { return dirs_; }
   // Loads and fits `dir` (or returns the cached fit). Throws InputError like load_calibration.
-  CalibratedCosts load(const std::string& dir, const std::string& model_name) const;
+  CalibratedCosts load(const std::string& dir, const std::string& model_name, const Catalog& catalog) const;
   // Cost tables for `gpu` and `shard` assembled by the cross-GPU transfer model from every
   // bundle under dirs() (calibration/transfer/transfer_bundle.h); nullopt when no measured
   // GPU has tables for this shard. The model is built on first use and kept.
@@ -159,7 +159,9 @@ Scenario load_scenario_text(const std::string& yaml, const std::string& source,
 
 // Loads and fits a bundle for `model` on `gpu_name` from `dir` (a bundle directory).
 // Throws InputError if it is malformed or measured for another model shape.
-CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name);
+// `catalog` holds the GPU the bundle names (built in, or added with --catalog): its datasheet
+// figures bound the bundle's times (require_plausible).
+CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name, const Catalog& catalog);
 
 // Applies one "a.b.c=value" override to a YAML document (value parsed as YAML).
 void apply_override(YAML::Node& doc, const std::string& assignment);

@@ -102,7 +102,63 @@ TEST(Plausibility, EditedBundlesFailWithTheRowAndTheNumbers) {
     got << err.rdbuf();
     EXPECT_EQ(got.str(), "kvsim calibrate: error: " + (dir / c.file).string() + ":" + c.message + "\n") << c.name;
     // A scenario priced with the edited bundle refuses it at load.
-    EXPECT_THROW(load_calibration(dir.string(), "llama-2-7b"), InputError) << c.name;
+    EXPECT_THROW(load_calibration(dir.string(), "llama-2-7b", Catalog::builtin()), InputError) << c.name;
+  }
+}
+
+// A bundle measured on a GPU the built-in catalog lacks is checked against the user's catalog
+// entry (--catalog), and refused, naming the fix, without one.
+TEST(Plausibility, UserCatalogGpusAreCheckedToo) {
+  const fs::path root = fs::path(testing::scratch()) / "plaus_user_gpu";
+  fs::remove_all(root);
+  const fs::path dir = root / "bundle";
+  fs::create_directories(root);
+  fs::copy(kSrc, dir, fs::copy_options::recursive);
+  {  // meta.json names the user's GPU
+    std::ifstream in(dir / "meta.json");
+    std::stringstream t;
+    t << in.rdbuf();
+    std::string meta = t.str();
+    meta.replace(meta.find('{'), 1, "{\"catalog_gpu\": \"my-h200\", ");
+    std::ofstream(dir / "meta.json") << meta;
+  }
+  // The user's datasheet says 1 TB/s: the H200's measured decode reads are then impossible.
+  fs::create_directories(root / "catalog" / "gpus");
+  {
+    std::ifstream in(std::string(KVSIM_SOURCE_DIR) + "/models/catalog/gpus/h200.yaml");
+    std::stringstream t;
+    t << in.rdbuf();
+    std::string y = t.str();
+    y.replace(y.find("name: h200"), 10, "name: my-h200");
+    y.replace(y.find("hbm_bandwidth_gbps: 4800"), 24, "hbm_bandwidth_gbps: 1000");
+    std::ofstream(root / "catalog" / "gpus" / "my-h200.yaml") << y;
+  }
+  auto run = [&](const std::string& extra) {
+    const std::string cmd = std::string(KVSIM_BINARY) + " calibrate check " + dir.string() + extra + " 2> " +
+                            (root / "err.txt").string() + " > /dev/null";
+    const int rc = WEXITSTATUS(std::system(cmd.c_str()));
+    std::ifstream err(root / "err.txt");
+    std::stringstream got;
+    got << err.rdbuf();
+    return std::make_pair(rc, got.str());
+  };
+  const auto [rc1, err1] = run("");
+  EXPECT_EQ(rc1, 2);
+  EXPECT_EQ(err1, "kvsim calibrate: error: " + dir.string() +
+                      "/meta.json: the bundle's GPU 'my-h200' is not in the catalog; give its datasheet figures with "
+                      "--catalog DIR (gpus/my-h200.yaml)\n");
+  const auto [rc2, err2] = run(" --catalog " + (root / "catalog").string());
+  EXPECT_EQ(rc2, 2);
+  EXPECT_NE(err2.find("is faster than my-h200's datasheet allows"), std::string::npos) << err2;
+  // At load, through the scenario's catalog.
+  Catalog catalog = Catalog::builtin();
+  EXPECT_THROW(load_calibration(dir.string(), "llama-2-7b", catalog), InputError);
+  catalog.add_directory((root / "catalog").string());
+  try {
+    load_calibration(dir.string(), "llama-2-7b", catalog);
+    ADD_FAILURE() << "an impossible bundle for a user GPU loaded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("is faster than my-h200's datasheet allows"), std::string::npos) << e.what();
   }
 }
 
