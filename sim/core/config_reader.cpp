@@ -1,8 +1,11 @@
 #include "sim/core/config_reader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -50,21 +53,58 @@ double Range::clamp(double v) const {
   return hi_open ? lo + (hi - lo) / 2 : hi;
 }
 
+namespace {
+
+// Where each document of a YAML stream starts; nothing else is kept.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
 YAML::Node parse_yaml_text(const std::string& text, const std::string& source) {
-  std::vector<YAML::Node> docs;
+  // Documents are counted by a bounded parse before the text is loaded: yaml-cpp 0.7 (Debian's)
+  // loops forever in LoadAll on a ',' outside a flow collection, starting empty documents at the
+  // same place without end (jbeder/yaml-cpp#1040, fixed upstream by PR #1319 in 0.8; found by
+  // fuzz_config). A document that starts where the previous one did is that syntax error.
+  DocumentStarts docs;
   try {
-    docs = YAML::LoadAll(text);
+    std::stringstream in(text);
+    YAML::Parser parser(in);
+    for (int n = 0; n < 3 && parser.HandleNextDocument(docs); ++n) {
+    }
   } catch (const YAML::Exception& e) {
     throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
-  if (docs.size() > 1) {
-    const int line = docs[1].Mark().line + 1;
-    throw InputError(source + ":" + std::to_string(line > 0 ? line : 1) +
+  for (std::size_t i = 1; i < docs.starts.size(); ++i) {
+    if (docs.starts[i].pos == docs.starts[i - 1].pos) {
+      throw InputError(source + ":" + std::to_string(docs.starts[i].line + 1) +
+                       ": invalid YAML: unexpected ',' (a comma outside [ ] or { })");
+    }
+  }
+  if (docs.starts.size() > 1) {
+    throw InputError(source + ":" + std::to_string(docs.starts[1].line + 1) +
                      ": a second YAML document (after '---'); a file holds one document");
   }
-  if (docs.empty()) return YAML::Node();
-  reject_duplicate_keys(docs[0], source, "");
-  return docs[0];
+  if (docs.starts.empty()) return YAML::Node();
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  reject_duplicate_keys(doc, source, "");
+  return doc;
 }
 
 ConfigReader::ConfigReader(YAML::Node node, std::string path, std::string file, ErrorList& errors)

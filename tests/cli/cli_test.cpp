@@ -310,7 +310,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"duplicate key", "run -c " + dup_yaml, 2,
        "kvsim run: error: {TMP}dup.yaml:4: engine.max_num_seqs: duplicate key (first given on line 3)"},
       {"second document", "run -c " + two_docs, 2,
-       "kvsim run: error: {TMP}two.yaml:3: a second YAML document (after '---'); a file holds one document"},
+       "kvsim run: error: {TMP}two.yaml:2: a second YAML document (after '---'); a file holds one document"},
       {"directory as -c", "run -c " + ::kvsim::testing::scratch(), 2,
        "kvsim run: error: {TMP}: is a directory, expected a scenario file"},
       {"bad --set", "run --set novalue", 2,

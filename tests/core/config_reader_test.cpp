@@ -83,6 +83,27 @@ TEST(ConfigReader, NumbersOutsideTheirRangeAreNamedWithTheRange) {
   EXPECT_EQ(errors.messages()[1], "f.yaml: needed: required key is missing");
 }
 
+// Found by fuzz_config (tests/fuzz/regressions/config_stray_comma_hang.yaml): a ',' outside a flow
+// collection made yaml-cpp 0.7's LoadAll loop forever (jbeder/yaml-cpp#1040); now an error.
+TEST(ParseYamlText, StrayCommaIsASyntaxErrorNotAHang) {
+  const std::pair<const char*, const char*> cases[] = {
+      {",", "f.yaml:1: invalid YAML: unexpected ',' (a comma outside [ ] or { })"},
+      {"- 1\n,", "f.yaml:2: invalid YAML: unexpected ',' (a comma outside [ ] or { })"},
+      {"{a: 1}\n,", "f.yaml:2: invalid YAML: unexpected ',' (a comma outside [ ] or { })"},
+      {"a: 1\n---\nb: 2\n", "f.yaml:2: a second YAML document (after '---'); a file holds one document"},
+  };
+  for (const auto& [text, message] : cases) {
+    try {
+      parse_yaml_text(text, "f.yaml");
+      ADD_FAILURE() << text << ": accepted";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), message) << text;
+    }
+  }
+  EXPECT_EQ(parse_yaml_text("a: [1, 2]\n", "f.yaml")["a"].size(), 2u);
+  EXPECT_TRUE(parse_yaml_text("", "f.yaml").IsNull() || !parse_yaml_text("", "f.yaml"));
+}
+
 TEST(FormatNumber, IntegersPlainOthersShort) {
   EXPECT_EQ(format_number(0), "0");
   EXPECT_EQ(format_number(-3), "-3");
