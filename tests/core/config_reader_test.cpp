@@ -149,6 +149,8 @@ TEST(ConfigReader, NonScalarKeysAreAnInputErrorNotACrash) {
 
 #include "../support/run_helpers.h"
 #include "calibration/fit/fitter.h"
+#include "experiments/planner.h"
+#include "experiments/sweep.h"
 
 namespace kvsim {
 namespace {
@@ -174,6 +176,28 @@ TEST(FuzzRegressions, ScenarioInputsFailCleanly) {
 
 namespace kvsim {
 namespace {
+
+// fuzz_sweep's inputs: sweep and plan specs; each must parse or fail with an InputError (the
+// stray-comma one hung, the map-lookup one was a use-after-free under ASan).
+TEST(FuzzRegressions, SweepAndPlanInputsFailCleanly) {
+  namespace fs = std::filesystem;
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(KVSIM_SOURCE_DIR) / "tests/fuzz/regressions")) {
+    if (e.path().filename().string().rfind("sweep_", 0) != 0) continue;
+    std::ifstream in(e.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    for (int kind = 0; kind < 2; ++kind) {
+      try {
+        if (kind == 0) parse_sweep_spec(ss.str(), e.path().string());
+        else parse_plan_spec(ss.str(), e.path().string());
+      } catch (const InputError&) {
+      }
+    }
+    ++n;
+  }
+  EXPECT_GE(n, 2);
+}
 
 // fuzz_bundle's input layout: byte 0 picks the family, then meta.json, a NUL, the table.
 TEST(FuzzRegressions, BundleInputsFailCleanly) {
