@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <sstream>
 
@@ -253,11 +254,11 @@ PlanResult run_plan(const PlanSpec& spec, const std::string& base_path, const Ca
   cands.repetitions = 1;
   const Scenario base = load_scenario(base_path, {}, std::nullopt, catalog, dirs);
   std::vector<SweepPoint> points = expand_sweep(cands, base.seed);
-  validate_sweep_axes(cands, base_path, catalog);
+  validate_sweep_axes(cands, base_path, catalog, dirs);
   // One bisection per (candidate, repetition), in parallel; results land by index.
   const std::size_t n = points.size() * static_cast<std::size_t>(spec.repetitions);
   std::vector<Found> found(n);
-  std::vector<std::string> errors(n);
+  std::vector<std::exception_ptr> errors(n);
   std::atomic<std::size_t> next{0};
   auto worker = [&]() {
     for (std::size_t i; (i = next.fetch_add(1)) < n;) {
@@ -267,14 +268,15 @@ PlanResult run_plan(const PlanSpec& spec, const std::string& base_path, const Ca
       for (const auto& [k, v] : p.params) sets.push_back(k + "=" + v);
       try {
         found[i] = bisect(base_path, sets, seed, spec, catalog, dirs);
-      } catch (const std::exception& e) {
-        errors[i] = e.what();
+      } catch (...) {
+        errors[i] = std::current_exception();
       }
     }
   };
   run_workers(bounded_jobs(std::max(1, jobs)), worker);
+  // The first failure as it was thrown: an InvariantViolation stays one (exit 3), bad input exit 2.
   for (const auto& e : errors) {
-    if (!e.empty()) throw InputError(e);
+    if (e) std::rethrow_exception(e);
   }
 
   nlohmann::json out = nlohmann::json::array();

@@ -164,7 +164,8 @@ std::vector<SweepPoint> expand_sweep(const SweepSpec& spec, std::uint64_t base_s
   }
 }
 
-void validate_sweep_axes(const SweepSpec& spec, const std::string& base_path, const Catalog& catalog) {
+void validate_sweep_axes(const SweepSpec& spec, const std::string& base_path, const Catalog& catalog,
+                         const CalibrationSource& calibration) {
   for (const auto& key : sweep_keys(spec)) {
     std::string first;
     for (const auto& a : spec.axes) {
@@ -176,7 +177,7 @@ void validate_sweep_axes(const SweepSpec& spec, const std::string& base_path, co
       }
     }
     try {
-      load_scenario(base_path, {key + "=" + first}, std::nullopt, catalog);
+      load_scenario(base_path, {key + "=" + first}, std::nullopt, catalog, calibration);
     } catch (const InputError& e) {
       throw InputError(spec.source + ": axis '" + key + "': " + e.what());
     }

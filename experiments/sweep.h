@@ -48,7 +48,10 @@ std::vector<SweepPoint> expand_sweep(const SweepSpec& spec, std::uint64_t base_s
 std::vector<std::string> sweep_keys(const SweepSpec& spec);
 // Checks that every axis key is a valid scenario key, by loading the base scenario with
 // each axis set to its first value. InputError names the axis.
-void validate_sweep_axes(const SweepSpec& spec, const std::string& base_path, const Catalog& catalog);
+// `calibration`: the search directories the points will run with (a key such as
+// cost_model.gemm_variant is valid only where a bundle is found).
+void validate_sweep_axes(const SweepSpec& spec, const std::string& base_path, const Catalog& catalog,
+                         const CalibrationSource& calibration);
 
 // One finished point, as the CSV and JSONL lines it produces (each with its newline).
 struct SweepRow {

@@ -109,8 +109,9 @@ int sweep_command(const std::vector<std::string>& args) {
 
   const Catalog catalog = Catalog::builtin();
   const SweepSpec spec = load_sweep_spec(sweep);
-  const Scenario base = load_scenario(config, {}, std::nullopt, catalog);
-  validate_sweep_axes(spec, config, catalog);
+  const CalibrationSource calibration(calibration_search_dirs());
+  const Scenario base = load_scenario(config, {}, std::nullopt, catalog, calibration);
+  validate_sweep_axes(spec, config, catalog, calibration);
   const std::vector<SweepPoint> all = expand_sweep(spec, base.seed);
   const std::string signature = sweep_signature(spec, read_text(config));
 
@@ -145,7 +146,7 @@ int sweep_command(const std::vector<std::string>& args) {
     const int owner = static_cast<int>(p.index % (ranks > 1 ? ranks : shard.count));
     if (owner == (ranks > 1 ? rank : shard.index) && !done.count(p.index)) mine.push_back(&p);
   }
-  const CalibrationSource dirs(calibration_search_dirs());
+  const CalibrationSource& dirs = calibration;
   Progress progress("sweep", static_cast<std::int64_t>(mine.size()), !no_progress && rank == 0);
   std::atomic<std::size_t> next{0};
   std::mutex mu;

@@ -76,7 +76,7 @@ TEST(SweepSpec, BadSpecsAreClearErrors) {
   }
   const SweepSpec typo = parse_sweep_spec("axes: {engine.max_num_seq: [1, 2]}", "grid.yaml");
   try {
-    validate_sweep_axes(typo, "", testing::catalog());
+    validate_sweep_axes(typo, "", testing::catalog(), CalibrationSource{});
     FAIL();
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("axis 'engine.max_num_seq'"), std::string::npos) << e.what();
@@ -359,6 +359,48 @@ TEST(Planner, GoodputFractionIsAnSlo) {
   Simulation sim(gs, *cost, {&summary});
   const RunResult res = sim.run();
   EXPECT_EQ(summary.summary(res.end_time)["goodput"]["fraction"].get<double>(), 0.0);
+}
+
+}  // namespace
+}  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+// Issue #17's two named bugs. (1) A sweep or plan over cost_model.gemm_variant checks its axes
+// with the calibration search directories the points run with (it was refused as "needs a
+// calibration bundle" while `kvsim run --set` of the same key worked). (2) `kvsim plan` keeps a
+// broken law of the simulation an InvariantViolation (exit 3) instead of recasting it as bad input.
+TEST(SweepAndPlan, AxesSeeTheCalibrationDirsAndInvariantViolationsStayExit3) {
+  const std::string base = write("gemm_base.yaml", "workload: {num_requests: 20, arrival: {kind: poisson, rate_per_s: 5}}\n");
+  const SweepSpec spec = parse_sweep_spec("axes: {cost_model.gemm_variant: [torch_linear]}\n", "gemm.yaml");
+  // A search directory whose H200 Llama-3-8B bundle carries PyTorch's GEMMs as 'torch_linear'.
+  const std::string dirs = std::string(::kvsim::testing::scratch()) + "gemm_dirs";
+  std::filesystem::remove_all(dirs);
+  std::filesystem::create_directories(dirs + "/h200");
+  const std::string overlay = std::string(KVSIM_BINARY) + " calibrate overlay " + KVSIM_SOURCE_DIR +
+                              "/calibration/data/h200/llama-3-8b --out " + dirs + "/h200/llama-3-8b --gemm " +
+                              KVSIM_SOURCE_DIR + "/calibration/e2e/results/h200/torch_gemm/gemm_torch_llama-3-8b.csv > /dev/null";
+  ASSERT_EQ(WEXITSTATUS(std::system(overlay.c_str())), 0) << overlay;
+  const CalibrationSource shipped(std::vector<std::string>{dirs});
+  EXPECT_NO_THROW(validate_sweep_axes(spec, base, testing::catalog(), shipped));
+  EXPECT_THROW(validate_sweep_axes(spec, base, testing::catalog(), CalibrationSource{}), InputError);
+  // The CLI, with the shipped bundles as its search path.
+  const std::string sweep = write("gemm_sweep.yaml", "axes: {cost_model.gemm_variant: [torch_linear]}\n");
+  const std::string out = std::string(::kvsim::testing::scratch()) + "gemm_sweep_out";
+  const std::string cmd = "KVSIM_CALIBRATION_DIR=" + dirs + " " +
+                          std::string(KVSIM_BINARY) + " sweep -c " + base + " --sweep " + sweep + " --out " + out +
+                          " --no-progress > /dev/null 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 0) << cmd;
+  // A plan whose every run breaks the livelock law: exit 3 with the violation, not exit 2.
+  const std::string live = write("livelock_base.yaml",
+                                 "engine: {max_num_batched_tokens: 1024}\nrun: {livelock_steps: 1}\n"
+                                 "workload: {num_requests: 100, arrival: {kind: poisson, rate_per_s: 1},"
+                                 " prompt_tokens: {kind: fixed, value: 6000}}\n");
+  const std::string plan = write("livelock_plan.yaml", "slo: {e2e_p99_s: 100}\ncandidates: {axes: {compression: [fp16]}}\n");
+  EXPECT_THROW(run_plan(load_plan_spec(plan), live, testing::catalog(), {}, 1), InvariantViolation);
+  const std::string pcmd = std::string(KVSIM_BINARY) + " plan -c " + live + " --plan " + plan + " > /dev/null 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(pcmd.c_str())), 3) << pcmd;
 }
 
 }  // namespace
