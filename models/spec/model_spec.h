@@ -25,6 +25,16 @@ struct ModelSpec {
   int weight_bytes_per_param = 2;  // fp16/bf16 weights
 
   std::int64_t weight_bytes() const { return num_parameters * weight_bytes_per_param; }
+  // Whether `o` runs the same kernels per token: every layer shape equal (layers, hidden, heads,
+  // KV heads, head dim, MLP, vocabulary, biases, tied embeddings, weight bytes). Context length
+  // and RoPE settings may differ (Llama-3.1-8B runs Llama-3-8B's kernels): they change no GEMM,
+  // and attention is priced by the tokens it reads.
+  bool same_kernel_shapes(const ModelSpec& o) const {
+    return num_layers == o.num_layers && hidden_size == o.hidden_size && num_attention_heads == o.num_attention_heads &&
+           num_kv_heads == o.num_kv_heads && head_dim == o.head_dim && intermediate_size == o.intermediate_size &&
+           vocab_size == o.vocab_size && tie_word_embeddings == o.tie_word_embeddings &&
+           attention_bias == o.attention_bias && weight_bytes_per_param == o.weight_bytes_per_param;
+  }
   // fp16 K and V for one token across all layers (the uncompressed baseline).
   std::int64_t kv_bytes_per_token(int bytes_per_value = 2) const {
     return std::int64_t{2} * num_layers * num_kv_heads * head_dim * bytes_per_value;

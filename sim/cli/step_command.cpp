@@ -142,15 +142,8 @@ int step_command(const std::vector<std::string>& args) {
   if (!calibration.empty()) {
     costs = load_calibration(calibration, m.name, catalog);
   } else if (cost_kind != "roofline") {
-    for (const auto& root : calibration_search_dirs()) {
-      const auto dir = std::filesystem::path(root) / g.name / m.name;
-      if (std::filesystem::exists(dir / "meta.json")) {
-        costs = load_calibration(dir.string(), m.name, catalog);
-        break;
-      }
-    }
-    // No bundle of kvsim's own for this GPU: the transfer model's tables (docs/calibration.md).
-    if (!costs) costs = CalibrationSource(calibration_search_dirs()).transferred(catalog, g, m.name);
+    // The same search as a scenario's cost_model.kind auto (docs/calibration.md).
+    costs = find_installed_calibration(CalibrationSource(calibration_search_dirs()), catalog, g, full, m.name);
     if (!costs && cost_kind == "calibrated") {
       throw InputError("--cost-model calibrated: no bundle installed for " + g.name + "/" + m.name +
                        " (give one with --calibration DIR)");

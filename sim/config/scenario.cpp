@@ -468,16 +468,7 @@ void resolve_group(ReplicaGroup& g, const Scenario& s, const std::string& cost_k
   } else if (!calibration_dir.empty()) {
     g.calibration = calibration.load(resolve_path(calibration_dir, s.base_dir), g.shard.name, catalog);
   } else if (cost_kind == "auto") {
-    for (const auto& root : calibration.dirs()) {
-      const fs::path dir = fs::path(root) / g.gpu.name / g.shard.name;
-      if (fs::exists(dir / "meta.json")) {
-        g.calibration = calibration.load(dir.string(), g.shard.name, catalog);
-        break;
-      }
-    }
-    // No bundle of kvsim's own for this GPU: the transfer model's tables from the nearest
-    // measured GPUs (imported public profiles included), else the roofline.
-    if (!g.calibration) g.calibration = calibration.transferred(catalog, g.gpu, g.shard.name);
+    g.calibration = find_installed_calibration(calibration, catalog, g.gpu, s.model, g.shard.name);
   }
   if (g.calibration) {
     g.cost_kind = "calibrated";
@@ -511,6 +502,39 @@ Scenario decode_scenario(YAML::Node doc, Scenario s, const std::vector<std::stri
                          std::optional<std::uint64_t> seed_override, const Catalog& catalog,
                          const CalibrationSource& calibration);
 }  // namespace
+
+std::optional<CalibratedCosts> find_installed_calibration(const CalibrationSource& calibration, const Catalog& catalog,
+                                                         const GpuSpec& gpu, const ModelSpec& model, const std::string& shard) {
+  namespace fs = std::filesystem;
+  for (const auto& root : calibration.dirs()) {
+    const fs::path dir = fs::path(root) / gpu.name / shard;
+    if (fs::exists(dir / "meta.json")) return calibration.load(dir.string(), shard, catalog);
+  }
+  // A bundle measured for another catalog model with the same layer shapes is this model's
+  // (bundles are filed by model name; Llama-3.1-8B would otherwise miss Llama-3-8B's).
+  const std::string suffix = shard.substr(std::min(model.name.size(), shard.size()));  // "-tp2"
+  std::vector<std::string> twins;
+  for (const auto& [name, other] : catalog.models()) {
+    if (name != model.name && other.same_kernel_shapes(model)) twins.push_back(name + suffix);
+  }
+  auto marked = [&](CalibratedCosts c, const std::string& twin) {
+    c.provenance += "; measured for " + twin + ", whose layer shapes are " + shard + "'s";
+    return c;
+  };
+  for (const auto& root : calibration.dirs()) {
+    for (const auto& twin : twins) {
+      const fs::path dir = fs::path(root) / gpu.name / twin;
+      if (fs::exists(dir / "meta.json")) return marked(calibration.load(dir.string(), twin, catalog), twin);
+    }
+  }
+  // No bundle of kvsim's own for this GPU: the transfer model's tables from the nearest measured
+  // GPUs (imported public profiles included), for this shape under either name.
+  if (auto c = calibration.transferred(catalog, gpu, shard)) return c;
+  for (const auto& twin : twins) {
+    if (auto c = calibration.transferred(catalog, gpu, twin)) return marked(std::move(*c), twin);
+  }
+  return std::nullopt;
+}
 
 CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name, const Catalog& catalog) {
   const Bundle b = load_bundle(dir);

@@ -159,6 +159,13 @@ Scenario load_scenario_text(const std::string& yaml, const std::string& source,
 
 // Loads and fits a bundle for `model` on `gpu_name` from `dir` (a bundle directory).
 // Throws InputError if it is malformed or measured for another model shape.
+// The installed calibration for `shard` of `model` on `gpu` (cost_model.kind auto): a bundle in a
+// search directory for this GPU and shard; else one measured for a catalog model with the same
+// layer shapes (ModelSpec::same_kernel_shapes); else the transfer model's tables for either name;
+// nullopt: the roofline.
+std::optional<CalibratedCosts> find_installed_calibration(const CalibrationSource& calibration, const Catalog& catalog,
+                                                         const GpuSpec& gpu, const ModelSpec& model, const std::string& shard);
+
 // `catalog` holds the GPU the bundle names (built in, or added with --catalog): its datasheet
 // figures bound the bundle's times (require_plausible).
 CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name, const Catalog& catalog);

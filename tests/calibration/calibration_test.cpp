@@ -551,3 +551,37 @@ TEST(RooflineCostModel, ExtraKernelCostAppliesToKernelsBeyondTheFusedNine) {
 
 }  // namespace
 }  // namespace kvsim
+
+namespace kvsim {
+namespace {
+
+// Issue #17 item 5: bundles were matched by model name only, so Llama-3.1-8B (Llama-3-8B's layer
+// shapes, a longer context through RoPE scaling) was priced by the roofline next to a measured
+// bundle of the identical shape. A same-shape bundle is now used and named as such.
+TEST(InstalledCalibration, SameLayerShapesShareABundle) {
+  const Catalog& c = testing::catalog();
+  EXPECT_TRUE(c.model("llama-3.1-8b").same_kernel_shapes(c.model("llama-3-8b")));
+  EXPECT_FALSE(c.model("mistral-7b").same_kernel_shapes(c.model("llama-3-8b")));  // vocabulary 32000
+  EXPECT_FALSE(c.model("llama-2-13b").same_kernel_shapes(c.model("llama-2-7b")));
+  const CalibrationSource shipped(std::vector<std::string>{std::string(KVSIM_SOURCE_DIR) + "/calibration/data"});
+  const auto twin = find_installed_calibration(shipped, c, c.gpu("h200"), c.model("llama-3.1-8b"), "llama-3.1-8b");
+  ASSERT_TRUE(twin.has_value());
+  EXPECT_EQ(twin->model_shape, "llama-3-8b");
+  EXPECT_NE(twin->provenance.find("measured for llama-3-8b, whose layer shapes are llama-3.1-8b's"), std::string::npos)
+      << twin->provenance;
+  // The same step costs the same under either name.
+  const std::string wl = "\nworkload: {num_requests: 2, arrival: {kind: poisson, rate_per_s: 1}}\n";
+  const Scenario a = load_scenario_text("model: llama-3-8b" + wl, "<t>", {}, std::nullopt, c, shipped);
+  const Scenario b = load_scenario_text("model: llama-3.1-8b" + wl, "<t>", {}, std::nullopt, c, shipped);
+  ASSERT_TRUE(a.calibration.has_value() && b.calibration.has_value());
+  BatchShape shape;
+  shape.decode = {BatchShape::uniform_decode(16, 2000)};
+  EXPECT_EQ(make_cost_model(a)->step_cost(shape).total_ns, make_cost_model(b)->step_cost(shape).total_ns);
+  // Tensor-parallel shards look for the twin's shard name; none is installed, so neither name
+  // finds a bundle of kvsim's own for tp2 (the transfer model may still serve it).
+  const auto tp = find_installed_calibration(CalibrationSource{}, c, c.gpu("h200"), c.model("llama-3.1-8b"), "llama-3.1-8b-tp2");
+  EXPECT_FALSE(tp.has_value());
+}
+
+}  // namespace
+}  // namespace kvsim
