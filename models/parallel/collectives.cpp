@@ -11,10 +11,6 @@
 
 namespace kvsim {
 
-namespace {
-Duration ceil_ns(double ns) { return cost_ns(ns); }
-}  // namespace
-
 RingCollectives::RingCollectives(double bytes_per_ns, double hop_latency_ns) : bw_(bytes_per_ns), hop_ns_(hop_latency_ns) {
   if (!(bw_ > 0)) throw InputError("collectives: link bandwidth must be > 0");
 }
@@ -22,18 +18,18 @@ RingCollectives::RingCollectives(double bytes_per_ns, double hop_latency_ns) : b
 Duration RingCollectives::all_reduce_ns(double bytes, int gpus) const {
   if (gpus <= 1 || bytes <= 0) return 0;
   const double t = gpus;
-  return ceil_ns(2.0 * (t - 1) * hop_ns_ + 2.0 * (t - 1) / t * bytes / bw_);
+  return cost_ns(2.0 * (t - 1) * hop_ns_ + 2.0 * (t - 1) / t * bytes / bw_);
 }
 
 Duration RingCollectives::all_gather_ns(double bytes, int gpus) const {
   if (gpus <= 1 || bytes <= 0) return 0;
   const double t = gpus;
-  return ceil_ns((t - 1) * hop_ns_ + (t - 1) / t * bytes / bw_);
+  return cost_ns((t - 1) * hop_ns_ + (t - 1) / t * bytes / bw_);
 }
 
 Duration RingCollectives::send_ns(double bytes) const {
   if (bytes <= 0) return 0;
-  return ceil_ns(hop_ns_ + bytes / bw_);
+  return cost_ns(hop_ns_ + bytes / bw_);
 }
 
 std::string RingCollectives::describe() const {
@@ -53,20 +49,20 @@ TableCollectives::TableCollectives(CollectiveTables tables, int gpus, RingCollec
 Duration TableCollectives::all_reduce_ns(double bytes, int gpus) const {
   if (gpus <= 1 || bytes <= 0) return 0;
   if (gpus != gpus_ || !t_.all_reduce) return ring_.all_reduce_ns(bytes, gpus);
-  return ceil_ns(t_.all_reduce->eval(bytes) * 1e3);
+  return cost_ns(t_.all_reduce->eval(bytes) * 1e3);
 }
 
 Duration TableCollectives::all_gather_ns(double bytes, int gpus) const {
   if (gpus <= 1 || bytes <= 0) return 0;
   if (gpus != gpus_) return ring_.all_gather_ns(bytes, gpus);
-  if (t_.all_gather) return ceil_ns(t_.all_gather->eval(bytes) * 1e3);
-  if (t_.all_reduce) return ceil_ns(t_.all_reduce->eval(bytes) * 1e3 / 2.0);
+  if (t_.all_gather) return cost_ns(t_.all_gather->eval(bytes) * 1e3);
+  if (t_.all_reduce) return cost_ns(t_.all_reduce->eval(bytes) * 1e3 / 2.0);
   return ring_.all_gather_ns(bytes, gpus);
 }
 
 Duration TableCollectives::send_ns(double bytes) const {
   if (bytes <= 0) return 0;
-  if (t_.send) return ceil_ns(t_.send->eval(bytes) * 1e3);
+  if (t_.send) return cost_ns(t_.send->eval(bytes) * 1e3);
   return ring_.send_ns(bytes);
 }
 

@@ -8,6 +8,7 @@
 #include "calibration/transfer/plausibility.h"
 #include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
+#include "sim/config/scenario.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
 
@@ -140,14 +141,9 @@ int calibrate_command(const std::vector<std::string>& args) {
     std::printf("wrote %s\n", path.c_str());
     return 0;
   }
-  if (c.catalog_gpu.empty()) throw InputError(dir + "/meta.json: gpu_name '" + c.gpu_name + "' matches no catalog GPU");
   Catalog catalog = Catalog::builtin();
   if (!catalog_dir.empty()) catalog.add_directory(catalog_dir);
-  if (!catalog.has_gpu(c.catalog_gpu)) {
-    throw InputError(dir + "/meta.json: the bundle's GPU '" + c.catalog_gpu +
-                     "' is not in the catalog; give its datasheet figures with --catalog DIR (gpus/" + c.catalog_gpu + ".yaml)");
-  }
-  require_plausible(b, catalog.gpu(c.catalog_gpu));
+  require_plausible(b, bundle_gpu(c, dir, catalog));
   for (const auto& q : c.quality) {
     if (q.held_out > 0 && q.median_err > max_err) {
       throw InputError(dir + ": operator '" + q.op + "' has median held-out error " + std::to_string(q.median_err * 100) +

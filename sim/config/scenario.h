@@ -157,8 +157,6 @@ Scenario load_scenario_text(const std::string& yaml, const std::string& source,
                             const std::vector<std::string>& overrides, std::optional<std::uint64_t> seed_override,
                             const Catalog& catalog, const CalibrationSource& calibration = {});
 
-// Loads and fits a bundle for `model` on `gpu_name` from `dir` (a bundle directory).
-// Throws InputError if it is malformed or measured for another model shape.
 // The installed calibration for `shard` of `model` on `gpu` (cost_model.kind auto): a bundle in a
 // search directory for this GPU and shard; else one measured for a catalog model with the same
 // layer shapes (ModelSpec::same_kernel_shapes); else the transfer model's tables for either name;
@@ -166,9 +164,15 @@ Scenario load_scenario_text(const std::string& yaml, const std::string& source,
 std::optional<CalibratedCosts> find_installed_calibration(const CalibrationSource& calibration, const Catalog& catalog,
                                                          const GpuSpec& gpu, const ModelSpec& model, const std::string& shard);
 
+// Loads and fits a bundle for `model_name` from `dir` (a bundle directory). Throws InputError if it
+// is malformed, measured for another model shape, or physically implausible on its GPU.
 // `catalog` holds the GPU the bundle names (built in, or added with --catalog): its datasheet
 // figures bound the bundle's times (require_plausible).
 CalibratedCosts load_calibration(const std::string& dir, const std::string& model_name, const Catalog& catalog);
+
+// The catalog GPU a bundle in `dir` was measured on; InputError when meta.json names no known
+// GPU or the catalog lacks it (naming --catalog as the fix). Used by loading and by `calibrate check`.
+const GpuSpec& bundle_gpu(const CalibratedCosts& c, const std::string& dir, const Catalog& catalog);
 
 // Applies one "a.b.c=value" override to a YAML document (value parsed as YAML).
 void apply_override(YAML::Node& doc, const std::string& assignment);

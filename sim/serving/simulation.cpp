@@ -167,15 +167,13 @@ void Simulation::collect_handoffs(std::size_t i, SimTime now) {
   }
 }
 
-bool Simulation::busy() const {
-  if (!in_transit_.empty()) return true;
+bool Simulation::any_live() const {
+  if (pending_ || !in_transit_.empty()) return true;
   for (const auto& s : replicas_) {
     if (s.replica->live_requests() > 0 || s.replica->step_in_flight()) return true;
   }
   return false;
 }
-
-bool Simulation::any_live() const { return pending_ || busy(); }
 
 SimTime Simulation::next_sample(SimTime now, SimTime every) const {
   SimTime next = now + every;

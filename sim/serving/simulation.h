@@ -56,9 +56,6 @@ class Simulation {
                     const std::vector<std::size_t>& eligible);
   void wake(std::size_t i, SimTime now);
   void collect_handoffs(std::size_t i, SimTime now);
-  // Work in the system: a request queued or running on a replica, a step or a KV transfer in flight.
-  bool busy() const;
-  // busy(), or an arrival still to come.
   bool any_live() const;
   // When the sample after the one at `now` is due (skips the middle of an idle stretch).
   SimTime next_sample(SimTime now, SimTime every) const;

@@ -54,6 +54,22 @@ std::string read(const std::string& path) {
 
 std::string src(const std::string& rel) { return std::string(KVSIM_SOURCE_DIR) + "/" + rel; }
 
+// Copies `from` to `to` (creating its folder) with each (old, new) text replaced once.
+void write_edited(const std::string& from, const std::string& to,
+                  const std::vector<std::pair<std::string, std::string>>& edits) {
+  std::ifstream in(from);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = text.str();
+  for (const auto& [old_text, new_text] : edits) {
+    const auto at = yaml.find(old_text);
+    ASSERT_NE(at, std::string::npos) << from << " lacks '" << old_text << "'";
+    yaml.replace(at, old_text.size(), new_text);
+  }
+  std::filesystem::create_directories(std::filesystem::path(to).parent_path());
+  std::ofstream(to) << yaml;
+}
+
 TEST(Golden, DefaultRunSummary) {
   const Result r = kvsim("run");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -226,28 +242,12 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
   std::ofstream(two_docs) << "model: llama-3-8b\n---\nmodel: llama-2-7b\n";
   // A user catalog whose model claims 1 parameter (issue #16 item 1: it reported 0 GiB of weights).
   const std::string typo_catalog = ::kvsim::testing::scratch() + "typo_catalog";
-  std::filesystem::create_directories(typo_catalog + "/models");
-  {
-    std::ifstream in(src("models/catalog/models/llama-2-7b.yaml"));
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string yaml = text.str();
-    yaml.replace(yaml.find("num_parameters: 6738415616"), 26, "num_parameters: 1");
-    yaml.replace(yaml.find("name: llama-2-7b"), 16, "name: typo-7b");
-    std::ofstream(typo_catalog + "/models/typo.yaml") << yaml;
-  }
+  write_edited(src("models/catalog/models/llama-2-7b.yaml"), typo_catalog + "/models/typo.yaml",
+               {{"num_parameters: 6738415616", "num_parameters: 1"}, {"name: llama-2-7b", "name: typo-7b"}});
   // A GPU whose bandwidth was written in TB/s instead of GB/s.
   const std::string unit_catalog = ::kvsim::testing::scratch() + "unit_catalog";
-  std::filesystem::create_directories(unit_catalog + "/gpus");
-  {
-    std::ifstream in(src("models/catalog/gpus/h200.yaml"));
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string yaml = text.str();
-    yaml.replace(yaml.find("hbm_bandwidth_gbps: 4800"), 24, "hbm_bandwidth_gbps: 4.8 ");
-    yaml.replace(yaml.find("name: h200"), 10, "name: h2tb");
-    std::ofstream(unit_catalog + "/gpus/h2tb.yaml") << yaml;
-  }
+  write_edited(src("models/catalog/gpus/h200.yaml"), unit_catalog + "/gpus/h2tb.yaml",
+               {{"hbm_bandwidth_gbps: 4800", "hbm_bandwidth_gbps: 4.8 "}, {"name: h200", "name: h2tb"}});
   const BadInput cases[] = {
       {"unknown key", "run --set engine.max_num_seq=4", 2,
        "kvsim run: error: <builtin default>:1: engine.max_num_seq: unknown key (did you mean 'max_num_seqs'?); valid keys here: activation_reserve_gib, block_size, chunked_prefill, gpu_memory_utilization, graph_reserve_gib, max_model_len, max_num_batched_tokens, max_num_seqs, max_prefill_tokens, non_torch_reserve_gib, num_gpu_blocks, overhead, preemption_mode, prefill_interval, preset, schedule_conservativeness, swap_space_gib, watermark"},
