@@ -16,9 +16,8 @@
 #include "sim/core/limits.h"
 #include "sim/core/worker_pool.h"
 #include "sim/core/text_file.h"
-#include "sim/metrics/run_report.h"
-#include "sim/metrics/summary.h"
-#include "sim/serving/simulation.h"
+#include "sim/pipeline/run_report.h"
+#include "sim/pipeline/pipeline.h"
 
 namespace kvsim {
 
@@ -185,12 +184,8 @@ Probe probe(const std::string& base, std::vector<std::string> sets, double rate,
     sets.push_back("run.goodput_tpot_s=" + std::to_string(spec.goodput_tpot_s));
   }
   const Scenario s = load_scenario(base, sets, seed, catalog, dirs);
-  SummaryCollector summary(s.run.goodput_ttft_s, s.run.goodput_tpot_s);
-  const auto cost = make_cost_model(s);
-  Simulation sim(s, *cost, {&summary});
-  const RunResult res = sim.run();
   Probe p;
-  p.report = build_report(s, cost->describe(), "", res, summary.summary(res.end_time));
+  p.report = run_scenario(s).report;
   p.verdict = classify_run(p.report, rate);
   p.violations = slo_violations(spec.slo, p.report, spec.goodput_fraction);
   p.ok = p.verdict == Verdict::kStable && p.violations.empty();

@@ -19,9 +19,8 @@
 #include "sim/core/error.h"
 #include "sim/core/rng.h"
 #include "sim/core/text_file.h"
-#include "sim/metrics/run_report.h"
-#include "sim/metrics/summary.h"
-#include "sim/serving/simulation.h"
+#include "sim/pipeline/run_report.h"
+#include "sim/pipeline/pipeline.h"
 
 namespace kvsim {
 
@@ -248,12 +247,7 @@ SweepRow run_sweep_point(const SweepSpec&, const SweepPoint& p, const std::strin
   std::vector<std::string> sets;
   for (const auto& [k, v] : p.params) sets.push_back(k + "=" + v);
   const Scenario s = load_scenario(base_path, sets, p.seed, catalog, calibration_dirs);
-  SummaryCollector summary(s.run.goodput_ttft_s, s.run.goodput_tpot_s);
-  const auto cost = make_cost_model(s);
-  Simulation sim(s, *cost, {&summary});
-  const RunResult result = sim.run();
-  const nlohmann::json report = build_report(s, cost->describe(), "", result, summary.summary(result.end_time));
-  const std::vector<double> m = sweep_metrics(report);
+  const std::vector<double> m = sweep_metrics(run_scenario(s).report);
   SweepRow row;
   row.index = p.index;
   row.csv = sweep_row_prefix(p);

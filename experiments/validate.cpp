@@ -13,9 +13,9 @@
 #include "sim/core/csv.h"
 #include "sim/core/error.h"
 #include "sim/core/text_file.h"
-#include "sim/metrics/run_report.h"
-#include "sim/metrics/summary.h"
-#include "sim/serving/simulation.h"
+#include "sim/pipeline/run_report.h"
+#include "sim/pipeline/pipeline.h"
+#include "sim/serving/cost_model_factory.h"
 
 namespace kvsim {
 
@@ -238,14 +238,8 @@ double step_ms(const Scenario& s, const MeasuredPoint& p) {
   // The first replica group's method (a fixed one, or the scenario's default).
   const std::uint8_t m = s.cluster.groups.front().method.value_or(0);
   const CompressionSpec& method = s.methods.at(m);
-  BatchShape shape;
-  if (p.phase == "prefill") {
-    for (int i = 0; i < p.batch; ++i) shape.prefills.push_back({p.context, 0, true, m});
-  } else {
-    // Each request attends over what its method keeps of a `context`-token sequence.
-    const std::int64_t resident = std::min(kept_after_prefill(method.retention, p.context), resident_cap(method.retention));
-    shape.decode = {BatchShape::uniform_decode(p.batch, static_cast<std::int32_t>(resident), m)};
-  }
+  const BatchShape shape =
+      step_shape(p.phase == "prefill" ? StepPhase::kPrefill : StepPhase::kDecode, p.batch, p.context, method, m);
   return to_ms(cost->step_cost(shape).total_ns);
 }
 
@@ -276,11 +270,7 @@ ValidationResult validate(const ValidateOptions& opts, const std::vector<Measure
             const Scenario s = rep == 0 ? base
                                         : load_scenario(opts.scenario_path, sets, base.seed + static_cast<std::uint64_t>(rep),
                                                         catalog, calibration);
-            SummaryCollector summary(s.run.goodput_ttft_s, s.run.goodput_tpot_s);
-            const auto cost = make_cost_model(s);
-            Simulation sim(s, *cost, {&summary});
-            const RunResult res = sim.run();
-            const auto m = sweep_metrics(build_report(s, cost->describe(), "", res, summary.summary(res.end_time)));
+            const auto m = sweep_metrics(run_scenario(s).report);
             for (std::size_t i = 0; i < m.size(); ++i) mean[i] += m[i] / opts.repetitions;
           }
           ++r.scenarios_run;

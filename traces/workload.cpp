@@ -57,24 +57,26 @@ class AllAtOnce final : public ArrivalProcess {
   std::string describe() const override { return "all at once (offline batch)"; }
 };
 
+// The decoded synthetic workload; its generators share the (const) distributions.
+struct SyntheticParams {
+  std::int64_t n = 0;
+  std::shared_ptr<const ArrivalProcess> arrivals;
+  std::shared_ptr<const LengthDistribution> prompt, output;
+  std::int32_t max_tokens = 0;
+};
+
 class SyntheticWorkload final : public Workload {
  public:
-  SyntheticWorkload(std::int64_t n, std::unique_ptr<ArrivalProcess> arrivals, std::unique_ptr<LengthDistribution> prompt,
-                    std::unique_ptr<LengthDistribution> output, std::int32_t max_tokens, const RngStreams& rng)
-      : n_(n),
-        arrivals_(std::move(arrivals)),
-        prompt_(std::move(prompt)),
-        output_(std::move(output)),
-        max_tokens_(max_tokens),
+  SyntheticWorkload(std::shared_ptr<const SyntheticParams> p, const RngStreams& rng)
+      : p_(std::move(p)),
         arrival_rng_(rng.stream("workload.arrivals")),
         prompt_rng_(rng.stream("workload.prompt_tokens")),
         output_rng_(rng.stream("workload.output_tokens")) {}
 
-
   std::optional<RequestSpec> next() override {
-    if (emitted_ >= n_) return std::nullopt;
+    if (emitted_ >= p_->n) return std::nullopt;
     // The first request arrives at t=0 so that a run never starts with idle time.
-    if (emitted_ > 0) clock_s_ += arrivals_->next_gap_s(arrival_rng_);
+    if (emitted_ > 0) clock_s_ += p_->arrivals->next_gap_s(arrival_rng_);
     // Simulated time is int64 nanoseconds; a tiny rate must not overflow it into a time that
     // runs backwards. 1e9 s (31.7 years) leaves room for any run that follows the arrivals.
     if (!(clock_s_ <= kSimTimeLimitS)) {
@@ -87,40 +89,64 @@ class SyntheticWorkload final : public Workload {
     RequestSpec r;
     r.id = emitted_++;
     r.arrival = seconds_to_ns(clock_s_);
-    r.prompt_tokens = prompt_->sample(prompt_rng_);
-    r.output_tokens = output_->sample(output_rng_);
-    r.max_tokens = max_tokens_;
+    r.prompt_tokens = p_->prompt->sample(prompt_rng_);
+    r.output_tokens = p_->output->sample(output_rng_);
+    r.max_tokens = p_->max_tokens;
     return r;
   }
-  std::string describe() const override {
-    return std::to_string(n_) + " requests, " + arrivals_->describe() + "; prompt " + prompt_->describe() +
-           "; output " + output_->describe();
-  }
-  std::int32_t max_prompt_tokens() const override { return prompt_->max_value(); }
-  std::string max_prompt_origin() const override { return "workload.prompt_tokens (max " +
-                                                          std::to_string(prompt_->max_value()) + ")"; }
-  std::int64_t size_hint() const override { return n_; }
 
  private:
-  std::int64_t n_;
-  std::unique_ptr<ArrivalProcess> arrivals_;
-  std::unique_ptr<LengthDistribution> prompt_, output_;
-  std::int32_t max_tokens_;
+  std::shared_ptr<const SyntheticParams> p_;
   Rng arrival_rng_, prompt_rng_, output_rng_;
   std::int64_t emitted_ = 0;
   double clock_s_ = 0.0;
 };
 
+class SyntheticSpec final : public WorkloadSpec {
+ public:
+  explicit SyntheticSpec(SyntheticParams p) : p_(std::make_shared<const SyntheticParams>(std::move(p))) {}
+  std::unique_ptr<Workload> start(const RngStreams& rng) const override {
+    return std::make_unique<SyntheticWorkload>(p_, rng);
+  }
+  std::string describe() const override {
+    return std::to_string(p_->n) + " requests, " + p_->arrivals->describe() + "; prompt " + p_->prompt->describe() +
+           "; output " + p_->output->describe();
+  }
+  std::int32_t max_prompt_tokens() const override { return p_->prompt->max_value(); }
+  std::string max_prompt_origin() const override {
+    return "workload.prompt_tokens (max " + std::to_string(p_->prompt->max_value()) + ")";
+  }
+  std::int64_t size_hint() const override { return p_->n; }
+
+ private:
+  std::shared_ptr<const SyntheticParams> p_;
+};
+
 class TraceWorkload final : public Workload {
  public:
-  TraceWorkload(std::string path, double time_scale, std::int64_t limit)
-      : path_(std::move(path)), stats_(validate_trace(path_)), reader_(open_trace(path_, time_scale)),
-        limit_(limit > 0 ? std::min(limit, stats_.rows) : stats_.rows) {}
+  TraceWorkload(const std::string& path, double time_scale, std::int64_t limit)
+      : reader_(open_trace(path, time_scale)), limit_(limit) {}
   std::optional<RequestSpec> next() override {
     if (emitted_ >= limit_) return std::nullopt;
     auto r = reader_->next();
     if (r) ++emitted_;
     return r;
+  }
+
+ private:
+  std::unique_ptr<TraceReader> reader_;
+  std::int64_t limit_;
+  std::int64_t emitted_ = 0;
+};
+
+// A trace validated once (validate_trace reads it through); each run reads it again as it goes.
+class TraceSpec final : public WorkloadSpec {
+ public:
+  TraceSpec(std::string path, double time_scale, std::int64_t limit)
+      : path_(std::move(path)), time_scale_(time_scale), stats_(validate_trace(path_)),
+        limit_(limit > 0 ? std::min(limit, stats_.rows) : stats_.rows) {}
+  std::unique_ptr<Workload> start(const RngStreams&) const override {
+    return std::make_unique<TraceWorkload>(path_, time_scale_, limit_);
   }
   std::string describe() const override {
     return "trace " + path_ + " (" + std::to_string(limit_) + " of " + std::to_string(stats_.rows) + " requests)";
@@ -135,10 +161,9 @@ class TraceWorkload final : public Workload {
 
  private:
   std::string path_;
+  double time_scale_;
   TraceStats stats_;
-  std::unique_ptr<TraceReader> reader_;
   std::int64_t limit_;
-  std::int64_t emitted_ = 0;
 };
 
 std::unique_ptr<ArrivalProcess> decode_arrivals(ConfigReader r) {
@@ -179,11 +204,11 @@ std::unique_ptr<ArrivalProcess> make_constant_arrivals(double rate) { return std
 std::unique_ptr<ArrivalProcess> make_all_at_once_arrivals() { return std::make_unique<AllAtOnce>(); }
 std::vector<std::string> arrival_kinds() { return {"poisson", "gamma", "constant", "all-at-once"}; }
 
-std::unique_ptr<Workload> decode_workload(ConfigReader r, const std::string& base_dir, const RngStreams& rng) {
+std::shared_ptr<const WorkloadSpec> decode_workload(ConfigReader r, const std::string& base_dir) {
   const auto trace = r.get_optional<std::string>("trace");
   const std::int64_t n = r.get<std::int64_t>("num_requests", trace ? 0 : 1000,
                                              closed(trace ? 0 : 1, 1e10, trace ? "requests (0 = the whole trace)" : "requests"));
-  std::unique_ptr<Workload> out;
+  std::shared_ptr<const WorkloadSpec> out;
   if (trace) {
     const double scale = r.get<double>("time_scale", 1.0, positive_upto(1e6));
     for (const char* k : {"arrival", "prompt_tokens", "output_tokens", "max_tokens"}) {
@@ -196,7 +221,7 @@ std::unique_ptr<Workload> decode_workload(ConfigReader r, const std::string& bas
     }
     if (r.errors().empty()) {
       try {
-        out = std::make_unique<TraceWorkload>(path, scale > 0 ? scale : 1.0, n);
+        out = std::make_shared<const TraceSpec>(path, scale > 0 ? scale : 1.0, n);
       } catch (const InputError& e) {
         r.error("trace", e.what());
       }
@@ -215,8 +240,8 @@ std::unique_ptr<Workload> decode_workload(ConfigReader r, const std::string& bas
   std::unique_ptr<LengthDistribution> output = lengths("output_tokens", LengthRole::kOutput);
   r.finish();
   if (!arrivals || !prompt || !output || n < 1) return nullptr;
-  return std::make_unique<SyntheticWorkload>(n, std::move(arrivals), std::move(prompt), std::move(output),
-                                             std::max(0, max_tokens), rng);
+  return std::make_shared<const SyntheticSpec>(
+      SyntheticParams{n, std::move(arrivals), std::move(prompt), std::move(output), std::max(0, max_tokens)});
 }
 
 }  // namespace kvsim

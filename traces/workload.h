@@ -12,11 +12,23 @@
 
 namespace kvsim {
 
+// A request generator for one run: yields requests in non-decreasing arrival order, one at a
+// time, so memory stays flat however many requests a run has. Made by WorkloadSpec::start.
 class Workload {
  public:
   virtual ~Workload() = default;
   // Next request, or nullopt when exhausted. Contract: arrivals never decrease.
   virtual std::optional<RequestSpec> next() = 0;
+};
+
+// A decoded `workload:` section: immutable and checked once when the scenario loads (a trace
+// file is read through once, there). Each run starts its own generator from it, so a scenario
+// can be run many times (sweeps, repetitions) without decoding or validating it again.
+class WorkloadSpec {
+ public:
+  virtual ~WorkloadSpec() = default;
+  // A fresh generator drawing from `rng`'s workload streams.
+  virtual std::unique_ptr<Workload> start(const RngStreams& rng) const = 0;
   virtual std::string describe() const = 0;
   // Largest prompt this workload can produce, and where it comes from (for the
   // "prompt longer than the model's context" check).
@@ -48,7 +60,8 @@ std::unique_ptr<ArrivalProcess> make_constant_arrivals(double rate_per_s);
 std::unique_ptr<ArrivalProcess> make_all_at_once_arrivals();
 std::vector<std::string> arrival_kinds();
 
-// Decodes the `workload:` section. Relative paths resolve against base_dir first.
-std::unique_ptr<Workload> decode_workload(ConfigReader r, const std::string& base_dir, const RngStreams& rng);
+// Decodes the `workload:` section (errors go to the reader's list; nullptr when there were any).
+// Relative paths resolve against base_dir first.
+std::shared_ptr<const WorkloadSpec> decode_workload(ConfigReader r, const std::string& base_dir);
 
 }  // namespace kvsim

@@ -1,5 +1,4 @@
 #include <boost/program_options.hpp>
-#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -10,9 +9,8 @@
 #include "sim/core/output_set.h"
 #include "sim/core/error.h"
 #include "sim/metrics/output_writers.h"
-#include "sim/metrics/run_report.h"
-#include "sim/metrics/summary.h"
-#include "sim/serving/simulation.h"
+#include "sim/pipeline/run_report.h"
+#include "sim/pipeline/pipeline.h"
 
 namespace po = boost::program_options;
 
@@ -52,8 +50,7 @@ int run_command(const std::vector<std::string>& args) {
         out_dir, std::set<std::string>{"report.json", "requests.csv", "timeseries.csv", "trace.json", "resolved.yaml"});
     staging = out_set->staging();
   }
-  SummaryCollector summary(scenario.run.goodput_ttft_s, scenario.run.goodput_tpot_s);
-  std::vector<MetricsSink*> sinks{&summary};
+  std::vector<MetricsSink*> files;
   std::unique_ptr<RequestCsvWriter> requests;
   std::unique_ptr<TimeseriesWriter> timeseries;
   std::unique_ptr<ChromeTraceWriter> trace;
@@ -63,22 +60,12 @@ int run_command(const std::vector<std::string>& args) {
     timeseries = std::make_unique<TimeseriesWriter>((fs::path(staging) / "timeseries.csv").string());
     trace = std::make_unique<ChromeTraceWriter>((fs::path(staging) / "trace.json").string(),
                                                 scenario.run.max_trace_events);
-    sinks.insert(sinks.end(), {requests.get(), timeseries.get(), trace.get()});
+    files = {requests.get(), timeseries.get(), trace.get()};
   }
-  const auto cost = make_cost_model(scenario);
-  Simulation sim(scenario, *cost, sinks);
-  std::string workload_desc;
-  {
-    ErrorList errors;
-    workload_desc = decode_workload(ConfigReader(scenario.workload, "workload", scenario.source, errors),
-                                    scenario.base_dir, RngStreams(scenario.seed))
-                        ->describe();
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  const RunResult result = sim.run();
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-  nlohmann::json report = build_report(scenario, cost->describe(), workload_desc, result, summary.summary(result.end_time));
+  const RunOutcome outcome = run_scenario(scenario, {files, /*describe_workload=*/true});
+  const RunResult& result = outcome.result;
+  const nlohmann::json& report = outcome.report;
+  const double wall = outcome.wall_s;
   if (!out_dir.empty()) {
     namespace fs = std::filesystem;
     nlohmann::json full = report;

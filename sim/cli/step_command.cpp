@@ -14,11 +14,12 @@
 #include "models/cost/table_cost_model.h"
 #include "models/parallel/collectives.h"
 #include "models/spec/hf_config.h"
-#include "models/parallel/parallel_cost_model.h"
 #include "sim/config/scenario.h"
 #include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
 #include "sim/core/error.h"
+#include "sim/pipeline/pipeline.h"
+#include "sim/serving/cost_model_factory.h"
 #include "sim/serving/engine_config.h"
 
 namespace po = boost::program_options;
@@ -154,25 +155,14 @@ int step_command(const std::vector<std::string>& args) {
     const std::string key = problem.substr(0, problem.find(':'));
     throw InputError((key == "gemm_variant" ? "--gemm-variant" : "--prefill-kernel") + problem.substr(key.size()));
   }
-  std::unique_ptr<CostModel> cost_model;
-  if (costs) {
-    cost_model = std::make_unique<TableCostModel>(m, g, catalog.gpu(costs->catalog_gpu), e.host, params,
-                                                  std::vector<CompressionSpec>{method}, *costs);
-  } else {
-    cost_model = std::make_unique<RooflineCostModel>(m, g, e.host, params, std::vector<CompressionSpec>{method});
-  }
   const CollectiveTables tables =
       par.single() ? CollectiveTables{} : find_collective_tables(calibration_search_dirs(), g.name, tensor);
-  cost_model = wrap_parallel(std::move(cost_model), m, par, g, tables);
+  const std::vector<CompressionSpec> step_methods{method};
+  const std::unique_ptr<CostModel> cost_model =
+      build_cost_model({m, g, e.host, params, step_methods, costs ? &*costs : nullptr,
+                        costs ? &catalog.gpu(costs->catalog_gpu) : nullptr, par, tables});
   const CostModel& cost = *cost_model;
-  BatchShape shape;
-  if (phase == "prefill") {
-    for (int i = 0; i < batch; ++i) shape.prefills.push_back({context, 0, true, 0});
-  } else {
-    // Each request attends over what its method keeps of a `context`-token sequence.
-    const std::int64_t resident = std::min(kept_after_prefill(method.retention, context), resident_cap(method.retention));
-    shape.decode = {BatchShape::uniform_decode(batch, static_cast<std::int32_t>(resident))};
-  }
+  const BatchShape shape = step_shape(phase == "prefill" ? StepPhase::kPrefill : StepPhase::kDecode, batch, context, method, 0);
   const StepCost c = cost.step_cost(shape);
 
   if (format == "json") {

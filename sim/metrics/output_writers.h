@@ -6,7 +6,7 @@
 #include <string>
 
 #include "sim/core/atomic_file.h"
-#include "sim/metrics/metrics_sink.h"
+#include "sim/serving/metrics_sink.h"
 
 namespace kvsim {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "sim/core/quantile_sketch.h"
-#include "sim/metrics/metrics_sink.h"
+#include "sim/serving/metrics_sink.h"
 
 namespace kvsim {
 

@@ -11,7 +11,7 @@
 
 #include "models/compression/compression_spec.h"
 #include "models/cost/cost_model.h"
-#include "sim/metrics/metrics_sink.h"
+#include "sim/serving/metrics_sink.h"
 #include "sim/serving/decode_pool.h"
 #include "sim/serving/kv_capacity.h"
 #include "sim/serving/kv_cache_manager.h"

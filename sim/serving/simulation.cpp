@@ -3,30 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "models/cost/roofline_cost_model.h"
-#include "models/cost/table_cost_model.h"
-#include "models/parallel/collectives.h"
-#include "models/parallel/parallel_cost_model.h"
 #include "sim/core/error.h"
 
 namespace kvsim {
-
-std::unique_ptr<CostModel> make_group_cost_model(const Scenario& s, const ReplicaGroup& g) {
-  std::unique_ptr<CostModel> shard;
-  if (g.calibration) {
-    // resolve_group (scenario.cpp) already reported any framework-kernel choice the bundle
-    // cannot serve, with the file and group.
-    shard = std::make_unique<TableCostModel>(g.shard, g.gpu, g.calibration_gpu, g.engine.host, s.roofline,
-                                             s.methods, *g.calibration);
-  } else {
-    shard = std::make_unique<RooflineCostModel>(g.shard, g.gpu, g.engine.host, s.roofline, s.methods);
-  }
-  return wrap_parallel(std::move(shard), g.shard, g.parallelism, g.gpu, g.collective_tables);
-}
-
-std::unique_ptr<CostModel> make_cost_model(const Scenario& s) {
-  return make_group_cost_model(s, s.cluster.groups.front());
-}
 
 namespace {
 // Mean of a method's output-length multiplier, estimated once from a fixed stream (the
@@ -41,12 +20,11 @@ double mean_multiplier(const LengthEffectSampler& s, std::uint64_t seed) {
 }
 }  // namespace
 
-Simulation::Simulation(const Scenario& scenario, const CostModel& cost, std::vector<MetricsSink*> sinks)
+Simulation::Simulation(const ServingSetup& scenario, const CostModel& cost, std::vector<MetricsSink*> sinks)
     : scenario_(scenario), sinks_(std::move(sinks)) {
   const RngStreams rng(scenario.seed);
-  ErrorList errors;
-  workload_ = decode_workload(ConfigReader(scenario.workload, "workload", scenario.source, errors), scenario.base_dir, rng);
-  errors.throw_if_any();
+  if (!scenario.workload) throw InvariantViolation("Simulation: the setup has no decoded workload");
+  workload_ = scenario.workload->start(rng);
   const auto& groups = scenario.cluster.groups;
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     schedulers_.push_back(make_scheduler(groups[gi].engine.scheduler));

@@ -7,18 +7,19 @@
 
 #include "models/compression/length_effect.h"
 #include "models/cost/cost_model.h"
-#include "sim/config/scenario.h"
+#include "sim/serving/cost_model_factory.h"
 #include "sim/engine/event_queue.h"
-#include "sim/metrics/metrics_sink.h"
+#include "sim/serving/metrics_sink.h"
 #include "sim/serving/replica.h"
 #include "sim/serving/router.h"
+#include "sim/serving/serving_setup.h"
 #include "traces/workload.h"
 
 namespace kvsim {
 
 struct ReplicaResult {
   std::int32_t index = 0;
-  std::size_t group = 0;  // index into scenario.cluster.groups
+  std::size_t group = 0;  // index into setup.cluster.groups
   ReplicaCounters counters;
   std::int64_t kv_capacity_blocks = 0;
 };
@@ -35,9 +36,9 @@ struct RunResult {
 
 class Simulation {
  public:
-  // `cost` (the first replica group's model, see make_cost_model) must outlive the
+  // `setup` and `cost` (the first replica group's model, see make_cost_model) must outlive the
   // simulation; the other groups' cost models are built and owned here.
-  Simulation(const Scenario& scenario, const CostModel& cost, std::vector<MetricsSink*> sinks);
+  Simulation(const ServingSetup& setup, const CostModel& cost, std::vector<MetricsSink*> sinks);
   ~Simulation();
   RunResult run();
 
@@ -61,7 +62,7 @@ class Simulation {
   SimTime next_sample(SimTime now, SimTime every) const;
   InputError event_budget_exceeded() const;
 
-  const Scenario& scenario_;
+  const ServingSetup& scenario_;
   std::vector<MetricsSink*> sinks_;
   std::vector<std::unique_ptr<Scheduler>> schedulers_;  // one per group
   std::vector<std::unique_ptr<CostModel>> owned_costs_;
@@ -88,8 +89,5 @@ class Simulation {
   double transfer_bytes_ = 0;
 };
 
-// Builds the cost model of a scenario's first replica group (make_group_cost_model for any).
-std::unique_ptr<CostModel> make_cost_model(const Scenario& scenario);
-std::unique_ptr<CostModel> make_group_cost_model(const Scenario& scenario, const ReplicaGroup& group);
 
 }  // namespace kvsim

@@ -15,15 +15,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const kvsim::Scenario s = kvsim::load_scenario_text(text, "<fuzz>", {}, std::nullopt, catalog);
     // Keep each input fast: run only small workloads with a bounded horizon.
-    const YAML::Node n = s.workload["num_requests"];
-    if (!n || !n.IsScalar() || std::stoll(n.Scalar()) > 50) return 0;
+    if (!s.workload || s.workload->size_hint() > 50) return 0;
     kvsim::SummaryCollector summary;
     const auto cost = kvsim::make_cost_model(s);
     kvsim::Simulation sim(s, *cost, {&summary});
     sim.run();
   } catch (const kvsim::InputError&) {
-  } catch (const std::invalid_argument&) {  // std::stoll on a non-numeric count: not ours
-  } catch (const std::out_of_range&) {
   }
   return 0;
 }

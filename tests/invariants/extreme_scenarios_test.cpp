@@ -109,7 +109,7 @@ TEST(ExtremeScenarios, PhysicalLawsHoldOnRandomExtremeInputs) {
     const auto o = testing::run(s, {&law});
     const auto& sum = o.report["summary"];
     const auto& req = sum["requests"];
-    const std::int64_t n = s.workload["num_requests"].as<std::int64_t>();
+    const std::int64_t n = s.workload->size_hint();
     // Conservation.
     EXPECT_EQ(req["arrived"].get<std::int64_t>(), n);
     EXPECT_EQ(law.arrived, n);

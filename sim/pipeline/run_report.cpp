@@ -1,4 +1,4 @@
-#include "sim/metrics/run_report.h"
+#include "sim/pipeline/run_report.h"
 
 #include <algorithm>
 #include <cstdio>
