@@ -12,6 +12,8 @@ forwards is inside the window). Written per (variant, batch):
   steps_<variant>_b<N>.csv   forward wall time and period of each decode step (CUDA-synchronized)
 and source_<variant>.txt: the transformers source that decides the attention path for that model
 (the CB attention-mask builder, the model's mask creation, the paged SDPA), for citation.
+--profile 0 times every forward without the profiler (torch.profiler on the engine's background thread
+fails after its first window with transformers 5.17: 'Can't disable Kineto profiler when it's not running').
 Usage: python3 hf_cb_path_probe.py --out DIR [--batches 10,100] [--prompt 700] [--output 160] [--profile 4]
 """
 import argparse, inspect, json, os, sys, time
@@ -60,7 +62,7 @@ class Window:
             self.done = True
         ids = kw.get("input_ids", args[0] if args else None)
         q = int(ids.shape[-1]) if hasattr(ids, "shape") else -1
-        if not self.done and self.prof is None and self.decoding >= self.settle:
+        if self.count > 0 and not self.done and self.prof is None and self.decoding >= self.settle:
             self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA])
             self.prof.__enter__()
         out = self.inner(*args, **kw)
@@ -109,6 +111,7 @@ def main():
     ap.add_argument("--prompt", type=int, default=700)
     ap.add_argument("--output", type=int, default=160)
     ap.add_argument("--profile", type=int, default=4)
+    ap.add_argument("--deadline-s", type=float, default=120.0)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     import transformers
@@ -137,8 +140,11 @@ def main():
             try:
                 for r in reqs:
                     manager.add_request(r["prompt"], request_id=r["id"], max_new_tokens=r["output"])
-                got = 0
+                got, deadline = 0, time.time() + args.deadline_s
                 while got < b:
+                    if time.time() > deadline:  # the engine thread died (its log says why): keep what was timed
+                        print(f"{variant}_b{b}: {got} of {b} finished within {args.deadline_s} s", flush=True)
+                        break
                     res = manager.get_result(timeout=1.0)
                     if res is not None and res.is_finished():
                         got += 1
