@@ -33,16 +33,21 @@ struct EngineCosting {
   // Share of the bf16 dense peak the engine's attention reaches, where it was measured for that
   // engine's kernel (0: the cost model's default). HF's masked SDPA: 0.31 (rules cite it).
   double attention_compute_efficiency = 0;
-  // The engine's batch-masked attention layer as measured (RooflineParams::masked_*; 0: none).
-  double masked_fixed_us = 0, masked_ns_per_kv = 0, masked_ps_per_pair = 0;
-  double masked_single_fixed_us = 0, masked_single_ns_per_kv = 0;
-  // The catalog GPU the attention layer was measured on. On another GPU the per-pair term (the
-  // SDPA's FLOPs) scales with the bf16 peak ratio and the fixed term stays (launch-bound). The
-  // per-KV-token terms are not bandwidth-bound: with few query rows the masked SDPA runs one CTA
-  // per head, each streaming the batch's KV, well below HBM bandwidth. Of their time, the share
+  // The engine's batch-masked attention layer as measured, one fit per GPU it was timed on
+  // (RooflineParams::masked_*; empty: none). On a GPU with its own fit that fit prices it. On
+  // another GPU the first fit moves there: the per-pair term (the SDPA's FLOPs) scales with the
+  // bf16 peak ratio and the fixed term stays (launch-bound). The per-KV-token terms are not
+  // bandwidth-bound (with few query rows the masked SDPA runs one CTA per head, each streaming
+  // the batch's KV, well below HBM bandwidth): of their time, the share
   // `masked_bandwidth_share` scales with the HBM bandwidth ratio and the rest with the SM-clock
   // ratio (masked_kv_scale()).
-  std::string masked_measured_on;
+  struct MaskedLayerFit {
+    std::string gpu;  // catalog GPU name
+    double fixed_us = 0, ns_per_kv = 0, ps_per_pair = 0;
+    double single_fixed_us = 0, single_ns_per_kv = 0;  // one query token: a faster kernel
+    std::string source;
+  };
+  std::vector<MaskedLayerFit> masked_layers;
   double masked_bandwidth_share = 1;
   std::string masked_bandwidth_share_source;
 };

@@ -271,25 +271,28 @@ TEST(EngineCosting, ProfilesSetAttentionAndDequantDefaultsScenariosCanOverride) 
                   .work.fused_dequant);
 }
 
-// HF's attention layer was measured on the H200; elsewhere its per-KV terms scale by the share
-// measured to follow HBM bandwidth (H100 vs H200) and the SM clock for the rest, and its FLOP term
-// with the bf16 peak ratio.
-TEST(EngineCosting, MeasuredAttentionLayerMovesToOtherGpusByMeasuredShares) {
+// HF's attention layer was measured on the H200 and the H100: each prices its own GPU. Elsewhere
+// the H200 fit moves: its per-KV terms by the HBM share the two fits measured (0: the SM clock
+// alone), its FLOP term with the bf16 peak ratio, its fixed term unchanged.
+TEST(EngineCosting, MeasuredAttentionLayerUsesEachGpusFitAndMovesToOthers) {
   const Scenario h200 = scenario_of("engine: {preset: hf-cb}\n");
   EXPECT_DOUBLE_EQ(h200.roofline.masked_ns_per_kv, 40.1142);
   EXPECT_DOUBLE_EQ(h200.roofline.masked_fixed_us, 19.90);
   const Scenario h100 = scenario_of("gpu: h100-sxm\nengine: {preset: hf-cb}\n");
-  const GpuSpec a = testing::catalog().gpu("h200"), b = testing::catalog().gpu("h100-sxm");
-  // H100: same clock, so 0.32 x 4800/3350 + 0.68 = 1.1385, the masked SDPA's measured H100/H200 ratio.
-  EXPECT_NEAR(h100.roofline.masked_ns_per_kv / 40.1142, 1.1385, 5e-4);
-  EXPECT_DOUBLE_EQ(h100.roofline.masked_single_ns_per_kv, 26.4173 * masked_kv_scale(a, b, 0.32));
-  // A100 80GB: 0.32 x 4800/2039 + 0.68 x 1980/1410.
+  EXPECT_DOUBLE_EQ(h100.roofline.masked_fixed_us, 20.62);
+  EXPECT_DOUBLE_EQ(h100.roofline.masked_ns_per_kv, 39.9314);
+  EXPECT_DOUBLE_EQ(h100.roofline.masked_ps_per_pair, 42.7327);
+  EXPECT_DOUBLE_EQ(h100.roofline.masked_single_fixed_us, 16.36);
+  EXPECT_DOUBLE_EQ(h100.roofline.masked_single_ns_per_kv, 28.3155);
+  const GpuSpec a = testing::catalog().gpu("h200");
+  // A100 80GB: share 0, so the SM-clock ratio 1980/1410 alone.
   const GpuSpec c = testing::catalog().gpu("a100-80gb");
+  EXPECT_NEAR(masked_kv_scale(a, c, 0.0), 1980.0 / 1410, 1e-12);
   EXPECT_NEAR(masked_kv_scale(a, c, 0.32), 0.32 * 4800.0 / 2039 + 0.68 * 1980.0 / 1410, 1e-12);
-  EXPECT_NEAR(scenario_of("gpu: a100-80gb\nengine: {preset: hf-cb}\n").roofline.masked_ns_per_kv,
-              40.1142 * (0.32 * 4800.0 / 2039 + 0.68 * 1980.0 / 1410), 1e-9);
-  EXPECT_DOUBLE_EQ(h100.roofline.masked_ps_per_pair, 41.9029 * a.fp16_tflops / b.fp16_tflops);
-  EXPECT_DOUBLE_EQ(h100.roofline.masked_fixed_us, 19.90);
+  const Scenario a100 = scenario_of("gpu: a100-80gb\nengine: {preset: hf-cb}\n");
+  EXPECT_NEAR(a100.roofline.masked_ns_per_kv, 40.1142 * 1980.0 / 1410, 1e-9);
+  EXPECT_DOUBLE_EQ(a100.roofline.masked_ps_per_pair, 41.9029 * a.fp16_tflops / c.fp16_tflops);
+  EXPECT_DOUBLE_EQ(a100.roofline.masked_fixed_us, 19.90);
   // A term the scenario sets is its own.
   const Scenario set = scenario_of("gpu: h100-sxm\nengine: {preset: hf-cb}\ncost_model: {masked_ns_per_kv: 50}\n");
   EXPECT_DOUBLE_EQ(set.roofline.masked_ns_per_kv, 50);
