@@ -3,7 +3,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -253,26 +252,13 @@ PlanResult run_plan(const PlanSpec& spec, const std::string& base_path, const Ca
   // One bisection per (candidate, repetition), in parallel; results land by index.
   const std::size_t n = points.size() * static_cast<std::size_t>(spec.repetitions);
   std::vector<Found> found(n);
-  std::vector<std::exception_ptr> errors(n);
-  std::atomic<std::size_t> next{0};
-  auto worker = [&]() {
-    for (std::size_t i; (i = next.fetch_add(1)) < n;) {
-      const SweepPoint& p = points[i / static_cast<std::size_t>(spec.repetitions)];
-      const std::uint64_t seed = base.seed + i % static_cast<std::size_t>(spec.repetitions);
-      std::vector<std::string> sets;
-      for (const auto& [k, v] : p.params) sets.push_back(k + "=" + v);
-      try {
-        found[i] = bisect(base_path, sets, seed, spec, catalog, dirs);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    }
-  };
-  run_workers(bounded_jobs(std::max(1, jobs)), worker);
-  // The first failure as it was thrown: an InvariantViolation stays one (exit 3), bad input exit 2.
-  for (const auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  parallel_for(n, jobs, [&](std::size_t i) {
+    const SweepPoint& p = points[i / static_cast<std::size_t>(spec.repetitions)];
+    const std::uint64_t seed = base.seed + i % static_cast<std::size_t>(spec.repetitions);
+    std::vector<std::string> sets;
+    for (const auto& [k, v] : p.params) sets.push_back(k + "=" + v);
+    found[i] = bisect(base_path, sets, seed, spec, catalog, dirs);
+  }).rethrow_first();  // the first failure as thrown: an InvariantViolation stays one (exit 3)
 
   nlohmann::json out = nlohmann::json::array();
   for (std::size_t c = 0; c < points.size(); ++c) {

@@ -13,6 +13,7 @@
 #include "sim/core/csv.h"
 #include "sim/core/error.h"
 #include "sim/core/text_file.h"
+#include "sim/core/worker_pool.h"
 #include "sim/pipeline/run_report.h"
 #include "sim/pipeline/pipeline.h"
 #include "sim/serving/cost_model_factory.h"
@@ -250,34 +251,45 @@ ValidationResult validate(const ValidateOptions& opts, const std::vector<Measure
   if (opts.repetitions < 1) throw InputError("--repetitions must be >= 1");
   ValidationResult r;
   const std::vector<std::string>& names = sweep_metric_names();
-  // One run (per repetition) per distinct scenario; serving metrics are read from it.
-  std::map<std::vector<std::string>, std::vector<double>> runs;  // overrides -> mean metrics
-  for (const MeasuredPoint& p : measured) {
+  // One run (per repetition) per distinct scenario; serving metrics are read from it. The runs
+  // go in parallel (parallel_for); the points are then assembled in file order, so the result and
+  // the first error reported are those of a serial pass.
+  auto point_sets = [&](const MeasuredPoint& p) {
     std::vector<std::string> sets = opts.overrides;
     for (const auto& [k, v] : p.keys) sets.push_back(k + "=" + v);
+    return sets;
+  };
+  std::vector<std::vector<std::string>> distinct;  // serving scenarios, in order of first use
+  std::map<std::vector<std::string>, std::size_t> index_of;
+  for (const MeasuredPoint& p : measured) {
+    if (p.metric == kStepMetric) continue;
+    auto sets = point_sets(p);
+    if (index_of.emplace(sets, distinct.size()).second) distinct.push_back(std::move(sets));
+  }
+  std::vector<std::vector<double>> means(distinct.size(), std::vector<double>(names.size(), 0.0));
+  const ParallelOutcome ran = parallel_for(distinct.size(), opts.jobs, [&](std::size_t i) {
+    const Scenario base = load_scenario(opts.scenario_path, distinct[i], std::nullopt, catalog, calibration);
+    for (int rep = 0; rep < opts.repetitions; ++rep) {
+      const Scenario s = rep == 0 ? base
+                                  : load_scenario(opts.scenario_path, distinct[i], base.seed + static_cast<std::uint64_t>(rep),
+                                                  catalog, calibration);
+      const auto m = sweep_metrics(run_scenario(s).report);
+      for (std::size_t k = 0; k < m.size(); ++k) means[i][k] += m[k] / opts.repetitions;
+    }
+  });
+  r.scenarios_run = static_cast<int>(distinct.size());
+  for (const MeasuredPoint& p : measured) {
     ValidatedPoint vp;
     vp.point = p;
     try {
       if (p.metric == kStepMetric) {
-        const Scenario s = load_scenario(opts.scenario_path, sets, std::nullopt, catalog, calibration);
+        const Scenario s = load_scenario(opts.scenario_path, point_sets(p), std::nullopt, catalog, calibration);
         vp.predicted = step_ms(s, p);
       } else {
-        auto it = runs.find(sets);
-        if (it == runs.end()) {
-          std::vector<double> mean(names.size(), 0.0);
-          const Scenario base = load_scenario(opts.scenario_path, sets, std::nullopt, catalog, calibration);
-          for (int rep = 0; rep < opts.repetitions; ++rep) {
-            const Scenario s = rep == 0 ? base
-                                        : load_scenario(opts.scenario_path, sets, base.seed + static_cast<std::uint64_t>(rep),
-                                                        catalog, calibration);
-            const auto m = sweep_metrics(run_scenario(s).report);
-            for (std::size_t i = 0; i < m.size(); ++i) mean[i] += m[i] / opts.repetitions;
-          }
-          ++r.scenarios_run;
-          it = runs.emplace(sets, std::move(mean)).first;
-        }
+        const std::size_t i = index_of.at(point_sets(p));
+        if (ran.errors[i]) std::rethrow_exception(ran.errors[i]);
         const auto idx = std::find(names.begin(), names.end(), p.metric) - names.begin();
-        vp.predicted = it->second.at(static_cast<std::size_t>(idx));
+        vp.predicted = means[i].at(static_cast<std::size_t>(idx));
       }
     } catch (const InputError& e) {
       throw InputError(p.origin + ": " + e.what());

@@ -79,6 +79,7 @@ struct ValidateOptions {
   std::string scenario_path;                 // empty: the built-in default
   std::vector<std::string> overrides;        // --set, applied before each row's keys
   int repetitions = 1;                       // seeds seed .. seed + n - 1
+  int jobs = 1;                              // threads for the distinct scenarios' runs
 };
 
 // Throws InputError for unknown metrics, malformed step points or scenario errors.

@@ -1,6 +1,5 @@
 #include <unistd.h>
 
-#include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -148,31 +147,29 @@ int sweep_command(const std::vector<std::string>& args) {
   }
   const CalibrationSource& dirs = calibration;
   Progress progress("sweep", static_cast<std::int64_t>(mine.size()), !no_progress && rank == 0);
-  std::atomic<std::size_t> next{0};
   std::mutex mu;
   std::vector<SweepRow> gathered;  // MPI: rows kept for the final gather
   std::vector<std::string> failures;
   const auto t0 = std::chrono::steady_clock::now();
-  auto worker = [&]() {
-    for (std::size_t i; (i = next.fetch_add(1)) < mine.size();) {
-      try {
-        SweepRow row = run_sweep_point(spec, *mine[i], config, catalog, dirs);
-        if (results && ranks == 1) results->append(row);
-        else {
-          const std::lock_guard<std::mutex> lock(mu);
-          gathered.push_back(std::move(row));
-        }
-      } catch (const std::exception& e) {
-        std::string params;
-        for (const auto& [k, v] : mine[i]->params) params += " " + k + "=" + v;
+  const ParallelOutcome ran = parallel_for(mine.size(), jobs, [&](std::size_t i) {
+    try {
+      SweepRow row = run_sweep_point(spec, *mine[i], config, catalog, dirs);
+      if (results && ranks == 1) results->append(row);
+      else {
         const std::lock_guard<std::mutex> lock(mu);
-        failures.push_back("point " + std::to_string(mine[i]->index) + " (" + params.substr(params.empty() ? 0 : 1) +
-                           ", seed " + std::to_string(mine[i]->seed) + "): " + e.what());
+        gathered.push_back(std::move(row));
       }
-      progress.tick();
+    } catch (const std::exception& e) {
+      std::string params;
+      for (const auto& [k, v] : mine[i]->params) params += " " + k + "=" + v;
+      const std::lock_guard<std::mutex> lock(mu);
+      failures.push_back("point " + std::to_string(mine[i]->index) + " (" + params.substr(params.empty() ? 0 : 1) +
+                         ", seed " + std::to_string(mine[i]->seed) + "): " + e.what());
     }
-  };
-  jobs = run_workers(jobs, worker);
+    progress.tick();
+  });
+  ran.rethrow_first();  // only what is not a std::exception escapes a point
+  jobs = ran.threads;
   progress.finish();
   std::size_t run_now = mine.size();
 

@@ -5,6 +5,7 @@
 #include "sim/cli/commands.h"
 #include "sim/core/atomic_file.h"
 #include "sim/core/error.h"
+#include "sim/core/worker_pool.h"
 #include "sim/serving/engine_config.h"
 
 namespace po = boost::program_options;
@@ -24,7 +25,7 @@ int validate_command(const std::vector<std::string>& args) {
   std::string config, out, format = "text", vllm_log;
   std::vector<std::string> measured, sets;
   double max_mape = -1;
-  int repetitions = 1, worst = 5;
+  int repetitions = 1, worst = 5, jobs = available_cores();
   opts.add_options()("help,h", "show this help")("config,c", po::value(&config), "scenario YAML (default: built-in)")(
       "measured,m", po::value(&measured)->composing(), "measured results: .csv or a vllm bench .json (repeatable)")(
       "set", po::value(&sets)->composing(), "override a scenario key for every point (repeatable)")(
@@ -32,6 +33,7 @@ int validate_command(const std::vector<std::string>& args) {
       "max-mape", po::value(&max_mape), "fail (exit 4) when the overall MAPE exceeds this fraction, e.g. 0.15")(
       "repetitions", po::value(&repetitions), "seeds per scenario, predictions averaged (default 1)")(
       "worst", po::value(&worst), "worst points to list (default 5)")(
+      "jobs,j", po::value(&jobs), "threads for the scenarios' runs (default and limit: the cores this process may use)")(
       "out", po::value(&out), "also write the full result as JSON here")(
       "format", po::value(&format), "text (default) or json");
   po::variables_map vm;
@@ -42,6 +44,7 @@ int validate_command(const std::vector<std::string>& args) {
   if (vm.count("max-mape") && !(max_mape >= 0)) errors.add("--max-mape must be >= 0 (a fraction: 0.15 is 15 %)");
   if (repetitions < 1) errors.add("--repetitions must be >= 1");
   if (worst < 0) errors.add("--worst must be >= 0");
+  if (jobs < 1) errors.add("--jobs must be >= 1");
   errors.throw_if_any();
 
   const Catalog catalog = Catalog::builtin();
@@ -50,6 +53,7 @@ int validate_command(const std::vector<std::string>& args) {
   o.scenario_path = config;
   o.overrides = sets;
   o.repetitions = repetitions;
+  o.jobs = jobs;
   if (!vllm_log.empty()) {
     // The block count is in the engine's own pages: read the scenario's block size first.
     const Scenario s = load_scenario(config, sets, std::nullopt, catalog, calibration);

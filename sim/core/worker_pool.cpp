@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <fstream>
@@ -77,6 +78,28 @@ int run_workers(int threads, const std::function<void()>& worker) {
   for (auto& t : pool) t.join();
   if (first) std::rethrow_exception(first);
   return static_cast<int>(pool.size()) + 1;
+}
+
+ParallelOutcome parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& task) {
+  ParallelOutcome out;
+  out.errors.assign(n, nullptr);
+  std::atomic<std::size_t> next{0};
+  out.threads = run_workers(bounded_jobs(std::max(1, threads)), [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < n;) {
+      try {
+        task(i);
+      } catch (...) {
+        out.errors[i] = std::current_exception();  // each index is written by one thread only
+      }
+    }
+  });
+  return out;
+}
+
+void ParallelOutcome::rethrow_first() const {
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
 }
 
 }  // namespace kvsim

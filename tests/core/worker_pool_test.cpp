@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "sim/core/worker_pool.h"
 
@@ -48,6 +49,35 @@ TEST(WorkerPool, RunsEveryThreadAndRethrowsAWorkersException) {
     EXPECT_STREQ(e.what(), "worker failed");
   }
   EXPECT_EQ(calls.load(), 4);  // every thread ran and was joined before the rethrow
+}
+
+// The one parallel runner of sweep, plan and validate: every index exactly once, failures kept at
+// their index (not stopping the others), the lowest-index failure rethrown, for any thread count.
+TEST(ParallelFor, RunsEveryIndexOnceAndKeepsFailuresByIndex) {
+  for (const int threads : {1, 2, 3, 8}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    constexpr std::size_t kN = 200;
+    std::vector<std::atomic<int>> hits(kN);
+    const ParallelOutcome out = parallel_for(kN, threads, [&](std::size_t i) {
+      ++hits[i];
+      if (i % 37 == 5) throw std::runtime_error("task " + std::to_string(i));
+    });
+    EXPECT_GE(out.threads, 1);
+    ASSERT_EQ(out.errors.size(), kN);
+    for (std::size_t i = 0; i < kN; ++i) {
+      EXPECT_EQ(hits[i].load(), 1) << i;
+      EXPECT_EQ(out.errors[i] != nullptr, i % 37 == 5) << i;
+    }
+    try {
+      out.rethrow_first();
+      ADD_FAILURE() << "no exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "task 5");
+    }
+  }
+  const ParallelOutcome none = parallel_for(0, 4, [](std::size_t) { throw std::logic_error("never called"); });
+  EXPECT_TRUE(none.errors.empty());
+  none.rethrow_first();  // nothing to rethrow
 }
 
 TEST(WorkerPool, SweepUnderTasksetRunsOnTheOneCoreItMayUse) {

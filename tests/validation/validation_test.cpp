@@ -253,6 +253,32 @@ TEST(Validate, ErrorsAreExactOnMeasurementsWithKnownOffsets) {
   fs::remove_all(d);
 }
 
+// Validate runs its distinct scenarios in parallel; the result is the serial one, point for point.
+TEST(Validate, ParallelRunsGiveTheSerialResult) {
+  const fs::path d = temp_dir("jobs");
+  write(d / "s.yaml", "model: llama-3-8b\nworkload: {num_requests: 40, arrival: {kind: poisson, rate_per_s: 4},"
+                      " prompt_tokens: {kind: fixed, value: 200}, output_tokens: {kind: fixed, value: 30}}\n");
+  write(d / "m.csv", "label,metric,value,workload.arrival.rate_per_s,phase,batch,context\n"
+                     "a,e2e_p50_s,1.0,2,,,\nb,tpot_mean_s,0.01,4,,,\nc,e2e_p50_s,1.0,8,,,\n"
+                     "s,step_ms,10,,decode,4,512\nd,output_tokens_per_s,100,2,,,\n");
+  ValidateOptions opts;
+  opts.scenario_path = (d / "s.yaml").string();
+  opts.repetitions = 2;
+  const auto points = read_measured_csv((d / "m.csv").string());
+  const ValidationResult serial = validate(opts, points, testing::catalog(), {});
+  opts.jobs = 4;
+  const ValidationResult parallel = validate(opts, points, testing::catalog(), {});
+  EXPECT_EQ(serial.scenarios_run, 3);  // rates 2, 4 and 8; the step point runs none
+  EXPECT_EQ(parallel.scenarios_run, 3);
+  ASSERT_EQ(parallel.points.size(), serial.points.size());
+  for (std::size_t i = 0; i < serial.points.size(); ++i) {
+    EXPECT_EQ(parallel.points[i].predicted, serial.points[i].predicted) << i;
+    EXPECT_EQ(parallel.points[i].point.origin, serial.points[i].point.origin) << i;
+  }
+  EXPECT_EQ(parallel.overall.mape, serial.overall.mape);
+  fs::remove_all(d);
+}
+
 TEST(Validate, PointsOutsideTheScenarioAreRefusedWithFileAndLine) {
   // Issue #16 item 7: a step at a context the model cannot hold, and zero or negative values.
   const fs::path d = temp_dir("outside");
