@@ -20,6 +20,7 @@
 #include "sim/core/rng.h"
 #include "sim/core/text_file.h"
 #include "sim/pipeline/run_report.h"
+#include "sim/pipeline/metric_catalog.h"
 #include "sim/pipeline/pipeline.h"
 
 namespace kvsim {
@@ -183,50 +184,6 @@ void validate_sweep_axes(const SweepSpec& spec, const std::string& base_path, co
   }
 }
 
-const std::vector<std::string>& sweep_metric_names() {
-  static const std::vector<std::string> names = {
-      "finished", "rejected", "unfinished", "requests_per_s", "prompt_tokens_per_s", "output_tokens_per_s",
-      "ttft_mean_s", "ttft_p50_s", "ttft_p90_s", "ttft_p99_s", "tpot_mean_s", "tpot_p50_s", "tpot_p99_s",
-      "itl_p99_s", "e2e_mean_s", "e2e_p50_s", "e2e_p90_s", "e2e_p99_s", "queueing_p99_s", "preempt_recompute",
-      "preempt_swap", "kv_util_mean", "kv_util_max", "batch_mean", "batch_max", "kv_capacity_tokens",
-      "achieved_ratio", "output_length_ratio", "busy_fraction", "simulated_s"};
-  return names;
-}
-
-std::vector<double> sweep_metrics(const nlohmann::json& r) {
-  const auto& s = r["summary"];
-  const auto& l = s["latency_s"];
-  return {s["requests"]["finished"].get<double>(),
-          s["requests"]["rejected"].get<double>(),
-          s["requests"]["unfinished"].get<double>(),
-          s["throughput"]["requests_per_s"].get<double>(),
-          s["throughput"]["prompt_tokens_per_s"].get<double>(),
-          s["throughput"]["output_tokens_per_s"].get<double>(),
-          l["ttft"]["mean"].get<double>(),
-          l["ttft"]["p50"].get<double>(),
-          l["ttft"]["p90"].get<double>(),
-          l["ttft"]["p99"].get<double>(),
-          l["tpot"]["mean"].get<double>(),
-          l["tpot"]["p50"].get<double>(),
-          l["tpot"]["p99"].get<double>(),
-          l["itl"]["p99"].get<double>(),
-          l["e2e"]["mean"].get<double>(),
-          l["e2e"]["p50"].get<double>(),
-          l["e2e"]["p90"].get<double>(),
-          l["e2e"]["p99"].get<double>(),
-          l["queueing"]["p99"].get<double>(),
-          s["preemptions"]["recompute"].get<double>(),
-          s["preemptions"]["swap"].get<double>(),
-          s["kv_utilization"]["mean"].get<double>(),
-          s["kv_utilization"]["max"].get<double>(),
-          s["batch_size"]["mean"].get<double>(),
-          s["batch_size"]["max"].get<double>(),
-          r["context"]["kv_capacity"]["kv_tokens"].get<double>(),
-          s["compression"]["achieved_ratio"].get<double>(),
-          s["compression"]["output_length_ratio"].get<double>(),
-          s["busy_fraction"].get<double>(),
-          s["simulated_s"].get<double>()};
-}
 
 namespace {
 std::string csv_field(const std::string& v) {
@@ -247,14 +204,14 @@ SweepRow run_sweep_point(const SweepSpec&, const SweepPoint& p, const std::strin
   std::vector<std::string> sets;
   for (const auto& [k, v] : p.params) sets.push_back(k + "=" + v);
   const Scenario s = load_scenario(base_path, sets, p.seed, catalog, calibration_dirs);
-  const std::vector<double> m = sweep_metrics(run_scenario(s).report);
+  const std::vector<double> m = metric_values(run_scenario(s).report);
   SweepRow row;
   row.index = p.index;
   row.csv = sweep_row_prefix(p);
   nlohmann::json metrics = nlohmann::json::object();
   for (std::size_t i = 0; i < m.size(); ++i) {
     row.csv += "," + num(m[i]);
-    metrics[sweep_metric_names()[i]] = m[i];
+    metrics[metric_catalog()[i].name] = m[i];
   }
   row.csv += "\n";
   nlohmann::json j = sweep_row_identity(p);
@@ -334,7 +291,7 @@ SweepResults::SweepResults(const std::string& dir, const std::string& signature,
   const std::string sig_line = "# kvsim-sweep v1 signature=" + signature;
   std::string header = "point,rep,seed";
   for (const auto& k : keys) header += "," + csv_field(k);
-  for (const auto& m : sweep_metric_names()) header += "," + m;
+  for (const auto& m : metric_catalog()) header += "," + m.name;
   const bool exists = fs::exists(csv_path_) || fs::exists(jsonl_path_);
   if (exists && !resume) {
     throw InputError(dir + ": already holds sweep results; use --resume to continue them or choose another --out");
@@ -352,7 +309,7 @@ SweepResults::SweepResults(const std::string& dir, const std::string& signature,
     if (grid) {
       for (const SweepPoint& p : *grid) points[p.index] = &p;
     }
-    const std::size_t metric_fields = sweep_metric_names().size();
+    const std::size_t metric_fields = metric_catalog().size();
     std::map<std::int64_t, std::string> csv_rows, json_rows;
     std::set<std::int64_t> conflicting;
     auto report = [&](const std::string& where, const std::string& what) { findings_.push_back(where + ": " + what); };

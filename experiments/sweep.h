@@ -60,9 +60,7 @@ struct SweepRow {
   std::string json;
 };
 
-// The metrics columns every row carries (flattened from the run summary).
-const std::vector<std::string>& sweep_metric_names();
-std::vector<double> sweep_metrics(const nlohmann::json& report);
+// The metrics columns every row carries are the metric catalogue (sim/pipeline/metric_catalog.h).
 
 // Runs one point and renders its row. Throws InputError / InvariantViolation like a run.
 SweepRow run_sweep_point(const SweepSpec& spec, const SweepPoint& point, const std::string& base_path,

@@ -15,6 +15,7 @@
 #include "sim/core/text_file.h"
 #include "sim/core/worker_pool.h"
 #include "sim/pipeline/run_report.h"
+#include "sim/pipeline/metric_catalog.h"
 #include "sim/pipeline/pipeline.h"
 #include "sim/serving/cost_model_factory.h"
 
@@ -32,7 +33,7 @@ bool is_reserved(const std::string& col) {
 
 std::vector<std::string> validation_metric_names() {
   std::vector<std::string> out = {kStepMetric};
-  for (const auto& m : sweep_metric_names()) out.push_back(m);
+  for (const auto& m : metric_catalog()) out.push_back(m.name);
   return out;
 }
 
@@ -250,7 +251,7 @@ ValidationResult validate(const ValidateOptions& opts, const std::vector<Measure
                           const Catalog& catalog, const CalibrationSource& calibration) {
   if (opts.repetitions < 1) throw InputError("--repetitions must be >= 1");
   ValidationResult r;
-  const std::vector<std::string>& names = sweep_metric_names();
+  const std::vector<std::string> names = metric_names();
   // One run (per repetition) per distinct scenario; serving metrics are read from it. The runs
   // go in parallel (parallel_for); the points are then assembled in file order, so the result and
   // the first error reported are those of a serial pass.
@@ -273,7 +274,7 @@ ValidationResult validate(const ValidateOptions& opts, const std::vector<Measure
       const Scenario s = rep == 0 ? base
                                   : load_scenario(opts.scenario_path, distinct[i], base.seed + static_cast<std::uint64_t>(rep),
                                                   catalog, calibration);
-      const auto m = sweep_metrics(run_scenario(s).report);
+      const auto m = metric_values(run_scenario(s).report);
       for (std::size_t k = 0; k < m.size(); ++k) means[i][k] += m[k] / opts.repetitions;
     }
   });

@@ -7,6 +7,7 @@
 #include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
 #include "sim/core/error.h"
+#include "sim/pipeline/metric_catalog.h"
 #include "sim/serving/engine_config.h"
 #include "sim/serving/engine_profile.h"
 #include "sim/serving/scheduler.h"
@@ -16,7 +17,7 @@
 namespace kvsim::cli {
 
 int list_command(const std::vector<std::string>& args) {
-  const std::vector<std::string> topics = {"models", "gpus", "engines", "overheads", "arrivals", "lengths", "compression"};
+  const std::vector<std::string> topics = {"models", "gpus", "engines", "overheads", "arrivals", "lengths", "compression", "metrics"};
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << "kvsim list <topic>\nkvsim list engines NAME | overheads NAME\n\nShow the catalog. Topics: "
               << join(topics, ", ") << ". With NAME: that engine's implementation profile, or that host model, with the "
@@ -92,6 +93,13 @@ int list_command(const std::vector<std::string>& args) {
                   s.format.key_bits, s.format.value_bits, bytes, 512.0 / bytes, ret.c_str(), le);
     }
     std::printf("\n(bytes per token per KV head for head_dim 128; fp16 = 512. Sources: docs/compression.md)\n");
+  } else if (t == "metrics") {
+    // The metric catalogue: sweep columns and validate's metric names (sim/pipeline/metric_catalog.h).
+    std::printf("%-20s %-9s %s\n", "name", "unit", "meaning");
+    for (const auto& m : metric_catalog()) {
+      std::printf("%-20s %-9s %s (report %s)\n", m.name.c_str(), m.unit.c_str(), m.description.c_str(), m.pointer.c_str());
+    }
+    std::printf("%-20s %-9s %s\n", "step_ms", "ms", "one engine iteration (kvsim validate's step points; kvsim step)");
   } else if (t == "arrivals") {
     for (const auto& n : arrival_kinds()) std::printf("%s\n", n.c_str());
   } else if (t == "lengths") {
