@@ -42,8 +42,6 @@ class Replica::View final : public SchedulerView {
     return s.prefill_target - s.computed;
   }
   std::int32_t prefill_computed(std::int32_t slot) const override { return at(slot).computed; }
-  std::int64_t decode_steps_since_prefill() const override { return r_.decode_steps_since_prefill_; }
-  std::int32_t static_batch_rows() const override { return r_.static_batch_rows_; }
   std::int32_t generated(std::int32_t slot) const override {
     const RequestState& s = at(slot);
     return s.decoding ? r_.pool_.generated(s) : s.generated;
@@ -491,8 +489,6 @@ std::optional<SimTime> Replica::start_step(SimTime now) {
     }
     return std::nullopt;
   }
-  if (!plan_.prefills.empty()) decode_steps_since_prefill_ = 0;
-  if (plan_.pad_to_longest) static_batch_rows_ = static_cast<std::int32_t>(plan_.prefills.size());
   build_shape();
   cost_result_ = cost_.step_cost(shape_);
   if (cost_result_.total_ns <= 0) throw InvariantViolation("cost model returned a step of zero duration");
@@ -536,7 +532,6 @@ void Replica::complete_step(SimTime now) {
   if (plan_.run_decodes) {
     record_decode_token_gaps(now);
     pool_.advance();
-    ++decode_steps_since_prefill_;
     while (true) {
       const std::int32_t slot = pool_.pop_finished();
       if (slot < 0) break;
@@ -595,7 +590,6 @@ void Replica::complete_step(SimTime now) {
   }
   rec.cost = &cost_result_;
   for (auto* s : sinks_) s->on_step(rec);
-  if (running_ == 0) static_batch_rows_ = 0;
 }
 
 std::optional<SimTime> Replica::advance(SimTime now, SimTime next_event) {

@@ -153,8 +153,6 @@ class Replica {
   std::int32_t run_tail_ = -1;
   std::int32_t running_ = 0;
   std::int64_t admit_seq_ = 0;
-  std::int64_t decode_steps_since_prefill_ = 0;
-  std::int32_t static_batch_rows_ = 0;
   std::int64_t steps_without_token_ = 0;
   // Inter-token latency in O(1) per step: every pool member present at the previous decode
   // step last got a token at last_decode_end_; members that joined since (first token,

@@ -74,8 +74,6 @@ class SchedulerView {
   // The most pages `slot` will ever hold (its prompt before compaction, or its longest
   // resident context), for schedulers that reserve whole requests (static batching).
   virtual std::int64_t max_pages_ever(std::int32_t slot) const = 0;
-  virtual std::int64_t decode_steps_since_prefill() const = 0;
-  virtual std::int32_t static_batch_rows() const = 0;  // rows of the batch being decoded (static)
   // Output tokens a running request has produced, its prompt, and the most the client lets it
   // generate (the trace's max_tokens; without one, its own output length, as benchmark
   // clients send max_tokens = the dataset's output length).
@@ -84,7 +82,8 @@ class SchedulerView {
   virtual std::int32_t max_new_tokens(std::int32_t slot) const = 0;
 };
 
-// State a scheduler keeps between the steps of one replica (SGLang's new_token_ratio). The
+// State a scheduler keeps between the steps of one replica (SGLang's new_token_ratio, LMDeploy's
+// decode steps since a prefill, static batching's batch rows): schedulers own their state. The
 // scheduler creates it, the replica owns it, and only plan_step changes it, so runs stay
 // deterministic and one scheduler object serves every replica.
 class SchedulerMemory {

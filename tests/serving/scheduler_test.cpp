@@ -44,7 +44,6 @@ class FakeView final : public SchedulerView {
     reqs_[slot] = Req{false, 0, false, prompt, 0, total, 0, prompt, static_cast<std::int32_t>(total - prompt)};
     waiting_.push_back(slot);
   }
-  std::int64_t steps_since_prefill = 0;
 
   const EngineConfig& engine() const override { return e_; }
   const KvCacheManager& kv() const override { return kv_; }
@@ -68,8 +67,6 @@ class FakeView final : public SchedulerView {
   std::int32_t prefill_computed(std::int32_t s) const override { return reqs_.at(s).computed; }
   std::int64_t pages_for(std::int32_t, std::int64_t tokens) const override { return kv_.blocks_for(tokens); }
   std::int64_t max_pages_ever(std::int32_t s) const override { return kv_.blocks_for(reqs_.at(s).max_tokens); }
-  std::int64_t decode_steps_since_prefill() const override { return steps_since_prefill; }
-  std::int32_t static_batch_rows() const override { return static_cast<std::int32_t>(order_.size()); }
   std::int32_t generated(std::int32_t s) const override { return reqs_.at(s).generated; }
   std::int32_t prompt_tokens(std::int32_t s) const override { return reqs_.at(s).prompt; }
   std::int32_t max_new_tokens(std::int32_t s) const override { return reqs_.at(s).max_new; }
@@ -196,14 +193,26 @@ TEST(LmdeployPytorch, PrefillOnlyWhenDueAndSeparateFromDecode) {
   v.running(0, {true, 2, false});
   v.running(1, {true, 2, false});
   v.waiting(2, 100);
-  v.steps_since_prefill = 7;  // due after 16 x 2/4 = 8 decode iterations
-  BatchPlan p = plan("lmdeploy-pytorch", v);
-  EXPECT_TRUE(p.prefills.empty());
-  EXPECT_TRUE(p.run_decodes);
-  v.steps_since_prefill = 8;
-  p = plan("lmdeploy-pytorch", v);
+  // The scheduler counts its own decode steps (its memory): a prefill is due after
+  // 16 x 2/4 = 8 decode iterations, and the count restarts after it.
+  const auto s = make_scheduler("lmdeploy-pytorch");
+  const auto memory = s->new_memory();
+  auto next = [&] {
+    BatchPlan p;
+    s->plan_step(v, memory.get(), p);
+    return p;
+  };
+  for (int i = 0; i < 8; ++i) {
+    const BatchPlan p = next();
+    EXPECT_TRUE(p.prefills.empty()) << "decode step " << i;
+    EXPECT_TRUE(p.run_decodes) << "decode step " << i;
+  }
+  BatchPlan p = next();
   EXPECT_EQ(slots_of(p.prefills), std::vector<std::int32_t>{2});
   EXPECT_FALSE(p.run_decodes);
+  p = next();
+  EXPECT_TRUE(p.prefills.empty());
+  EXPECT_TRUE(p.run_decodes);
 }
 
 TEST(StaticBatching, FormsABatchOnlyWhenIdleAndReservesWholeRequests) {
@@ -222,6 +231,15 @@ TEST(StaticBatching, FormsABatchOnlyWhenIdleAndReservesWholeRequests) {
   p = plan("static", busy);
   EXPECT_TRUE(p.prefills.empty());
   EXPECT_TRUE(p.run_decodes);
+  // The batch's rows are the scheduler's own memory: every decode step of the batch is padded to
+  // the rows it admitted (2), whatever has finished since.
+  const auto s = make_scheduler("static");
+  const auto memory = s->new_memory();
+  BatchPlan formed;
+  s->plan_step(idle, memory.get(), formed);
+  BatchPlan decoding;
+  s->plan_step(busy, memory.get(), decoding);
+  EXPECT_EQ(decoding.padded_decode_rows, 2);
 }
 
 // SGLang (sim/serving/schedulers/sglang_scheduler.cpp cites each rule: scheduler.py

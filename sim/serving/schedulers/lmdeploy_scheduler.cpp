@@ -13,16 +13,32 @@ namespace kvsim {
 
 namespace {
 
+// Decode steps since the last step that prefilled (the prefill interval counts them).
+struct LmdeployMemory final : SchedulerMemory {
+  std::int64_t decode_steps_since_prefill = 0;
+};
+
 class LmdeployScheduler final : public Scheduler {
  public:
   std::string name() const override { return "lmdeploy-pytorch"; }
+  std::unique_ptr<SchedulerMemory> new_memory() const override { return std::make_unique<LmdeployMemory>(); }
 
-  void plan_step(const SchedulerView& v, SchedulerMemory* /*memory*/, BatchPlan& plan) const override {
+  void plan_step(const SchedulerView& v, SchedulerMemory* memory, BatchPlan& plan) const override {
+    auto& m = *static_cast<LmdeployMemory*>(memory);
+    decide(v, m, plan);
+    // Every plan is applied and completes before the next is asked for, so counting here
+    // counts completed steps.
+    if (!plan.prefills.empty()) m.decode_steps_since_prefill = 0;
+    if (plan.run_decodes) ++m.decode_steps_since_prefill;
+  }
+
+ private:
+  static void decide(const SchedulerView& v, const LmdeployMemory& m, BatchPlan& plan) {
     const EngineConfig& e = v.engine();
     PlanBuilder b(v, plan);
     const std::int32_t running = v.running_count();
     const bool prefill_due =
-        running == 0 || static_cast<double>(v.decode_steps_since_prefill()) >=
+        running == 0 || static_cast<double>(m.decode_steps_since_prefill) >=
                             static_cast<double>(e.prefill_interval) * running / e.max_num_seqs;
     if (!v.waiting().empty() && prefill_due) {
       std::int64_t tokens = 0;

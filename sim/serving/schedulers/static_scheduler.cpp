@@ -9,14 +9,21 @@ namespace kvsim {
 
 namespace {
 
+// Rows of the batch being decoded: the requests admitted together (finished rows still compute).
+struct StaticMemory final : SchedulerMemory {
+  std::int32_t batch_rows = 0;
+};
+
 class StaticScheduler final : public Scheduler {
  public:
   std::string name() const override { return "static"; }
+  std::unique_ptr<SchedulerMemory> new_memory() const override { return std::make_unique<StaticMemory>(); }
 
-  void plan_step(const SchedulerView& v, SchedulerMemory* /*memory*/, BatchPlan& plan) const override {
+  void plan_step(const SchedulerView& v, SchedulerMemory* memory, BatchPlan& plan) const override {
+    auto& m = *static_cast<StaticMemory*>(memory);
     if (v.running_count() > 0) {
       plan.run_decodes = v.decoding_count() > 0;
-      plan.padded_decode_rows = v.static_batch_rows();
+      plan.padded_decode_rows = m.batch_rows;
       return;
     }
     std::int64_t reserved = 0;
@@ -32,6 +39,7 @@ class StaticScheduler final : public Scheduler {
       plan.prefills.push_back({w, v.prefill_remaining(w)});
     }
     plan.pad_to_longest = true;
+    m.batch_rows = static_cast<std::int32_t>(plan.prefills.size());
   }
 };
 
