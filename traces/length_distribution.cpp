@@ -156,63 +156,90 @@ std::vector<std::int32_t> read_length_column(const std::string& path, const std:
   return out;
 }
 
-std::vector<std::string> length_distribution_kinds() {
-  return {"fixed", "uniform", "lognormal", "zipf", "empirical", "sharegpt"};
+namespace {
+
+std::int32_t positive_int(ConfigReader& r, const std::string& key, std::int32_t def) {
+  return r.get<int>(key, def, closed(1, kMaxTokens, "tokens"));
 }
+
+std::unique_ptr<LengthDistribution> decode_fixed(ConfigReader& r, LengthRole, const std::string&) {
+  auto out = make_fixed_length(positive_int(r, "value", 1));
+  if (!r.has("value")) r.error("value", "required key is missing");
+  return out;
+}
+
+std::unique_ptr<LengthDistribution> decode_uniform(ConfigReader& r, LengthRole, const std::string&) {
+  const auto lo = positive_int(r, "min", 1), hi = positive_int(r, "max", 1);
+  if (hi < lo) r.error("max", "must be >= min (" + std::to_string(lo) + ")");
+  return make_uniform_length(lo, std::max(lo, hi));
+}
+
+std::unique_ptr<LengthDistribution> decode_lognormal(ConfigReader& r, LengthRole, const std::string&) {
+  const double sigma = r.require<double>("sigma", positive_upto(10));
+  const auto median = r.get_optional<double>("median", positive_upto(kMaxTokens, "tokens"));
+  const auto mean = r.get_optional<double>("mean", positive_upto(kMaxTokens, "tokens"));
+  if (median.has_value() == mean.has_value()) r.error("median", "give exactly one of 'median' or 'mean'");
+  const double center = median.value_or(mean.value_or(1.0));
+  const double mu = median ? std::log(std::max(center, 1e-9)) : std::log(std::max(center, 1e-9)) - sigma * sigma / 2.0;
+  const auto lo = positive_int(r, "min", 1), hi = positive_int(r, "max", 1 << 20);
+  if (hi < lo) r.error("max", "must be >= min");
+  return make_lognormal_length(mu, std::max(sigma, 1e-9), lo, std::max(lo, hi));
+}
+
+std::unique_ptr<LengthDistribution> decode_zipf(ConfigReader& r, LengthRole, const std::string&) {
+  const double s = r.require<double>("s", positive_upto(100));
+  const auto lo = positive_int(r, "min", 1), hi = positive_int(r, "max", 1);
+  if (hi < lo) r.error("max", "must be >= min");
+  if (static_cast<std::int64_t>(hi) - lo > 10'000'000) r.error("max", "range too large for zipf (max 1e7 values)");
+  if (!r.errors().empty()) return nullptr;
+  return make_zipf_length(s, lo, hi);
+}
+
+std::unique_ptr<LengthDistribution> decode_empirical(ConfigReader& r, LengthRole role, const std::string& base_dir) {
+  const std::string file = r.require<std::string>("file");
+  const std::string column = r.get<std::string>("column", role == LengthRole::kPrompt ? "prompt_tokens" : "output_tokens");
+  if (file.empty()) return nullptr;
+  try {
+    return make_empirical_length(read_length_column(resolve_path(file, base_dir), column), file);
+  } catch (const InputError& e) {
+    r.error("file", e.what());
+  }
+  return nullptr;
+}
+
+std::unique_ptr<LengthDistribution> decode_sharegpt(ConfigReader& r, LengthRole role, const std::string&) {
+  auto out = make_sharegpt_length(role);
+  const auto hi = r.get_optional<int>("max", closed(1, kMaxTokens, "tokens"));
+  if (hi) {
+    const ShareGptLengthModel m = sharegpt_length_model(role);
+    if (*hi < m.min) r.error("max", "must be >= " + std::to_string(m.min));
+    else out = std::make_unique<LogNormal>(std::log(m.median), m.sigma, m.min, *hi, "ShareGPT-like ");
+  }
+  return out;
+}
+
+}  // namespace
+
+const LengthRegistry& length_registry() {
+  static const LengthRegistry registry(
+      "length distribution",
+      {{"fixed", "every request the same: value", {}, decode_fixed},
+       {"uniform", "uniform integers in [min, max]", {}, decode_uniform},
+       {"lognormal", "log-normal with sigma and a median or a mean, clipped to [min, max]", {}, decode_lognormal},
+       {"zipf", "Zipf with exponent s over [min, max]", {}, decode_zipf},
+       {"empirical", "resampled from a column of a CSV file", {}, decode_empirical},
+       {"sharegpt", "the built-in ShareGPT-like log-normal (optionally capped at max)", {}, decode_sharegpt}});
+  return registry;
+}
+
+std::vector<std::string> length_distribution_kinds() { return length_registry().names(); }
 
 std::unique_ptr<LengthDistribution> decode_length_distribution(ConfigReader r, LengthRole role,
                                                                const std::string& base_dir) {
   const std::string kind = r.require<std::string>("kind");
-  auto positive_int = [&](const std::string& key, std::int32_t def) {
-    return r.get<int>(key, def, closed(1, kMaxTokens, "tokens"));
-  };
   std::unique_ptr<LengthDistribution> out;
-  if (kind == "fixed") {
-    out = make_fixed_length(positive_int("value", 1));
-    if (!r.has("value")) r.error("value", "required key is missing");
-  } else if (kind == "uniform") {
-    const auto lo = positive_int("min", 1), hi = positive_int("max", 1);
-    if (hi < lo) r.error("max", "must be >= min (" + std::to_string(lo) + ")");
-    out = make_uniform_length(lo, std::max(lo, hi));
-  } else if (kind == "lognormal") {
-    const double sigma = r.require<double>("sigma", positive_upto(10));
-    const auto median = r.get_optional<double>("median", positive_upto(kMaxTokens, "tokens"));
-    const auto mean = r.get_optional<double>("mean", positive_upto(kMaxTokens, "tokens"));
-    if (median.has_value() == mean.has_value()) r.error("median", "give exactly one of 'median' or 'mean'");
-    const double center = median.value_or(mean.value_or(1.0));
-    const double mu = median ? std::log(std::max(center, 1e-9))
-                             : std::log(std::max(center, 1e-9)) - sigma * sigma / 2.0;
-    const auto lo = positive_int("min", 1), hi = positive_int("max", 1 << 20);
-    if (hi < lo) r.error("max", "must be >= min");
-    out = make_lognormal_length(mu, std::max(sigma, 1e-9), lo, std::max(lo, hi));
-  } else if (kind == "zipf") {
-    const double s = r.require<double>("s", positive_upto(100));
-    const auto lo = positive_int("min", 1), hi = positive_int("max", 1);
-    if (hi < lo) r.error("max", "must be >= min");
-    if (static_cast<std::int64_t>(hi) - lo > 10'000'000) r.error("max", "range too large for zipf (max 1e7 values)");
-    if (r.errors().empty()) out = make_zipf_length(s, lo, hi);
-  } else if (kind == "empirical") {
-    const std::string file = r.require<std::string>("file");
-    const std::string column = r.get<std::string>("column", role == LengthRole::kPrompt ? "prompt_tokens" : "output_tokens");
-    if (!file.empty()) {
-      try {
-        out = make_empirical_length(read_length_column(resolve_path(file, base_dir), column), file);
-      } catch (const InputError& e) {
-        r.error("file", e.what());
-      }
-    }
-  } else if (kind == "sharegpt") {
-    out = make_sharegpt_length(role);
-    const auto hi = r.get_optional<int>("max", closed(1, kMaxTokens, "tokens"));
-    if (hi) {
-      const ShareGptLengthModel m = sharegpt_length_model(role);
-      if (*hi < m.min) r.error("max", "must be >= " + std::to_string(m.min));
-      else out = std::make_unique<LogNormal>(std::log(m.median), m.sigma, m.min, *hi, "ShareGPT-like ");
-    }
-  } else if (!kind.empty()) {
-    r.error("kind", "unknown length distribution '" + kind + "'" + did_you_mean(kind, length_distribution_kinds()) +
-                        "; valid: " + join(length_distribution_kinds(), ", "));
-  }
+  if (const auto* e = length_registry().find(kind)) out = e->make(r, role, base_dir);
+  else if (!kind.empty()) r.error("kind", length_registry().unknown(kind));
   r.finish();
   return out;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sim/core/config_reader.h"
+#include "sim/core/registry.h"
 #include "sim/core/rng.h"
 
 namespace kvsim {
@@ -28,6 +29,10 @@ enum class LengthRole { kPrompt, kOutput };
 // if the section is unusable. `base_dir` resolves relative file paths.
 std::unique_ptr<LengthDistribution> decode_length_distribution(ConfigReader r, LengthRole role,
                                                                const std::string& base_dir);
+// The length distributions by `kind` (one entry each; factories read the section).
+using LengthRegistry =
+    Registry<std::unique_ptr<LengthDistribution>(ConfigReader&, LengthRole, const std::string& base_dir)>;
+const LengthRegistry& length_registry();
 std::vector<std::string> length_distribution_kinds();
 
 // Building blocks, exposed for tests.

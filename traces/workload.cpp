@@ -166,32 +166,22 @@ class TraceSpec final : public WorkloadSpec {
   std::int64_t limit_;
 };
 
+// The rate every arrival process but all-at-once needs.
+double required_rate(ConfigReader& r) {
+  if (!r.has("rate_per_s")) {
+    r.error("rate_per_s", "required key is missing");
+    return 1.0;
+  }
+  // A rate too low for its requests to arrive within simulated time is refused at the
+  // arrival that would pass the limit (SyntheticWorkload::next), naming that request.
+  return r.get<double>("rate_per_s", 1.0, positive_upto(1e9, "requests/s"));
+}
+
 std::unique_ptr<ArrivalProcess> decode_arrivals(ConfigReader r) {
   const std::string kind = r.get<std::string>("kind", "poisson");
   std::unique_ptr<ArrivalProcess> out;
-  auto rate = [&]() {
-    if (!r.has("rate_per_s")) {
-      r.error("rate_per_s", "required key is missing");
-      return 1.0;
-    }
-    // A rate too low for its requests to arrive within simulated time is refused at the
-    // arrival that would pass the limit (SyntheticWorkload::next), naming that request.
-    return r.get<double>("rate_per_s", 1.0, positive_upto(1e9, "requests/s"));
-  };
-  if (kind == "poisson") {
-    out = make_poisson_arrivals(rate());
-  } else if (kind == "gamma") {
-    const double rt = rate();
-    const double cv = r.require<double>("cv", positive_upto(100));
-    out = make_gamma_arrivals(rt, cv);
-  } else if (kind == "constant") {
-    out = make_constant_arrivals(rate());
-  } else if (kind == "all-at-once") {
-    out = make_all_at_once_arrivals();
-  } else {
-    r.error("kind", "unknown arrival process '" + kind + "'" + did_you_mean(kind, arrival_kinds()) +
-                        "; valid: " + join(arrival_kinds(), ", "));
-  }
+  if (const auto* e = arrival_registry().find(kind)) out = e->make(r);
+  else r.error("kind", arrival_registry().unknown(kind));
   r.finish();
   return out;
 }
@@ -202,7 +192,22 @@ std::unique_ptr<ArrivalProcess> make_poisson_arrivals(double rate) { return std:
 std::unique_ptr<ArrivalProcess> make_gamma_arrivals(double rate, double cv) { return std::make_unique<Gamma>(rate, cv); }
 std::unique_ptr<ArrivalProcess> make_constant_arrivals(double rate) { return std::make_unique<Constant>(rate); }
 std::unique_ptr<ArrivalProcess> make_all_at_once_arrivals() { return std::make_unique<AllAtOnce>(); }
-std::vector<std::string> arrival_kinds() { return {"poisson", "gamma", "constant", "all-at-once"}; }
+const ArrivalRegistry& arrival_registry() {
+  static const ArrivalRegistry registry(
+      "arrival process",
+      {{"poisson", "exponential gaps at rate_per_s", {}, [](ConfigReader& r) { return make_poisson_arrivals(required_rate(r)); }},
+       {"gamma", "gamma gaps at rate_per_s with coefficient of variation cv (> 1 burstier than Poisson)", {},
+        [](ConfigReader& r) {
+          const double rate = required_rate(r);
+          return make_gamma_arrivals(rate, r.require<double>("cv", positive_upto(100)));
+        }},
+       {"constant", "evenly spaced at rate_per_s", {}, [](ConfigReader& r) { return make_constant_arrivals(required_rate(r)); }},
+       {"all-at-once", "every request at t = 0 (offline batch)", {},
+        [](ConfigReader&) { return make_all_at_once_arrivals(); }}});
+  return registry;
+}
+
+std::vector<std::string> arrival_kinds() { return arrival_registry().names(); }
 
 std::shared_ptr<const WorkloadSpec> decode_workload(ConfigReader r, const std::string& base_dir) {
   const auto trace = r.get_optional<std::string>("trace");

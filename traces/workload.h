@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/core/config_reader.h"
+#include "sim/core/registry.h"
 #include "sim/core/rng.h"
 #include "traces/request_spec.h"
 
@@ -58,6 +59,9 @@ std::unique_ptr<ArrivalProcess> make_poisson_arrivals(double rate_per_s);
 std::unique_ptr<ArrivalProcess> make_gamma_arrivals(double rate_per_s, double cv);
 std::unique_ptr<ArrivalProcess> make_constant_arrivals(double rate_per_s);
 std::unique_ptr<ArrivalProcess> make_all_at_once_arrivals();
+// The arrival processes by `workload.arrival.kind` (one entry each; factories read the section).
+using ArrivalRegistry = Registry<std::unique_ptr<ArrivalProcess>(ConfigReader&)>;
+const ArrivalRegistry& arrival_registry();
 std::vector<std::string> arrival_kinds();
 
 // Decodes the `workload:` section (errors go to the reader's list; nullptr when there were any).

@@ -10,14 +10,26 @@
 #include "sim/pipeline/metric_catalog.h"
 #include "sim/serving/engine_config.h"
 #include "sim/serving/engine_profile.h"
+#include "sim/serving/router.h"
 #include "sim/serving/scheduler.h"
 #include "traces/length_distribution.h"
 #include "traces/workload.h"
 
 namespace kvsim::cli {
 
+namespace {
+// One line per registry entry: name, summary and capabilities.
+template <class R>
+void print_registry(const R& registry) {
+  for (const auto& e : registry.entries()) {
+    std::printf("%-19s %s%s\n", e.name.c_str(), e.summary.c_str(),
+                e.capabilities.empty() ? "" : ("  [" + join(e.capabilities, ", ") + "]").c_str());
+  }
+}
+}  // namespace
+
 int list_command(const std::vector<std::string>& args) {
-  const std::vector<std::string> topics = {"models", "gpus", "engines", "overheads", "arrivals", "lengths", "compression", "metrics"};
+  const std::vector<std::string> topics = {"models", "gpus", "engines", "overheads", "arrivals", "lengths", "compression", "metrics", "schedulers", "routers"};
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << "kvsim list <topic>\nkvsim list engines NAME | overheads NAME\n\nShow the catalog. Topics: "
               << join(topics, ", ") << ". With NAME: that engine's implementation profile, or that host model, with the "
@@ -101,9 +113,13 @@ int list_command(const std::vector<std::string>& args) {
     }
     std::printf("%-20s %-9s %s\n", "step_ms", "ms", "one engine iteration (kvsim validate's step points; kvsim step)");
   } else if (t == "arrivals") {
-    for (const auto& n : arrival_kinds()) std::printf("%s\n", n.c_str());
+    print_registry(arrival_registry());
   } else if (t == "lengths") {
-    for (const auto& n : length_distribution_kinds()) std::printf("%s\n", n.c_str());
+    print_registry(length_registry());
+  } else if (t == "schedulers") {
+    print_registry(scheduler_registry());
+  } else if (t == "routers") {
+    print_registry(router_registry());
   } else {
     throw InputError("unknown topic '" + t + "'" + did_you_mean(t, topics) + "; valid topics: " + join(topics, ", "));
   }

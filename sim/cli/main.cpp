@@ -17,7 +17,7 @@ usage: kvsim <command> [options]
 commands:
   run    simulate a scenario (default: the built-in Llama-3-8B / H200 / vLLM V1 scenario)
   step   predict the time of one engine iteration, with a per-operator breakdown
-  list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression, metrics
+  list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression, metrics, schedulers, routers
   sweep  run a grid of scenarios in parallel (threads; MPI ranks under mpirun), resumable
   plan   capacity planning: request rate at SLO, replicas, cost, ranked candidates
   calibrate  fit, show, check or overlay a calibration bundle (kvsim calibrate --help)

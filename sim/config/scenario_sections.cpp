@@ -16,6 +16,7 @@
 #include "models/parallel/collectives.h"
 #include "models/spec/hf_config.h"
 #include "sim/serving/router.h"
+#include "sim/serving/scheduler.h"
 #include "sim/core/config_reader.h"
 #include "sim/core/csv.h"
 #include "sim/core/error.h"
@@ -329,7 +330,7 @@ void decode_cluster(ConfigReader& top, const YAML::Node& doc, Scenario& s, const
     group.parallelism = decode_parallelism(ConfigReader(parallel, path + ".parallelism", r.file(), r.errors()), {});
     for (const auto& problem : validate_parallelism(group.parallelism, s.model)) g.error("parallelism", problem);
     check_link(group.parallelism, group.gpu, g);
-    if (group.role != ReplicaRole::kMixed && group.engine.scheduler.rfind("vllm", 0) != 0) {
+    if (group.role != ReplicaRole::kMixed && !scheduler_registry().has(group.engine.scheduler, kKvHandover)) {
       g.error("role", std::string("a ") + role_name(group.role) + " replica needs a vLLM engine (preset vllm-v0 or vllm-v1); '" +
                           group.engine.preset + "' has no KV hand-over");
     }

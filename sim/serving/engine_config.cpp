@@ -6,6 +6,7 @@
 #include "sim/core/error.h"
 #include "sim/core/limits.h"
 #include "sim/serving/engine_profile.h"
+#include "sim/serving/scheduler.h"
 
 namespace kvsim {
 
@@ -150,7 +151,7 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
     r.error("max_model_len", "exceeds the model's context (" + std::to_string(model.max_context) + ")");
   }
   e.chunked_prefill = r.get<bool>("chunked_prefill", e.chunked_prefill);
-  if (e.scheduler == "vllm-v1" && !e.chunked_prefill) {
+  if (scheduler_registry().has(e.scheduler, kAlwaysChunksPrefill) && !e.chunked_prefill) {
     r.error("chunked_prefill", "preset " + e.preset + " always chunks prefills (vLLM V1's scheduling rules)");
   }
   const int max_len = e.effective_max_model_len(model);
@@ -158,7 +159,7 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
   count("max_num_batched_tokens", e.max_num_batched_tokens, kMaxTokens, "tokens");
   count("max_prefill_tokens", e.max_prefill_tokens, kMaxTokens, "tokens");
   e.schedule_conservativeness = r.get<double>("schedule_conservativeness", e.schedule_conservativeness, positive_upto(100));
-  if ((e.scheduler == "vllm-v0" || e.scheduler == "vllm-v1") && e.max_num_batched_tokens < e.max_num_seqs) {
+  if (scheduler_registry().has(e.scheduler, kTokenBudgetCoversSeqs) && e.max_num_batched_tokens < e.max_num_seqs) {
     r.error("max_num_batched_tokens", "must be >= max_num_seqs (" + std::to_string(e.max_num_seqs) +
                                           "), as vLLM requires");
   }
@@ -172,7 +173,7 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
   if (mode == "recompute") e.preemption_mode = PreemptionMode::kRecompute;
   else if (mode == "swap") e.preemption_mode = PreemptionMode::kSwap;
   else r.error("preemption_mode", "must be 'recompute' or 'swap' (got '" + mode + "')");
-  if (e.preemption_mode == PreemptionMode::kSwap && e.scheduler != "vllm-v0") {
+  if (e.preemption_mode == PreemptionMode::kSwap && !scheduler_registry().has(e.scheduler, kSwapPreemption)) {
     r.error("preemption_mode", "swap is only modelled for vllm-v0 (vLLM V1 and LMDeploy PyTorch recompute)");
   }
   // Host and GPU memory in GiB: 1e5 GiB (100 TiB) is beyond any one machine.

@@ -78,15 +78,20 @@ double predicted_latency_ns(const RouteRequest& r, const RouteCandidate& c) {
   return prefill + out * step;
 }
 
-std::vector<std::string> router_names() { return {"round_robin", "least_outstanding", "least_kv", "compression_aware"}; }
-
-std::unique_ptr<Router> make_router(const std::string& name) {
-  if (name == "round_robin") return std::make_unique<RoundRobin>();
-  if (name == "least_outstanding") return std::make_unique<LeastOutstanding>();
-  if (name == "least_kv") return std::make_unique<LeastKv>();
-  if (name == "compression_aware") return std::make_unique<CompressionAware>();
-  const auto names = router_names();
-  throw InputError("unknown router '" + name + "'" + did_you_mean(name, names) + "; valid: " + join(names, ", "));
+const RouterRegistry& router_registry() {
+  static const RouterRegistry registry(
+      "router",
+      {{"round_robin", "each arrival to the next replica in turn", {}, [] { return std::make_unique<RoundRobin>(); }},
+       {"least_outstanding", "the replica with the fewest outstanding requests", {},
+        [] { return std::make_unique<LeastOutstanding>(); }},
+       {"least_kv", "the replica with the smallest share of KV in use (then the fewest outstanding requests)", {}, [] { return std::make_unique<LeastKv>(); }},
+       {"compression_aware", "the replica with the lowest predicted end-to-end latency for this request", {},
+        [] { return std::make_unique<CompressionAware>(); }}});
+  return registry;
 }
+
+std::vector<std::string> router_names() { return router_registry().names(); }
+
+std::unique_ptr<Router> make_router(const std::string& name) { return router_registry().make(name); }
 
 }  // namespace kvsim

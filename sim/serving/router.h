@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/cost/cost_model.h"
+#include "sim/core/registry.h"
 
 namespace kvsim {
 
@@ -36,6 +37,9 @@ class Router {
   virtual std::size_t choose(const RouteRequest& r, const std::vector<RouteCandidate>& candidates) = 0;
 };
 
+// The built-in routers by name (router.cpp; one entry per router).
+using RouterRegistry = Registry<std::unique_ptr<Router>()>;
+const RouterRegistry& router_registry();
 std::vector<std::string> router_names();
 // Throws InputError listing the routers when `name` is unknown.
 std::unique_ptr<Router> make_router(const std::string& name);

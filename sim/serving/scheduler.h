@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/core/registry.h"
 #include "sim/serving/engine_config.h"
 #include "sim/serving/kv_cache_manager.h"
 
@@ -101,7 +102,16 @@ class Scheduler {
   virtual std::string name() const = 0;
 };
 
-// Registry of built-in schedulers by name (explicit wiring, no static self-registration).
+// What a scheduler's rules allow, for the checks that depend on it (engine and cluster keys).
+inline constexpr const char* kAlwaysChunksPrefill = "always_chunks_prefill";  // chunked_prefill cannot be off
+inline constexpr const char* kTokenBudgetCoversSeqs = "token_budget_covers_seqs";  // batched tokens >= max seqs
+inline constexpr const char* kSwapPreemption = "swap_preemption";  // preemption_mode swap is modelled
+inline constexpr const char* kKvHandover = "kv_handover";  // prefill/decode roles (disaggregated serving)
+
+// The built-in schedulers by name (schedulers/registry.cpp; explicit wiring, no static
+// self-registration). A new scheduler: its own file in schedulers/ plus one entry there.
+using SchedulerRegistry = Registry<std::unique_ptr<Scheduler>()>;
+const SchedulerRegistry& scheduler_registry();
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name);
 std::vector<std::string> scheduler_names();
 

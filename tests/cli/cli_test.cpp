@@ -211,7 +211,7 @@ TEST(Cli, EverySubcommandHasHelp) {
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find("kvsim"), std::string::npos) << c;
   }
-  for (const char* topic : {"models", "gpus", "engines", "overheads", "arrivals", "lengths", "compression"}) {
+  for (const char* topic : {"models", "gpus", "engines", "overheads", "arrivals", "lengths", "compression", "metrics", "schedulers", "routers"}) {
     EXPECT_EQ(kvsim(std::string("list ") + topic).code, 0) << topic;
   }
 }
@@ -331,7 +331,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
            ":2: gemm dtype 'fp16' is already in " + src("calibration/data/h200/llama-3-8b/gemm.csv") +
            "; an overlay adds new variants (name them after the implementation, e.g. torch_linear)"},
       {"unknown command", "runn", 2,
-       "kvsim: unknown command 'runn' (did you mean 'run'?)\nkvsim: discrete-event simulator of LLM serving under KV-cache compression\n\nusage: kvsim <command> [options]\n\ncommands:\n  run    simulate a scenario (default: the built-in Llama-3-8B / H200 / vLLM V1 scenario)\n  step   predict the time of one engine iteration, with a per-operator breakdown\n  list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression, metrics\n  sweep  run a grid of scenarios in parallel (threads; MPI ranks under mpirun), resumable\n  plan   capacity planning: request rate at SLO, replicas, cost, ranked candidates\n  calibrate  fit, show, check or overlay a calibration bundle (kvsim calibrate --help)\n  validate   compare predictions with measured results (CSV or vllm bench JSON): MAPE, bias, r\n\nRun 'kvsim <command> --help' for a command's options.\nexit codes: 0 ok, 1 internal error, 2 bad input, 3 simulation invariant broken,\n            4 validation error above --max-mape"},
+       "kvsim: unknown command 'runn' (did you mean 'run'?)\nkvsim: discrete-event simulator of LLM serving under KV-cache compression\n\nusage: kvsim <command> [options]\n\ncommands:\n  run    simulate a scenario (default: the built-in Llama-3-8B / H200 / vLLM V1 scenario)\n  step   predict the time of one engine iteration, with a per-operator breakdown\n  list   show the catalog: models, gpus, engines, overheads, arrivals, lengths, compression, metrics, schedulers, routers\n  sweep  run a grid of scenarios in parallel (threads; MPI ranks under mpirun), resumable\n  plan   capacity planning: request rate at SLO, replicas, cost, ranked candidates\n  calibrate  fit, show, check or overlay a calibration bundle (kvsim calibrate --help)\n  validate   compare predictions with measured results (CSV or vllm bench JSON): MAPE, bias, r\n\nRun 'kvsim <command> --help' for a command's options.\nexit codes: 0 ok, 1 internal error, 2 bad input, 3 simulation invariant broken,\n            4 validation error above --max-mape"},
       {"step missing args", "step --model llama-3-8b", 2,
        "kvsim step: error: --gpu is required\n--batch is required\n--context is required\n--phase is required"},
       {"step bad phase", "step --model llama-3-8b --gpu h200 --batch 1 --context 1 --phase both", 2,
@@ -350,7 +350,7 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"step gemm variant without a bundle", "step --model llama-3-8b --gpu h200 --batch 1 --context 1 --phase decode --cost-model roofline --gemm-variant torch_linear", 2,
        "kvsim step: error: --gemm-variant: needs a calibration bundle, and this cost model is the roofline"},
       {"list unknown", "list modles", 2,
-       "kvsim list: error: unknown topic 'modles' (did you mean 'models'?); valid topics: models, gpus, engines, overheads, arrivals, lengths, compression, metrics"},
+       "kvsim list: error: unknown topic 'modles' (did you mean 'models'?); valid topics: models, gpus, engines, overheads, arrivals, lengths, compression, metrics, schedulers, routers"},
       {"v1 without chunking", "run --set engine.chunked_prefill=false", 2,
        "kvsim run: error: <builtin default>:1: engine.chunked_prefill: preset vllm-v1 always chunks prefills (vLLM V1's scheduling rules)"},
       {"utilization", "run --set engine.gpu_memory_utilization=1.5", 2,
