@@ -78,7 +78,7 @@ constexpr Duration kHfSdpaLayerNs = 1'083'000, kHfSdpaStepNs = 4'730'000;
 constexpr const char* kProbeH200 = "calibration/e2e/results/h200/host_probe";
 constexpr Duration kHfCbPeriodNs = 69'420'000;
 // The study's LMDeploy-fork Triton kernels launched eagerly on the H200 host: eager call minus
-// graph-replayed kernel time (../shared data "study-lmdeploy-kernels", 2026-12-04, run 2):
+// graph-replayed kernel time (calibration/e2e/results/h200/study_lmdeploy_kernels/, 2026-12-04, run 2):
 // fill_kv_cache median 72.8 us, decode paged attention (split + reduce) 143.4 us.
 constexpr Duration kTritonFillLaunchNs = 72'800, kTritonDecodeAttnLaunchNs = 143'400;
 

@@ -18,8 +18,8 @@ SourcedValue assumed(std::string key, std::string value, std::string why) {
   return {std::move(key), std::move(value), Provenance::kAssumed, std::move(why)};
 }
 
-// Sources are the engines' files as read for ../shared/research/kv-methods-and-engines.md part B
-// (docs/engines.md repeats them per rule) and, for HF continuous batching, the engine's own
+// Sources are the engines' own files, named with their version in each rule (docs/engines.md
+// repeats them per rule) and, for HF continuous batching, the engine's own
 // resolved configuration logged by the measurement run.
 constexpr const char* kVllmV0Sched = "vllm/config.py:SchedulerConfig.__post_init__, vllm/engine/arg_utils.py (v0.6.6)";
 constexpr const char* kVllmV1Args = "vllm/engine/arg_utils.py:get_batch_defaults (V1, >= 0.8)";
