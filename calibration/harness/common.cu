@@ -42,12 +42,9 @@ void logf(const char* fmt, ...) {
 // ---------------------------------------------------------------------------------------------
 // Model shapes
 const std::vector<ModelShape>& builtin_shapes() {
+  // From the model catalog (generate_shapes.cmake; ctest calibration_shapes_match_catalog).
   static const std::vector<ModelShape> shapes = {
-      // name              L   h     q   kv  d    ffn    vocab   full_vocab tp
-      {"llama-2-7b", 32, 4096, 32, 32, 128, 11008, 32000, 32000, 1},
-      {"llama-3-8b", 32, 4096, 32, 8, 128, 14336, 128256, 128256, 1},
-      {"llama-3-70b-tp4", 80, 8192, 16, 2, 128, 7168, 32064, 128256, 4},
-      {"llama-3-70b-tp8", 80, 8192, 8, 1, 128, 3584, 16032, 128256, 8},
+#include "catalog_shapes.inc"
   };
   return shapes;
 }
