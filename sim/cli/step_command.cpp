@@ -1,26 +1,12 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <filesystem>
-#include <optional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include <yaml-cpp/yaml.h>
-
-#include "models/compression/compression_registry.h"
-#include "sim/core/config_reader.h"
-#include "models/compression/kv_layout.h"
 #include "models/cost/roofline_cost_model.h"
-#include "models/cost/table_cost_model.h"
-#include "models/parallel/collectives.h"
-#include "models/spec/hf_config.h"
-#include "sim/config/scenario.h"
-#include "models/spec/catalog.h"
 #include "sim/cli/commands.h"
 #include "sim/core/error.h"
-#include "sim/pipeline/pipeline.h"
-#include "sim/serving/cost_model_factory.h"
-#include "sim/serving/engine_config.h"
+#include "sim/pipeline/step_prediction.h"
 
 namespace po = boost::program_options;
 
@@ -84,86 +70,32 @@ int step_command(const std::vector<std::string>& args) {
   }
   errors.throw_if_any();
 
-  const Catalog catalog = Catalog::builtin();
-  const ModelSpec full = resolve_model(catalog, model);
-  const GpuSpec& g = catalog.gpu(gpu);
-  ParallelismSpec par;
-  par.tensor = tensor;
-  par.pipeline = pipeline;
-  par.link_gbps = link_gbps;
-  if (const auto problems = validate_parallelism(par, full); !problems.empty()) {
-    throw InputError("--tensor/--pipeline: " + join(problems, "; "));
-  }
-  if (!par.single() && link_gbps <= 0 && g.nvlink_gbps <= 0) {
-    throw InputError("--tensor/--pipeline: " + g.name + " has no NVLink figure in the catalog: give --link-gbps");
-  }
-  // Everything below costs one GPU's shard; wrap_parallel adds the communication.
-  const ModelSpec m = shard_model(full, par);
-  EngineConfig e = engine_preset(engine, g);
-  if (!overhead.empty()) e.host = host_model_preset(overhead);
-  if (context > m.max_context) {
-    throw InputError("--context " + std::to_string(context) + " exceeds " + full.name + "'s context of " +
-                     std::to_string(m.max_context) + " tokens");
-  }
-  // A method name, or a YAML mapping with overrides: '{method: fp8, fused_dequant: false}'.
-  CompressionSpec method;
-  if (!compression.empty() && compression.front() == '{') {
-    ErrorList errs;
-    YAML::Node root;
-    try {
-      root["compression"] = YAML::Load(compression);
-    } catch (const YAML::Exception& ex) {
-      throw InputError("--compression: invalid YAML: " + ex.msg);
-    }
-    ConfigReader r(root, "", "--compression", errs);
-    method = decode_compression_method(root["compression"], "compression", r);
-    errs.throw_if_any();
-  } else {
-    method = builtin_compression(compression);
-  }
-  const auto problems = validate_compression(method, m.head_dim);
-  if (!problems.empty()) throw InputError("--compression " + compression + ": " + join(problems, "; "));
-  RooflineParams params;
-  params.kernels_per_layer = kernels_per_layer;
-  params.extra_kernel_us = extra_kernel_us;
-  params.prefill_kernel = prefill_kernel;
-  params.gemm_variant = gemm_variant;
-  // The engine profile's costing (as a scenario applies it): attention semantics and its measured
-  // layer, the quantized-KV read path, the engine's own kernels.
-  const EngineCosting& ec = e.profile.costing;
-  apply_engine_costing(ec, g, catalog, params);
-  if (vm.count("attention")) params.batch_masked_attention = attention == "batch_masked";
-  if (ec.dequant == DequantPath::kUnfused && method.format.quantized() && compression.front() != '{') {
-    method.work.fused_dequant = false;
-  }
-  std::vector<CompressionSpec> methods{method};
-  apply_engine_kernels(e.profile, m, methods, params);
-  method = methods.front();
-  std::optional<CalibratedCosts> costs;
-  if (!calibration.empty()) {
-    costs = load_calibration(calibration, m.name, catalog);
-  } else if (cost_kind != "roofline") {
-    // The same search as a scenario's cost_model.kind auto (docs/calibration.md).
-    costs = find_installed_calibration(CalibrationSource(calibration_search_dirs()), catalog, g, full, m.name);
-    if (!costs && cost_kind == "calibrated") {
-      throw InputError("--cost-model calibrated: no bundle installed for " + g.name + "/" + m.name +
-                       " (give one with --calibration DIR)");
-    }
-  }
-  // Framework kernel choices the cost model cannot serve, named by the flag that made them.
-  for (const auto& problem : costs ? framework_variant_problems(*costs, params) : framework_variants_without_bundle(params)) {
-    const std::string key = problem.substr(0, problem.find(':'));
-    throw InputError((key == "gemm_variant" ? "--gemm-variant" : "--prefill-kernel") + problem.substr(key.size()));
-  }
-  const CollectiveTables tables =
-      par.single() ? CollectiveTables{} : find_collective_tables(calibration_search_dirs(), g.name, tensor);
-  const std::vector<CompressionSpec> step_methods{method};
-  const std::unique_ptr<CostModel> cost_model =
-      build_cost_model({m, g, e.host, params, step_methods, costs ? &*costs : nullptr,
-                        costs ? &catalog.gpu(costs->catalog_gpu) : nullptr, par, tables});
-  const CostModel& cost = *cost_model;
-  const BatchShape shape = step_shape(phase == "prefill" ? StepPhase::kPrefill : StepPhase::kDecode, batch, context, method, 0);
-  const StepCost c = cost.step_cost(shape);
+  StepQuery q;
+  q.model = model;
+  q.gpu = gpu;
+  q.engine = engine;
+  q.overhead = overhead;
+  q.compression = compression;
+  q.calibration = calibration;
+  q.cost_kind = cost_kind;
+  if (vm.count("attention")) q.attention = attention;
+  q.prefill_kernel = prefill_kernel;
+  q.gemm_variant = gemm_variant;
+  q.kernels_per_layer = kernels_per_layer;
+  q.extra_kernel_us = extra_kernel_us;
+  q.tensor = tensor;
+  q.pipeline = pipeline;
+  q.link_gbps = link_gbps;
+  q.phase = phase == "prefill" ? StepPhase::kPrefill : StepPhase::kDecode;
+  q.batch = batch;
+  q.context = context;
+  const StepPrediction pred = predict_step(q, Catalog::builtin(), calibration_search_dirs());
+  const ModelSpec& full = pred.model;
+  const GpuSpec& g = pred.gpu;
+  const EngineConfig& e = pred.engine;
+  const CompressionSpec& method = pred.method;
+  const ParallelismSpec& par = pred.parallelism;
+  const StepCost& c = pred.cost;
 
   if (format == "json") {
     nlohmann::json j;
@@ -176,7 +108,7 @@ int step_command(const std::vector<std::string>& args) {
     j["compression"] = method.name;
     j["batch"] = batch;
     j["context"] = context;
-    j["cost_model"] = cost.describe();
+    j["cost_model"] = pred.cost_model;
     j["total_ms"] = to_ms(c.total_ns);
     j["gpu_ms"] = to_ms(c.gpu_ns);
     j["cpu_ms"] = to_ms(c.cpu_ns);
@@ -194,7 +126,7 @@ int step_command(const std::vector<std::string>& args) {
   std::printf("%s on %s%s, engine %s, KV %s: %s, batch %d x %d tokens\n", full.name.c_str(), g.name.c_str(),
               par.single() ? "" : (" (TP " + std::to_string(tensor) + " x PP " + std::to_string(pipeline) + ")").c_str(),
               e.preset.c_str(), method.name.c_str(), phase.c_str(), batch, context);
-  std::printf("cost model: %s\n\n", cost.describe().c_str());
+  std::printf("cost model: %s\n\n", pred.cost_model.c_str());
   std::printf("  %-14s %10s %7s %12s %12s  %s\n", "operator", "time_ms", "share", "GFLOP", "MB", "bound");
   for (std::size_t i = 0; i < kNumOps; ++i) {
     const OpCost& o = c.ops[i];
