@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "sim/config/scenario.h"
 #include "sim/core/atomic_file.h"
@@ -19,6 +20,7 @@
 #include "sim/core/error.h"
 #include "sim/core/rng.h"
 #include "sim/core/text_file.h"
+#include "sim/core/worker_pool.h"
 #include "sim/pipeline/run_report.h"
 #include "sim/pipeline/metric_catalog.h"
 #include "sim/pipeline/pipeline.h"
@@ -218,6 +220,46 @@ SweepRow run_sweep_point(const SweepSpec&, const SweepPoint& p, const std::strin
   j["metrics"] = metrics;
   row.json = j.dump() + "\n";
   return row;
+}
+
+SweepShard parse_sweep_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  SweepShard sh;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument(text);
+    sh.index = std::stoi(text.substr(0, slash));
+    sh.count = std::stoi(text.substr(slash + 1));
+  } catch (const std::exception&) {
+    throw InputError("--shard must be i/N with 0 <= i < N (got '" + text + "')");
+  }
+  if (sh.count < 1 || sh.index < 0 || sh.index >= sh.count) {
+    throw InputError("--shard must be i/N with 0 <= i < N (got '" + text + "')");
+  }
+  return sh;
+}
+
+SweepBatch run_sweep_points(const SweepSpec& spec, const std::vector<const SweepPoint*>& points,
+                            const std::string& base_path, const Catalog& catalog, const CalibrationSource& calibration,
+                            int jobs, const std::function<void(SweepRow&&)>& on_row,
+                            const std::function<void()>& on_point) {
+  SweepBatch out;
+  std::mutex mu;
+  const ParallelOutcome ran = parallel_for(points.size(), jobs, [&](std::size_t i) {
+    try {
+      on_row(run_sweep_point(spec, *points[i], base_path, catalog, calibration));
+    } catch (const std::exception& e) {
+      std::string params;
+      for (const auto& [k, v] : points[i]->params) params += " " + k + "=" + v;
+      const std::lock_guard<std::mutex> lock(mu);
+      out.failures.push_back("point " + std::to_string(points[i]->index) + " (" + params.substr(params.empty() ? 0 : 1) +
+                             ", seed " + std::to_string(points[i]->seed) + "): " + e.what());
+    }
+    on_point();
+  });
+  ran.rethrow_first();  // only what is not a std::exception escapes a point
+  out.threads = ran.threads;
+  std::sort(out.failures.begin(), out.failures.end());
+  return out;
 }
 
 std::string sweep_row_prefix(const SweepPoint& p) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -95,6 +96,25 @@ class SweepResults {
   std::set<std::int64_t> done_;
   std::vector<std::string> findings_;
 };
+
+// `--shard i/N`: this process runs the points whose index mod N is i.
+struct SweepShard {
+  int index = 0;
+  int count = 1;
+};
+SweepShard parse_sweep_shard(const std::string& text);  // InputError naming --shard
+
+// Runs `points` on up to `jobs` threads (parallel_for). Each finished row goes to `on_row`
+// (from a worker thread; it must be thread-safe), each failing point becomes one message
+// ("point 3 (k=v, seed 7): ..."), sorted; `on_point` runs after every point (progress).
+struct SweepBatch {
+  std::vector<std::string> failures;
+  int threads = 1;
+};
+SweepBatch run_sweep_points(const SweepSpec& spec, const std::vector<const SweepPoint*>& points,
+                            const std::string& base_path, const Catalog& catalog, const CalibrationSource& calibration,
+                            int jobs, const std::function<void(SweepRow&&)>& on_row,
+                            const std::function<void()>& on_point);
 
 // The identity columns of a point's CSV row ("point,rep,seed,<values>") and JSONL row.
 std::string sweep_row_prefix(const SweepPoint& p);

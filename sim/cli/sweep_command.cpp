@@ -1,5 +1,3 @@
-#include <unistd.h>
-
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -29,27 +27,6 @@ namespace po = boost::program_options;
 namespace kvsim::cli {
 
 namespace {
-
-struct Shard {
-  int index = 0;
-  int count = 1;
-};
-
-Shard parse_shard(const std::string& s) {
-  const auto slash = s.find('/');
-  Shard sh;
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument(s);
-    sh.index = std::stoi(s.substr(0, slash));
-    sh.count = std::stoi(s.substr(slash + 1));
-  } catch (const std::exception&) {
-    throw InputError("--shard must be i/N with 0 <= i < N (got '" + s + "')");
-  }
-  if (sh.count < 1 || sh.index < 0 || sh.index >= sh.count) {
-    throw InputError("--shard must be i/N with 0 <= i < N (got '" + s + "')");
-  }
-  return sh;
-}
 
 std::string read_text(const std::string& path) {
   if (path.empty()) return default_scenario_yaml();
@@ -87,8 +64,8 @@ int sweep_command(const std::vector<std::string>& args) {
   std::string lowered;
   jobs = bounded_jobs(jobs, &lowered);
   if (!lowered.empty()) std::fprintf(stderr, "kvsim sweep: %s\n", lowered.c_str());
-  Shard shard;
-  if (!shard_text.empty()) shard = parse_shard(shard_text);
+  SweepShard shard;
+  if (!shard_text.empty()) shard = parse_sweep_shard(shard_text);
 
 #ifdef KVSIM_WITH_MPI
   // Initialize MPI only when launched by mpirun, so a plain run needs no MPI runtime.
@@ -149,27 +126,20 @@ int sweep_command(const std::vector<std::string>& args) {
   Progress progress("sweep", static_cast<std::int64_t>(mine.size()), !no_progress && rank == 0);
   std::mutex mu;
   std::vector<SweepRow> gathered;  // MPI: rows kept for the final gather
-  std::vector<std::string> failures;
   const auto t0 = std::chrono::steady_clock::now();
-  const ParallelOutcome ran = parallel_for(mine.size(), jobs, [&](std::size_t i) {
-    try {
-      SweepRow row = run_sweep_point(spec, *mine[i], config, catalog, dirs);
-      if (results && ranks == 1) results->append(row);
-      else {
-        const std::lock_guard<std::mutex> lock(mu);
-        gathered.push_back(std::move(row));
-      }
-    } catch (const std::exception& e) {
-      std::string params;
-      for (const auto& [k, v] : mine[i]->params) params += " " + k + "=" + v;
-      const std::lock_guard<std::mutex> lock(mu);
-      failures.push_back("point " + std::to_string(mine[i]->index) + " (" + params.substr(params.empty() ? 0 : 1) +
-                         ", seed " + std::to_string(mine[i]->seed) + "): " + e.what());
-    }
-    progress.tick();
-  });
-  ran.rethrow_first();  // only what is not a std::exception escapes a point
-  jobs = ran.threads;
+  SweepBatch batch = run_sweep_points(
+      spec, mine, config, catalog, dirs, jobs,
+      [&](SweepRow&& row) {
+        if (results && ranks == 1) {
+          results->append(row);
+        } else {
+          const std::lock_guard<std::mutex> lock(mu);
+          gathered.push_back(std::move(row));
+        }
+      },
+      [&] { progress.tick(); });
+  std::vector<std::string>& failures = batch.failures;
+  jobs = batch.threads;
   progress.finish();
   std::size_t run_now = mine.size();
 
