@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "sim/config/scenario.h"
-#include "sim/metrics/run_report.h"
+#include "sim/pipeline/run_report.h"
 #include "sim/metrics/summary.h"
 #include "sim/serving/simulation.h"
 
