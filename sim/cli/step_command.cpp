@@ -18,33 +18,32 @@ int step_command(const std::vector<std::string>& args) {
       "Predict the time of one engine iteration with a per-operator breakdown.\n"
       "  prefill: B requests each prefilling L prompt tokens in one step\n"
       "  decode:  B requests each generating one token over a context of L tokens");
-  std::string model, gpu, engine = "vllm-v1", phase, format = "text", overhead, compression = "fp16", calibration,
-      cost_kind = "auto", attention = "varlen", prefill_kernel = "flash", gemm_variant;
-  int batch = 0, context = 0, kernels_per_layer = RooflineParams{}.kernels_per_layer, tensor = 1, pipeline = 1;
-  double link_gbps = 0, extra_kernel_us = 0;
-  opts.add_options()("help,h", "show this help")("model", po::value(&model), "model name (kvsim list models) or a Hugging Face config.json")(
-      "gpu", po::value(&gpu), "GPU name (kvsim list gpus)")("engine", po::value(&engine),
+  // Flags land in the query directly (its defaults are the flags' defaults).
+  StepQuery q;
+  std::string phase, format = "text";
+  opts.add_options()("help,h", "show this help")("model", po::value(&q.model), "model name (kvsim list models) or a Hugging Face config.json")(
+      "gpu", po::value(&q.gpu), "GPU name (kvsim list gpus)")("engine", po::value(&q.engine),
                                                            "engine preset: its host model and its profile's costing (kvsim list engines; default vllm-v1)")(
-      "overhead", po::value(&overhead), "override the host-model preset (kvsim list overheads)")(
-      "batch", po::value(&batch), "requests in the batch (>= 1)")("context", po::value(&context),
+      "overhead", po::value(&q.overhead), "override the host-model preset (kvsim list overheads)")(
+      "batch", po::value(&q.batch), "requests in the batch (>= 1)")("context", po::value(&q.context),
                                                                   "tokens per request (>= 1)")(
       "phase", po::value(&phase), "prefill or decode")(
-      "compression", po::value(&compression), "KV compression method (kvsim list compression; default fp16)")(
-      "calibration", po::value(&calibration), "calibration bundle directory (default: an installed one for this GPU and model)")(
-      "cost-model", po::value(&cost_kind), "auto (default: calibrated if a bundle is installed), roofline or calibrated")(
-      "kernels-per-layer", po::value(&kernels_per_layer),
+      "compression", po::value(&q.compression), "KV compression method (kvsim list compression; default fp16)")(
+      "calibration", po::value(&q.calibration), "calibration bundle directory (default: an installed one for this GPU and model)")(
+      "cost-model", po::value(&q.cost_kind), "auto (default: calibrated if a bundle is installed), roofline or calibrated")(
+      "kernels-per-layer", po::value(&q.kernels_per_layer),
       "kernels the implementation launches per layer (default 9: a fused engine); unfused frameworks launch more")(
-      "extra-kernel-us", po::value(&extra_kernel_us),
+      "extra-kernel-us", po::value(&q.extra_kernel_us),
       "device time of each kernel beyond the costed ones, gap included (default: kvsim's minimal kernel); "
       "PyTorch's small kernels: 2.26")(
-      "prefill-kernel", po::value(&prefill_kernel),
+      "prefill-kernel", po::value(&q.prefill_kernel),
       "with a bundle: the prefill_attention variant that prices prefill (default flash: kvsim's kernel)")(
-      "gemm-variant", po::value(&gemm_variant),
+      "gemm-variant", po::value(&q.gemm_variant),
       "with a bundle: the gemm dtype that prices linear layers (default bf16 if measured, else fp16)")(
-      "attention", po::value(&attention), "varlen (per-sequence kernels; the default unless the engine's profile says otherwise) or batch_masked (one dense masked SDPA over the batch)")(
-      "tensor", po::value(&tensor), "tensor-parallel GPUs (default 1)")(
-      "pipeline", po::value(&pipeline), "pipeline-parallel stages (default 1)")(
-      "link-gbps", po::value(&link_gbps), "link bandwidth per direction for --tensor/--pipeline (default: the GPU's NVLink / 2)")(
+      "attention", po::value(&q.attention), "varlen (per-sequence kernels; the default unless the engine's profile says otherwise) or batch_masked (one dense masked SDPA over the batch)")(
+      "tensor", po::value(&q.tensor), "tensor-parallel GPUs (default 1)")(
+      "pipeline", po::value(&q.pipeline), "pipeline-parallel stages (default 1)")(
+      "link-gbps", po::value(&q.link_gbps), "link bandwidth per direction for --tensor/--pipeline (default: the GPU's NVLink / 2)")(
       "format", po::value(&format), "text (default) or json");
   po::variables_map vm;
   if (!parse_options(args, opts, vm)) return 0;
@@ -52,43 +51,25 @@ int step_command(const std::vector<std::string>& args) {
   for (const char* req : {"model", "gpu", "batch", "context", "phase"}) {
     if (!vm.count(req)) errors.add(std::string("--") + req + " is required");
   }
-  if (vm.count("batch") && batch < 1) errors.add("--batch must be >= 1 (got " + std::to_string(batch) + ")");
-  if (vm.count("context") && context < 1) errors.add("--context must be >= 1 (got " + std::to_string(context) + ")");
+  if (vm.count("batch") && q.batch < 1) errors.add("--batch must be >= 1 (got " + std::to_string(q.batch) + ")");
+  if (vm.count("context") && q.context < 1) errors.add("--context must be >= 1 (got " + std::to_string(q.context) + ")");
   if (vm.count("phase") && phase != "prefill" && phase != "decode") {
     errors.add("--phase must be 'prefill' or 'decode' (got '" + phase + "')");
   }
   if (format != "text" && format != "json") errors.add("--format must be 'text' or 'json'");
-  if (kernels_per_layer < 1) errors.add("--kernels-per-layer must be >= 1");
-  if (!(extra_kernel_us >= 0 && extra_kernel_us <= 1e3)) errors.add("--extra-kernel-us must be in [0, 1000]");
-  if (prefill_kernel.empty()) errors.add("--prefill-kernel must name a prefill_attention variant of the bundle (default flash)");
-  if (attention != "varlen" && attention != "batch_masked") {
-    errors.add("--attention must be 'varlen' or 'batch_masked' (got '" + attention + "')");
+  if (q.kernels_per_layer < 1) errors.add("--kernels-per-layer must be >= 1");
+  if (!(q.extra_kernel_us >= 0 && q.extra_kernel_us <= 1e3)) errors.add("--extra-kernel-us must be in [0, 1000]");
+  if (q.prefill_kernel.empty()) errors.add("--prefill-kernel must name a prefill_attention variant of the bundle (default flash)");
+  if (vm.count("attention") && q.attention != "varlen" && q.attention != "batch_masked") {
+    errors.add("--attention must be 'varlen' or 'batch_masked' (got '" + q.attention + "')");
   }
-  if (cost_kind == "roofline" && !calibration.empty()) errors.add("--calibration conflicts with --cost-model roofline");
-  if (cost_kind != "auto" && cost_kind != "roofline" && cost_kind != "calibrated") {
-    errors.add("--cost-model must be auto, roofline or calibrated (got '" + cost_kind + "')");
+  if (q.cost_kind == "roofline" && !q.calibration.empty()) errors.add("--calibration conflicts with --cost-model roofline");
+  if (q.cost_kind != "auto" && q.cost_kind != "roofline" && q.cost_kind != "calibrated") {
+    errors.add("--cost-model must be auto, roofline or calibrated (got '" + q.cost_kind + "')");
   }
   errors.throw_if_any();
 
-  StepQuery q;
-  q.model = model;
-  q.gpu = gpu;
-  q.engine = engine;
-  q.overhead = overhead;
-  q.compression = compression;
-  q.calibration = calibration;
-  q.cost_kind = cost_kind;
-  if (vm.count("attention")) q.attention = attention;
-  q.prefill_kernel = prefill_kernel;
-  q.gemm_variant = gemm_variant;
-  q.kernels_per_layer = kernels_per_layer;
-  q.extra_kernel_us = extra_kernel_us;
-  q.tensor = tensor;
-  q.pipeline = pipeline;
-  q.link_gbps = link_gbps;
   q.phase = phase == "prefill" ? StepPhase::kPrefill : StepPhase::kDecode;
-  q.batch = batch;
-  q.context = context;
   const StepPrediction pred = predict_step(q, Catalog::builtin(), calibration_search_dirs());
   const ModelSpec& full = pred.model;
   const GpuSpec& g = pred.gpu;
@@ -100,14 +81,14 @@ int step_command(const std::vector<std::string>& args) {
   if (format == "json") {
     nlohmann::json j;
     j["model"] = full.name;
-    j["tensor"] = tensor;
-    j["pipeline"] = pipeline;
+    j["tensor"] = q.tensor;
+    j["pipeline"] = q.pipeline;
     j["gpu"] = g.name;
     j["engine"] = e.preset;
     j["phase"] = phase;
     j["compression"] = method.name;
-    j["batch"] = batch;
-    j["context"] = context;
+    j["batch"] = q.batch;
+    j["context"] = q.context;
     j["cost_model"] = pred.cost_model;
     j["total_ms"] = to_ms(c.total_ns);
     j["gpu_ms"] = to_ms(c.gpu_ns);
@@ -118,14 +99,14 @@ int step_command(const std::vector<std::string>& args) {
       j["ops"][std::string(op_name(static_cast<Op>(i)))] = {
           {"ms", to_ms(o.ns)}, {"flops", o.flops}, {"bytes", o.bytes}, {"bound", o.compute_bound ? "compute" : "memory"}};
     }
-    const double tokens = phase == "prefill" ? static_cast<double>(batch) * context : batch;
+    const double tokens = phase == "prefill" ? static_cast<double>(q.batch) * q.context : q.batch;
     j["tokens_per_s"] = tokens / to_seconds(c.total_ns);
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   std::printf("%s on %s%s, engine %s, KV %s: %s, batch %d x %d tokens\n", full.name.c_str(), g.name.c_str(),
-              par.single() ? "" : (" (TP " + std::to_string(tensor) + " x PP " + std::to_string(pipeline) + ")").c_str(),
-              e.preset.c_str(), method.name.c_str(), phase.c_str(), batch, context);
+              par.single() ? "" : (" (TP " + std::to_string(q.tensor) + " x PP " + std::to_string(q.pipeline) + ")").c_str(),
+              e.preset.c_str(), method.name.c_str(), phase.c_str(), q.batch, q.context);
   std::printf("cost model: %s\n\n", pred.cost_model.c_str());
   std::printf("  %-14s %10s %7s %12s %12s  %s\n", "operator", "time_ms", "share", "GFLOP", "MB", "bound");
   for (std::size_t i = 0; i < kNumOps; ++i) {
@@ -136,7 +117,7 @@ int step_command(const std::vector<std::string>& args) {
                 to_ms(o.ns), 100.0 * static_cast<double>(o.ns) / static_cast<double>(c.total_ns), o.flops / 1e9,
                 o.bytes / 1e6, roofline_op ? (o.compute_bound ? "compute" : "memory") : "-");
   }
-  const double tokens = phase == "prefill" ? static_cast<double>(batch) * context : batch;
+  const double tokens = phase == "prefill" ? static_cast<double>(q.batch) * q.context : q.batch;
   std::printf("\n  total %.3f ms (GPU %.3f ms + CPU overhead %.3f ms), %.0f tokens/s\n", to_ms(c.total_ns),
               to_ms(c.gpu_ns), to_ms(c.cpu_ns), tokens / to_seconds(c.total_ns));
   return 0;
