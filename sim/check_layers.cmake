@@ -35,8 +35,12 @@ set(KVSIM_LAYERS
   "gpu:calibration/nccl"
   "gpu:calibration/kvsim_calibrate.cu")
 
+# The sources the check reads, relative to the root (the build's DEPENDS list globs the same).
+set(KVSIM_LAYERED_PATTERNS sim/*.h sim/*.cpp models/*.h models/*.cpp traces/*.h traces/*.cpp experiments/*.h
+    experiments/*.cpp calibration/*.h calibration/*.cpp calibration/*.cu calibration/*.cuh)
+
 if(NOT CMAKE_SCRIPT_MODE_FILE)
-  return()  # included for KVSIM_LAYERS only
+  return()  # included by the top-level CMakeLists.txt for KVSIM_LAYERED_PATTERNS
 endif()
 if(NOT KVSIM_ROOT)
   message(FATAL_ERROR "check_layers.cmake: pass -DKVSIM_ROOT=<source dir>")
@@ -67,11 +71,8 @@ endfunction()
 
 set(problems "")
 set(files_checked 0)
-file(GLOB_RECURSE sources RELATIVE "${KVSIM_ROOT}"
-  "${KVSIM_ROOT}/sim/*.h" "${KVSIM_ROOT}/sim/*.cpp" "${KVSIM_ROOT}/models/*.h" "${KVSIM_ROOT}/models/*.cpp"
-  "${KVSIM_ROOT}/traces/*.h" "${KVSIM_ROOT}/traces/*.cpp" "${KVSIM_ROOT}/experiments/*.h" "${KVSIM_ROOT}/experiments/*.cpp"
-  "${KVSIM_ROOT}/calibration/*.h" "${KVSIM_ROOT}/calibration/*.cpp" "${KVSIM_ROOT}/calibration/*.cu"
-  "${KVSIM_ROOT}/calibration/*.cuh")
+list(TRANSFORM KVSIM_LAYERED_PATTERNS PREPEND "${KVSIM_ROOT}/" OUTPUT_VARIABLE globs)
+file(GLOB_RECURSE sources RELATIVE "${KVSIM_ROOT}" ${globs})
 foreach(src IN LISTS sources)
   kvsim_layer_of("${src}" from_layer from_folder)
   if(from_layer STREQUAL "")
