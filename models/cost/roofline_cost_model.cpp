@@ -125,6 +125,9 @@ StepCost RooflineCostModel::step_cost(const BatchShape& shape) const {
       dense.ns = cost_ns(L * (params_.masked_fixed_us * 1e3 + params_.masked_ns_per_kv * kv_total +
                               params_.masked_ps_per_pair * 1e-3 * pairs));
     }
+    if (shape.prefills.empty() && model_.sliding_window > 0) {
+      dense.ns += cost_ns(L * (params_.window_path_fixed_us * 1e3 + params_.window_path_ns_per_kv * kv_total));
+    }
     sc[Op::kAttnPrefill] = shape.prefills.empty() ? OpCost{} : dense;
     sc[Op::kAttnDecode] = shape.prefills.empty() ? dense : OpCost{};
   }

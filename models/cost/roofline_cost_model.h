@@ -53,6 +53,14 @@ struct RooflineParams {
   // fixed + ns_per_kv * kv for it (0: the terms above).
   double masked_single_fixed_us = 0;
   double masked_single_ns_per_kv = 0;
+  // The path HF continuous batching runs when the model declares a sliding window
+  // (ModelSpec::sliding_window > 0): its sliding-attention cache group writes K and V with a
+  // masked_scatter_ per layer and the decode fast path is off, so a decode-only iteration of a
+  // batch-masked engine takes, per layer, fixed + ns_per_kv * (batch KV tokens) longer (mostly
+  // device time; the rest is the engine's Python around the forward, priced here with it).
+  // Measured on decode iterations only (calibration/e2e/fit_window_path.py); 0: no such path.
+  double window_path_fixed_us = 0;
+  double window_path_ns_per_kv = 0;
   // An engine's own measured kernels (the lmdeploy-0.6-study profile sets them): with a
   // calibration bundle, a method whose work.engine_kernel names one of them prices its decode
   // and prefill attention (and H2O's score step) from them instead of the bundle's kernels.

@@ -44,6 +44,7 @@ void Catalog::add_model_yaml(const std::string& text, const std::string& origin)
   m.tie_word_embeddings = r.get<bool>("tie_word_embeddings", false);
   m.attention_bias = r.get<bool>("attention_bias", false);
   m.rope_theta = r.get<double>("rope_theta", 10000.0, positive_upto(1e12));
+  m.sliding_window = r.get<int>("sliding_window", 0, closed(0, kMaxTokens, "tokens"));
   m.num_parameters = r.require<std::int64_t>("num_parameters", closed(1, 1e14));
   // A dense decoder's parameter count follows from its shapes (every shipped model matches its
   // published count to 0.002 %): a count far from it is a typo that would misprice weights.

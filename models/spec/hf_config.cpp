@@ -119,8 +119,12 @@ ModelSpec model_from_hf_config(const std::string& path, const std::string& name)
   m.num_parameters = v * h + m.num_layers * per_layer + h + (m.tie_word_embeddings ? 0 : v * h);
   std::string notes;
   if (r.has("rope_scaling")) notes += "; rope_scaling " + j["rope_scaling"].dump() + " (recorded; kvsim's costs do not depend on it)";
-  if (r.has("sliding_window") && arch == "MistralForCausalLM") {
-    notes += "; sliding_window " + j["sliding_window"].dump() + " (not modelled: the KV cache keeps every token)";
+  // Mistral's sliding_window (null: none). Qwen2 declares one only with use_sliding_window true.
+  const bool window_used = arch == "MistralForCausalLM" || (qwen2 && r.boolean_or("use_sliding_window", false));
+  if (window_used && r.has("sliding_window") && !j["sliding_window"].is_null()) {
+    m.sliding_window = static_cast<int>(r.integer("sliding_window"));
+    notes += "; sliding_window " + std::to_string(m.sliding_window) +
+             " (recorded: the KV cache keeps every token; hf-cb prices the path HF runs for it)";
   }
   m.source = "Hugging Face config.json " + path + " (" + arch + ")" + notes;
   return m;

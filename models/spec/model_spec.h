@@ -21,6 +21,11 @@ struct ModelSpec {
   bool tie_word_embeddings = false;
   bool attention_bias = false;
   double rope_theta = 10000.0;
+  // The attention window the model's config declares (Mistral-7B-v0.1: 4096; 0: none). Recorded as
+  // a fact of the model: kvsim does not bound the KV cache by it (a window is modelled as a
+  // compression method, e.g. StreamingLLM with no sinks), but an engine whose code path depends
+  // on it prices that path (hf-cb: RooflineParams::window_path_*).
+  int sliding_window = 0;
   std::int64_t num_parameters = 0;
   int weight_bytes_per_param = 2;  // fp16/bf16 weights
 

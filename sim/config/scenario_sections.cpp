@@ -67,12 +67,15 @@ RooflineParams decode_roofline(ConfigReader r, const EngineConfig& engine, const
   if (p.prefill_kernel.empty()) r.error("prefill_kernel", "must name a prefill_attention variant of the bundle (default 'flash')");
   p.gemm_variant = r.get<std::string>("gemm_variant", p.gemm_variant);
   // A batch-masked attention layer per layer (measured on the H200: 19.9 us, 40.1 ns per KV
-  // token, 41.9 ps per query x KV pair); the bounds are 100-1000x those.
+  // token, 41.9 ps per query x KV pair) and HF's sliding-window path (H100: 90.8 us, 20.2 ns per
+  // KV token); the bounds are 100-1000x those.
   for (auto [key, field, range] : {std::tuple<const char*, double*, Range>{"masked_fixed_us", &p.masked_fixed_us, closed(0, 1e4, "us")},
                                    {"masked_ns_per_kv", &p.masked_ns_per_kv, closed(0, 1e4, "ns")},
                                    {"masked_ps_per_pair", &p.masked_ps_per_pair, closed(0, 1e5, "ps")},
                                    {"masked_single_fixed_us", &p.masked_single_fixed_us, closed(0, 1e4, "us")},
-                                   {"masked_single_ns_per_kv", &p.masked_single_ns_per_kv, closed(0, 1e4, "ns")}}) {
+                                   {"masked_single_ns_per_kv", &p.masked_single_ns_per_kv, closed(0, 1e4, "ns")},
+                                   {"window_path_fixed_us", &p.window_path_fixed_us, closed(0, 1e4, "us")},
+                                   {"window_path_ns_per_kv", &p.window_path_ns_per_kv, closed(0, 1e4, "ns")}}) {
     *field = r.get<double>(key, *field, range);
   }
   p.decode_max_splits = r.get<int>("decode_max_splits", p.decode_max_splits, closed(1, 1024));

@@ -28,6 +28,10 @@ constexpr const char* kSglangArgs = "sglang python/sglang/srt/server_args.py (v0
 constexpr const char* kSglangPool = "sglang python/sglang/srt/model_executor/model_runner.py:profile_max_num_token";
 constexpr const char* kHfCbMeta =
     "calibration/e2e/results/h200/hf_cb/meta.json resolved_engine (transformers 5.17.0 ContinuousBatchingManager)";
+constexpr const char* kHfCbPath =
+    "calibration/e2e/results/h100/hf_cb_path/{scale_p700,scale_p2000,timing}/steps_*.csv (hf_cb_path_probe.py, H100, "
+    "transformers 5.17.0: Mistral-7B shape with a window longer than any request vs Llama-3-8B, decode-only "
+    "iteration periods, medians)";
 constexpr const char* kStudyKernels =
     "study-lmdeploy-kernels (the study's LMDeploy-0.6 fork, kernels timed on the H200; docs/engines.md)";
 
@@ -221,6 +225,14 @@ EngineProfile hf_cb() {
       "per-KV term 39.93 ns (H100) vs 40.11 ns (H200) at an HBM ratio of 1.433 and equal SM clocks (share "
       "(0.995 - 1) / 0.433 < 0, taken as 0); that the per-KV terms follow the SM clock on other GPUs is assumed "
       "(both measured GPUs run 1980 MHz)";
+  // HF runs a model that declares a sliding window through another path: a sliding-attention
+  // cache group (transformers 5.17 continuous_batching/cache.py: layer_types default to
+  // "sliding_attention" whenever config.sliding_window is set) whose K/V writes are a
+  // masked_scatter_ per layer, and continuous_api.py "Disable the decode path if the model has
+  // sliding window attention". Timed on the H100 against the full-attention twin over
+  // decode-only iterations (the period: the forward, 85 % of the extra, and the engine's Python
+  // around it), fitted per layer of the 32 (fit_window_path.py).
+  p.costing.window_paths = {{"h100-sxm", 106.32, 23.838, kHfCbPath}};
   p.rules = {measured("block_size", "256", kHfCbMeta),
              measured("max_num_batched_tokens", "8192", kHfCbMeta),
              measured("max_num_seqs", "1024", std::string(kHfCbMeta) + ": max_requests_per_batch"),
@@ -234,11 +246,20 @@ EngineProfile hf_cb() {
                       "calibration/e2e/fit_paged_sdpa.py: mean |error| 6.3 %, max 19.3 %"),
              measured("attention layer on other GPUs", "the H200 fit; per-KV terms x SM-clock ratio (HBM share 0); per pair x bf16 peak ratio",
                       p.costing.masked_bandwidth_share_source),
+             measured("sliding-window path (H100)",
+                      "a decode-only iteration of a model with a sliding_window takes 106.3 us + 23.84 ns/KV token longer per layer",
+                      std::string(kHfCbPath) + ", fitted by calibration/e2e/fit_window_path.py (iteration period, 7 batches, 1-100 requests x "
+                      "700/2000 prompt tokens: within -12/+11 % of all but the 1-request batch, -22.5 %)"),
+             assumed("sliding-window path on other GPUs", "the H100 fit; per-KV term x SM-clock ratio",
+                      "not bandwidth-bound (24 ns per 4 KiB token-layer, ~0.17 TB/s); that it follows the SM clock is assumed"),
              cited("scheduler", "decodes, then split prefills, then waiting, FIFO",
                    "transformers generation/continuous_batching/scheduler.py:FIFOScheduler")};
   p.rules.push_back(cited("max_memory_percent", "0.9 (0.8 with logits processors)",
                           "transformers generation/continuous_batching/initialization.py"));
-  p.approximations = {"FIFOScheduler's safety margin (0.15 of the blocks in transformers 5.17 scheduler.py: below it only decodes and the first prefill are scheduled) and its per-batch cache-read budget are not modelled",
+  p.approximations = {"the sliding-window path is measured on decode-only forwards and priced on them alone: forwards "
+                      "carrying prompts pay none of it (two 8192-token forwards of the two shapes differ by 0 and +3.5 %, "
+                      "results/h100/hf_cb_path/scale_p700 b25)",
+                      "FIFOScheduler's safety margin (0.15 of the blocks in transformers 5.17 scheduler.py: below it only decodes and the first prefill are scheduled) and its per-batch cache-read budget are not modelled",
                       "num_gpu_blocks is the measured run's value for Llama-3-8B on H200; other models/GPUs "
                       "use vLLM's rule at max_memory_percent 0.9 (assumed)"};
   return p;
@@ -260,15 +281,38 @@ double masked_kv_scale(const GpuSpec& from, const GpuSpec& to, double bandwidth_
   return bandwidth_share * bw + (1 - bandwidth_share) * clock;
 }
 
+namespace {
+
+// The fit measured on `gpu` itself, else the first one (to be moved there); null when none.
+template <class Fit>
+const Fit* fit_for(const std::vector<Fit>& fits, const GpuSpec& gpu) {
+  if (fits.empty()) return nullptr;
+  for (const auto& f : fits) {
+    if (f.gpu == gpu.name) return &f;
+  }
+  return &fits.front();
+}
+
+void apply_window_path(const EngineCosting& c, const GpuSpec& gpu, const Catalog& catalog, RooflineParams& p) {
+  const EngineCosting::WindowPathFit* fit = fit_for(c.window_paths, gpu);
+  if (!fit) return;
+  // 24 ns per KV token-layer (4 KiB of Mistral-7B's bf16 K and V) is ~0.17 TB/s, 5 % of the
+  // H100's HBM bandwidth: the path is not bandwidth-bound, so on another GPU its per-KV term
+  // follows the SM clock, as the attention layer's does (assumed; the rule cites it).
+  const double kv = fit->gpu == gpu.name ? 1.0 : masked_kv_scale(catalog.gpu(fit->gpu), gpu, 0.0);
+  p.window_path_fixed_us = fit->fixed_us;
+  p.window_path_ns_per_kv = fit->ns_per_kv * kv;
+}
+
+}  // namespace
+
 void apply_engine_costing(const EngineCosting& c, const GpuSpec& gpu, const Catalog& catalog, RooflineParams& p) {
   p.batch_masked_attention = c.batch_masked_attention;
   if (c.attention_compute_efficiency > 0) p.attention_compute_efficiency = c.attention_compute_efficiency;
+  apply_window_path(c, gpu, catalog, p);
   if (c.masked_layers.empty()) return;
   // This GPU's own fit when it has one; else the first fit, moved here.
-  const EngineCosting::MaskedLayerFit* fit = &c.masked_layers.front();
-  for (const auto& f : c.masked_layers) {
-    if (f.gpu == gpu.name) fit = &f;
-  }
+  const EngineCosting::MaskedLayerFit* fit = fit_for(c.masked_layers, gpu);
   double bw = 1, peak = 1;
   if (fit->gpu != gpu.name) {
     const GpuSpec from = catalog.gpu(fit->gpu);
@@ -323,6 +367,7 @@ std::string format_engine_profile(const EngineProfile& p, const HostModel* host,
      << ", quantized KV read " << (p.costing.dequant == DequantPath::kFused ? "fused" : "unfused");
   if (p.costing.attention_compute_efficiency > 0) os << ", attention efficiency " << p.costing.attention_compute_efficiency;
   if (!p.costing.masked_layers.empty()) os << ", attention layer measured";
+  if (!p.costing.window_paths.empty()) os << ", sliding-window path measured";
   os
      << ", host " << p.host_preset << "\n"
      << "  rules\n";

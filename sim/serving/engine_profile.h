@@ -48,6 +48,15 @@ struct EngineCosting {
     std::string source;
   };
   std::vector<MaskedLayerFit> masked_layers;
+  // The extra per-layer cost of a decode-only forward when the model declares a sliding window
+  // (RooflineParams::window_path_*), one fit per GPU it was timed on. On another GPU the first fit
+  // moves there like the attention layer's per-KV terms (SM-clock ratio; the fixed term kept).
+  struct WindowPathFit {
+    std::string gpu;
+    double fixed_us = 0, ns_per_kv = 0;
+    std::string source;
+  };
+  std::vector<WindowPathFit> window_paths;
   double masked_bandwidth_share = 1;
   std::string masked_bandwidth_share_source;
 };

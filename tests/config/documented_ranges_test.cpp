@@ -32,6 +32,8 @@ const std::vector<RangeCase>& cases() {
       {"cost_model.masked_fixed_us", "in [0, 10000] us", {"0", "10000"}, {"-1", "10001"}, true, {"cost_model.attention=batch_masked"}},
       {"cost_model.masked_ns_per_kv", "in [0, 10000] ns", {"0", "10000"}, {"-1", "10001"}, true, {"cost_model.attention=batch_masked"}},
       {"cost_model.masked_ps_per_pair", "in [0, 100000] ps", {"0", "100000"}, {"-1", "100001"}, true, {"cost_model.attention=batch_masked"}},
+      {"cost_model.window_path_fixed_us", "in [0, 10000] us", {"0", "10000"}, {"-1", "10001"}, true, {"cost_model.attention=batch_masked"}},
+      {"cost_model.window_path_ns_per_kv", "in [0, 10000] ns", {"0", "10000"}, {"-1", "10001"}, true, {"cost_model.attention=batch_masked"}},
       {"cost_model.decode_max_splits", "in [1, 1024]", {"1", "1024"}, {"0", "1025"}},
       {"run.horizon_s", "in (0, 1e9] s (the simulated-time limit)", {"1e-6", "1e9"}, {"0", "1.1e9"}},
       {"run.sample_interval_s", "in [0, 1e9] s", {"0", "0.001", "1e9"}, {"-1", "2e9"}},

@@ -307,6 +307,38 @@ TEST(EngineCosting, MeasuredAttentionLayerUsesEachGpusFitAndMovesToOthers) {
   EXPECT_NEAR(cost.step_cost(one)[Op::kAttnDecode].ns / 1e3, 32 * (20.70 + 26.4173e-3 * 1000), 0.1);
 }
 
+// A model that declares a sliding window runs HF's sliding-attention cache group (masked_scatter_
+// cache writes, no decode fast path; transformers 5.17 continuous_batching/cache.py and
+// continuous_api.py, quoted in calibration/e2e/results/h100/hf_cb_path/*/source_*.txt): a
+// decode-only iteration pays the H100 fit (fit_window_path.py) per layer; prefill-carrying forwards
+// and windowless models pay nothing; other GPUs move the per-KV term by the SM clock.
+TEST(EngineCosting, SlidingWindowPathPricesDecodeForwardsOfWindowedModelsOnly) {
+  const Scenario h100 = scenario_of("model: mistral-7b\ngpu: h100-sxm\nengine: {preset: hf-cb}\n");
+  EXPECT_DOUBLE_EQ(h100.roofline.window_path_fixed_us, 106.32);
+  EXPECT_DOUBLE_EQ(h100.roofline.window_path_ns_per_kv, 23.838);
+  const Scenario h200 = scenario_of("model: mistral-7b\nengine: {preset: hf-cb}\n");  // same SM clock
+  EXPECT_NEAR(h200.roofline.window_path_ns_per_kv, 23.838, 1e-12);
+  const Scenario a100 = scenario_of("model: mistral-7b\ngpu: a100-80gb\nengine: {preset: hf-cb}\n");
+  EXPECT_NEAR(a100.roofline.window_path_ns_per_kv, 23.838 * 1980.0 / 1410, 1e-9);
+  EXPECT_DOUBLE_EQ(a100.roofline.window_path_fixed_us, 106.32);
+  EXPECT_DOUBLE_EQ(scenario_of("model: mistral-7b\nengine: {preset: vllm-v1}\n").roofline.window_path_fixed_us, 0);
+  EXPECT_NE(format_engine_profile(engine_profile("hf-cb")).find("sliding-window path measured"), std::string::npos);
+
+  const GpuSpec gpu = testing::catalog().gpu("h100-sxm");
+  const ModelSpec windowed = testing::catalog().model("mistral-7b");
+  ModelSpec full = windowed;
+  full.sliding_window = 0;
+  const RooflineCostModel with(windowed, gpu, host_model_preset("none"), h100.roofline);
+  const RooflineCostModel without(full, gpu, host_model_preset("none"), h100.roofline);
+  BatchShape decode;
+  decode.decode = {BatchShape::uniform_decode(8, 1000)};
+  const double extra_us = (with.step_cost(decode)[Op::kAttnDecode].ns - without.step_cost(decode)[Op::kAttnDecode].ns) / 1e3;
+  EXPECT_NEAR(extra_us, 32 * (106.32 + 23.838e-3 * 8000), 0.01);
+  BatchShape mixed = decode;
+  mixed.prefills = {PrefillChunk{512, 0, true, 0}};
+  EXPECT_EQ(with.step_cost(mixed).gpu_ns, without.step_cost(mixed).gpu_ns);
+}
+
 // The study's fork as it ran: its own Triton kernels (timed on the H200) behind an eager host.
 TEST(StudyFork, MethodsRunAsTheForkImplementsThem) {
   struct Row {

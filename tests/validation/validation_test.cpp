@@ -59,11 +59,18 @@ TEST(HfConfig, LlamaMistralQwen2MatchTheCatalog) {
     EXPECT_EQ(got.tie_word_embeddings, want.tie_word_embeddings);
     EXPECT_EQ(got.attention_bias, want.attention_bias);
     EXPECT_DOUBLE_EQ(got.rope_theta, want.rope_theta);
+    // Mistral's window is a fact of the model; Qwen2's config names one but does not use it
+    // (use_sliding_window false).
+    EXPECT_EQ(got.sliding_window, want.sliding_window);
     EXPECT_EQ(got.num_parameters, want.num_parameters);
     EXPECT_EQ(got.weight_bytes_per_param, 2);
   }
-  EXPECT_NE(model_from_hf_config(kHf + "mistral-7b/config.json").source.find("sliding_window 4096 (not modelled"),
+  EXPECT_EQ(testing::catalog().model("mistral-7b").sliding_window, 4096);
+  EXPECT_EQ(testing::catalog().model("qwen2.5-7b").sliding_window, 0);
+  EXPECT_NE(model_from_hf_config(kHf + "mistral-7b/config.json").source.find("sliding_window 4096 (recorded"),
             std::string::npos);
+  // "sliding_window": null is a Mistral without a window.
+  EXPECT_EQ(model_from_hf_config(kHf + "window_null/config.json").sliding_window, 0);
 }
 
 TEST(HfConfig, AScenarioNamesAConfigJsonAsItsModel) {
@@ -87,6 +94,7 @@ TEST(HfConfig, MalformedConfigsNameTheFileAndKey) {
        "Qwen2ForCausalLM"},
       {"string_hidden.json", "hidden_size: expected an integer in [1, 16777216], got \"4096\""},
       {"kv_heads.json", "num_key_value_heads: 5 does not divide num_attention_heads 32"},
+      {"zero_window.json", "sliding_window: expected an integer in [1, 16777216], got 0"},
       // Issue #16: an FP8 checkpoint was priced as bf16 without a word.
       {"fp8_weights.json",
        "quantization_config: quantized weights (fp8) are not modelled: kvsim would price them as bfloat16; remove "
