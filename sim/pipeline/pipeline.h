@@ -42,7 +42,9 @@ RunOutcome run_scenario(const Scenario& s, const RunScenarioOptions& options = {
 // One engine iteration, as `kvsim step` and validate's step-time points ask for it: `batch`
 // requests prefilling `context` prompt tokens each, or decoding one token each over what the
 // method keeps of a `context`-token sequence.
-enum class StepPhase { kPrefill, kDecode };
+// kMixed: `batch` decodes plus one prefill chunk (the step's prompt part, StepQuery::prefill_*), as a
+// chunked-prefill or continuous-batching engine runs them in one iteration.
+enum class StepPhase { kPrefill, kDecode, kMixed };
 BatchShape step_shape(StepPhase phase, int batch, int context, const CompressionSpec& method,
                       std::uint8_t method_index);
 

@@ -17,7 +17,7 @@
 
 namespace kvsim {
 
-StepPrediction predict_step(const StepQuery& q, const Catalog& catalog, const std::vector<std::string>& calibration_dirs) {
+StepPricer make_step_pricer(const StepQuery& q, const Catalog& catalog, const std::vector<std::string>& calibration_dirs) {
   const ModelSpec full = resolve_model(catalog, q.model);
   const GpuSpec& g = catalog.gpu(q.gpu);
   ParallelismSpec par;
@@ -34,10 +34,6 @@ StepPrediction predict_step(const StepQuery& q, const Catalog& catalog, const st
   const ModelSpec m = shard_model(full, par);
   EngineConfig e = engine_preset(q.engine, g);
   if (!q.overhead.empty()) e.host = host_model_preset(q.overhead);
-  if (q.context > m.max_context) {
-    throw InputError("--context " + std::to_string(q.context) + " exceeds " + full.name + "'s context of " +
-                     std::to_string(m.max_context) + " tokens");
-  }
   // A method name, or a YAML mapping with overrides: '{method: fp8, fused_dequant: false}'.
   CompressionSpec method;
   if (!q.compression.empty() && q.compression.front() == '{') {
@@ -91,13 +87,32 @@ StepPrediction predict_step(const StepQuery& q, const Catalog& catalog, const st
   const CollectiveTables tables =
       par.single() ? CollectiveTables{} : find_collective_tables(calibration_dirs, g.name, q.tensor);
   const std::vector<CompressionSpec> step_methods{method};
-  const std::unique_ptr<CostModel> cost_model =
+  std::unique_ptr<CostModel> cost_model =
       build_cost_model({m, g, e.host, params, step_methods, costs ? &*costs : nullptr,
                         costs ? &catalog.gpu(costs->catalog_gpu) : nullptr, par, tables});
-  const CostModel& cost = *cost_model;
-  const BatchShape shape = step_shape(q.phase, q.batch, q.context, method, 0);
-  StepPrediction out{full, g, e, method, par, cost.describe(), cost.step_cost(shape)};
-  return out;
+  return StepPricer{full, m, g, e, method, par, std::move(cost_model)};
+}
+
+BatchShape StepPricer::shape(const StepQuery& q) const {
+  if (q.context > shard.max_context) {
+    throw InputError("--context " + std::to_string(q.context) + " exceeds " + model.name + "'s context of " +
+                     std::to_string(shard.max_context) + " tokens");
+  }
+  if (q.phase != StepPhase::kMixed) return step_shape(q.phase, q.batch, q.context, method, 0);
+  const std::int64_t chunk_end = static_cast<std::int64_t>(q.prefill_tokens) + q.prefill_cached;
+  if (chunk_end > shard.max_context) {
+    throw InputError("--prefill-tokens + --prefill-cached (" + std::to_string(chunk_end) + ") exceeds " + model.name +
+                     "'s context of " + std::to_string(shard.max_context) + " tokens");
+  }
+  BatchShape s;
+  if (q.batch > 0) s = step_shape(StepPhase::kDecode, q.batch, q.context, method, 0);
+  s.prefills.push_back({q.prefill_tokens, q.prefill_cached, true, 0});
+  return s;
+}
+
+StepPrediction predict_step(const StepQuery& q, const Catalog& catalog, const std::vector<std::string>& calibration_dirs) {
+  const StepPricer p = make_step_pricer(q, catalog, calibration_dirs);
+  return StepPrediction{p.model, p.gpu, p.engine, p.method, p.parallelism, p.cost->describe(), p.price(q)};
 }
 
 }  // namespace kvsim

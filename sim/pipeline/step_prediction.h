@@ -3,6 +3,7 @@
 // GPU under an engine preset, with its per-operator breakdown. The cost model is chosen and built
 // exactly as a scenario's (engine costing, bundle search, build_cost_model); only the flags'
 // names appear in messages, since this is the step command's contract.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct StepQuery {
   double link_gbps = 0;
   StepPhase phase = StepPhase::kDecode;
   int batch = 1, context = 1;
+  // kMixed: the prefill chunk's new tokens and the tokens it already has in the KV cache.
+  int prefill_tokens = 0, prefill_cached = 0;
 };
 
 struct StepPrediction {
@@ -42,8 +45,26 @@ struct StepPrediction {
   StepCost cost;
 };
 
+// The cost model a query names, built once so that many steps can be priced with it (`kvsim step
+// --shapes`); the query's phase, batch, context and prefill fields are not used to build it.
+struct StepPricer {
+  ModelSpec model;  // the full model
+  ModelSpec shard;  // what one GPU holds
+  GpuSpec gpu;
+  EngineConfig engine;
+  CompressionSpec method;
+  ParallelismSpec parallelism;
+  std::unique_ptr<CostModel> cost;
+
+  // The step `q` describes (phase, batch, context, prefill chunk). Throws InputError naming the
+  // flag when a context exceeds the model's.
+  BatchShape shape(const StepQuery& q) const;
+  StepCost price(const StepQuery& q) const { return cost->step_cost(shape(q)); }
+};
+
 // Throws InputError naming the flag at fault. `calibration_dirs`: where installed bundles and
 // collective tables are searched.
+StepPricer make_step_pricer(const StepQuery& q, const Catalog& catalog, const std::vector<std::string>& calibration_dirs);
 StepPrediction predict_step(const StepQuery& q, const Catalog& catalog, const std::vector<std::string>& calibration_dirs);
 
 }  // namespace kvsim

@@ -2,6 +2,7 @@
 // catalogue of bad inputs (each with its message and exit code).
 #include "../support/scratch.h"
 #include <gtest/gtest.h>
+#include "sim/core/csv.h"
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -205,6 +206,35 @@ TEST(Cli, StepPrintsABreakdown) {
   EXPECT_NE(t.out.find("attn_prefill"), std::string::npos);
 }
 
+// A mixed iteration (decodes plus one prefill chunk) is priced as one step, and --shapes prices a
+// file of steps with one cost model: each row as the single-step command prices it.
+TEST(Cli, StepPricesMixedIterationsAndFilesOfSteps) {
+  const auto total = [&](const std::string& flags) {
+    const Result r = kvsim("step --model llama-3-8b --gpu h200 --engine hf-cb --format json " + flags);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.code == 0 ? nlohmann::json::parse(r.out)["total_ms"].get<double>() : -1.0;
+  };
+  const double mixed = total("--batch 10 --context 700 --phase mixed --prefill-tokens 600 --prefill-cached 256");
+  const double decode = total("--batch 10 --context 700 --phase decode");
+  const double lone = total("--batch 0 --context 1 --phase mixed --prefill-tokens 600");
+  EXPECT_GT(mixed, decode);
+  const std::string path = ::kvsim::testing::scratch() + "shapes.csv";
+  std::ofstream(path) << "phase,batch,context,prefill_tokens,prefill_cached,label\n"
+                         "mixed,10,700,600,256,a\ndecode,10,700,,,b\nmixed,0,1,600,,c\n";
+  const Result r = kvsim("step --model llama-3-8b --gpu h200 --engine hf-cb --shapes " + path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string header, row;
+  std::getline(lines, header);
+  EXPECT_EQ(header, "phase,batch,context,prefill_tokens,prefill_cached,label,total_ms,gpu_ms,cpu_ms");
+  for (const double want : {mixed, decode, lone}) {
+    ASSERT_TRUE(std::getline(lines, row));
+    const auto fields = ::kvsim::split_csv_line(row);
+    ASSERT_EQ(fields.size(), 9u) << row;
+    EXPECT_NEAR(std::stod(fields[6]), want, 1e-3 * want) << row;
+  }
+}
+
 TEST(Cli, EverySubcommandHasHelp) {
   for (const char* c : {"run --help", "step --help", "list --help", "--help"}) {
     const Result r = kvsim(c);
@@ -335,7 +365,17 @@ TEST(Cli, BadInputsGetAClearMessageAndExitCode) {
       {"step missing args", "step --model llama-3-8b", 2,
        "kvsim step: error: --gpu is required\n--batch is required\n--context is required\n--phase is required"},
       {"step bad phase", "step --model llama-3-8b --gpu h200 --batch 1 --context 1 --phase both", 2,
-       "kvsim step: error: --phase must be 'prefill' or 'decode' (got 'both')"},
+       "kvsim step: error: --phase must be 'prefill', 'decode' or 'mixed' (got 'both')"},
+      {"step mixed without a chunk", "step --model llama-3-8b --gpu h200 --batch 1 --context 1 --phase mixed", 2,
+       "kvsim step: error: --phase mixed needs --prefill-tokens"},
+      {"step chunk without mixed", "step --model llama-3-8b --gpu h200 --batch 1 --context 1 --phase decode --prefill-tokens 5", 2,
+       "kvsim step: error: --prefill-tokens and --prefill-cached need --phase mixed"},
+      {"step chunk past the context", "step --model llama-3-8b --gpu h200 --batch 1 --context 1 --phase mixed --prefill-tokens 8000 --prefill-cached 500", 2,
+       "kvsim step: error: --prefill-tokens + --prefill-cached (8500) exceeds llama-3-8b's context of 8192 tokens"},
+      {"step shapes with a batch", "step --model llama-3-8b --gpu h200 --batch 1 --shapes x.csv", 2,
+       "kvsim step: error: --batch conflicts with --shapes (each row gives it)"},
+      {"step shapes missing", "step --model llama-3-8b --gpu h200 --shapes /nonexistent/shapes.csv", 2,
+       "kvsim step: error: /nonexistent/shapes.csv: cannot open file"},
       {"step zero batch", "step --model llama-3-8b --gpu h200 --batch 0 --context 1 --phase decode", 2,
        "kvsim step: error: --batch must be >= 1 (got 0)"},
       {"run scenario without -c", "run my-scenario.yaml", 2,
