@@ -15,7 +15,7 @@ namespace kvsim {
 namespace {
 
 const std::vector<std::string> kKnownFields = {"arrival_s", "prompt_tokens", "output_tokens", "id", "max_tokens",
-                                               "priority", "compression"};
+                                               "priority", "compression", "cached_prompt_tokens"};
 
 struct RowBuilder {
   std::string path;
@@ -40,7 +40,7 @@ struct RowBuilder {
 
   RequestSpec build(long line, std::optional<double> arrival, std::optional<long long> prompt,
                     std::optional<long long> output, std::optional<long long> id, std::optional<long long> max_tokens,
-                    std::optional<long long> priority, const std::string& method = "") {
+                    std::optional<long long> priority, const std::string& method, std::optional<long long> cached) {
     if (!arrival) fail(line, "arrival_s is missing or not a number");
     if (*arrival < 0) fail(line, "arrival_s must be >= 0 (got " + std::to_string(*arrival) + ")");
     // The documented ranges (docs/reliability.md): simulated time and token counts.
@@ -55,6 +55,10 @@ struct RowBuilder {
                                   {"output_tokens", output}, {"max_tokens", max_tokens}}) {
       if (v && *v > kMaxTokens) fail(line, std::string(name) + " " + std::to_string(*v) + " is past kvsim's token limit of 1e8");
     }
+    if (cached && (*cached < 0 || *cached >= *prompt)) {
+      fail(line, "cached_prompt_tokens must be an integer in [0, prompt_tokens - 1] (got " + std::to_string(*cached) +
+                     " of a " + std::to_string(*prompt) + "-token prompt: at least one prompt token is computed)");
+    }
     RequestSpec r;
     r.arrival = seconds_to_ns(*arrival * time_scale);
     if (r.arrival < last_arrival) {
@@ -68,6 +72,7 @@ struct RowBuilder {
     r.max_tokens = max_tokens ? static_cast<std::int32_t>(*max_tokens) : 0;
     r.priority = priority ? static_cast<std::int32_t>(*priority) : 0;
     r.method = method_index(line, method);
+    r.cached_prompt_tokens = cached ? static_cast<std::int32_t>(*cached) : 0;
     return r;
   }
 };
@@ -105,7 +110,7 @@ class CsvTrace final : public TraceReader {
     const std::string* method = cell("compression");
     return b_.build(csv_.line(), parse_double(*cell("arrival_s")), parse_int(*cell("prompt_tokens")),
                     parse_int(*cell("output_tokens")), opt_int("id"), opt_int("max_tokens"), opt_int("priority"),
-                    method ? *method : std::string());
+                    method ? *method : std::string(), opt_int("cached_prompt_tokens"));
   }
   long line() const override { return csv_.line(); }
   const std::vector<std::string>& method_names() const override { return b_.methods; }
@@ -156,7 +161,7 @@ class JsonlTrace final : public TraceReader {
         method = j["compression"].get<std::string>();
       }
       return b_.build(line_, num("arrival_s"), integer("prompt_tokens"), integer("output_tokens"), integer("id"),
-                      integer("max_tokens"), integer("priority"), method);
+                      integer("max_tokens"), integer("priority"), method, integer("cached_prompt_tokens"));
     }
     return std::nullopt;
   }

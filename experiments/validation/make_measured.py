@@ -21,10 +21,19 @@
                         (calibration/e2e/results/h100/hf_cb_mistral/).
   serving_hf_cb_llama_h100.csv  Llama-3-8B, the same request set as serving_hf_cb.csv, on an H100
                         (calibration/e2e/results/h100/hf_cb_llama/).
+Prefix caching: HF's CB engine reuses the KV blocks of an earlier prompt with the same prefix when
+every layer is full attention (transformers docs/source/en/continuous_batching.md, "Prefix
+caching": on by default, "automatically disabled for sliding window models"). Each ground truth
+serves one request set run after run in one engine, so from the second run on every full 256-token
+block of every prompt is already cached: those runs' traces carry cached_prompt_tokens. Where the
+engine's step trace was recorded (steps_<run>.csv) the query tokens it computed are checked to be
+exactly prompts minus cached blocks plus outputs (minus the first token of each request, which the
+prefill samples); the H200 Llama-3-8B run has no step trace, and its hits are inferred from the same
+script and transformers version.
 Standard library only. Usage (from the repo root): python3 experiments/validation/make_measured.py [KVSIM]
 (KVSIM builds the overlay; default build/release/sim/kvsim).
 """
-import csv, glob, os, statistics, sys
+import csv, glob, json, os, statistics, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,14 +81,41 @@ def q(xs, p):
     return xs[min(len(xs) - 1, int(p * len(xs)))]
 
 
-def serving(results="hf_cb", name="hf_cb", gpu="h200"):
+HF_BLOCK = 256  # the engine's block (meta.json resolved_engine)
+
+
+def cached_blocks(prompt):
+    """Prompt tokens in full blocks, short of the last token (which a prefill must compute)."""
+    return (prompt - 1) // HF_BLOCK * HF_BLOCK
+
+
+def check_prefix_hits(src, run, reqs, cached):
+    """The engine's own step trace must have computed exactly the uncached prompt tokens."""
+    path = os.path.join(src, f"steps_{run}.csv")
+    if not os.path.exists(path):
+        return "no step trace"
+    computed = sum(int(r["q_tokens"]) for r in csv.DictReader(open(path)))
+    want = sum(int(r["prompt_tokens"]) - c + int(r["output_tokens"]) - 1 for r, c in zip(reqs, cached))
+    if computed != want:
+        sys.exit(f"{path}: the engine computed {computed} query tokens, the prefix-cache model says {want}")
+    return f"step trace: {computed} query tokens, as modelled"
+
+
+def serving(results="hf_cb", name="hf_cb", gpu="h200", prefix_sharing=True):
     src = os.path.join(ROOT, "calibration/e2e/results", gpu, results)
     out = []
-    for run in ("offline", "rate4", "rate8", "rate16"):
+    # The runs in the order the engine served them (meta.json), so "after the first" is known.
+    runs = json.load(open(os.path.join(src, "meta.json")))["runs"]
+    for i, run in enumerate(runs):
         reqs = list(csv.DictReader(open(os.path.join(src, f"requests_{run}.csv"))))
         trace = f"trace_{name}_{run}.csv"
-        write(os.path.join(HERE, trace), ["arrival_s", "prompt_tokens", "output_tokens"],
-              [[r["arrival_s"], r["prompt_tokens"], r["output_tokens"]] for r in reqs])
+        # Runs after the first find every full block of their prompts cached (module docstring).
+        hits = prefix_sharing and i > 0
+        cached = [cached_blocks(int(r["prompt_tokens"])) if hits else 0 for r in reqs]
+        print(f"  {name} {run}: prefix hits {'on' if hits else 'off'} ({check_prefix_hits(src, run, reqs, cached)})")
+        header = ["arrival_s", "prompt_tokens", "output_tokens"] + (["cached_prompt_tokens"] if hits else [])
+        write(os.path.join(HERE, trace), header,
+              [[r["arrival_s"], r["prompt_tokens"], r["output_tokens"]] + ([c] if hits else []) for r, c in zip(reqs, cached)])
         ttft = [float(r["ttft_s"]) for r in reqs]
         e2e = [float(r["e2e_s"]) for r in reqs]
         tpot = [(float(r["e2e_s"]) - float(r["ttft_s"])) / (int(r["generated"]) - 1) for r in reqs if int(r["generated"]) > 1]
@@ -100,8 +136,13 @@ if __name__ == "__main__":
     steps(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build/release/sim/kvsim"))
     serving()
     # The windowed (sliding-window 256) Mistral-7B run: a compressed KV under continuous batching.
-    serving("hf_cb_sliding256", "hf_cb_sw256")
-    # Mistral-7B with full attention, served on an H100 (the device tool gave an H100).
-    serving("hf_cb_mistral", "hf_cb_mistral_h100", "h100")
+    # Sliding-window models: HF turns prefix sharing off.
+    serving("hf_cb_sliding256", "hf_cb_sw256", prefix_sharing=False)
+    # Mistral-7B with a window longer than any request (full attention in effect, but the model
+    # declares a window, so prefix sharing is off), served on an H100.
+    serving("hf_cb_mistral", "hf_cb_mistral_h100", "h100", prefix_sharing=False)
+    # The same engine and request set on the same H200 eight minutes later, with the step trace
+    # (2026-11-28; offline and 8 req/s): how much the ground truth itself moves between runs.
+    serving("hf_cb_steps", "hf_cb_repeat")
     # The H200 Llama-3-8B run's request set served again on an H100 (2026-12-07).
     serving("hf_cb_llama", "hf_cb_llama_h100", "h100")

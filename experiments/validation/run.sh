@@ -34,3 +34,12 @@ profile_check hf_cb_mistral_h100.yaml serving_hf_cb_mistral_h100.csv result_hf_c
   "cross-GPU check: Mistral-7B under HF continuous batching on an H100, hf-cb profile (H200 constants)"
 profile_check hf_cb_llama_h100.yaml serving_hf_cb_llama_h100.csv result_hf_cb_llama_h100.json \
   "cross-GPU check: Llama-3-8B under HF continuous batching on an H100, hf-cb profile (H200 constants)"
+profile_check hf_cb_profile.yaml serving_hf_cb_repeat.csv result_hf_cb_repeat.json \
+  "serving: the same engine and request set on the same H200, 8 minutes later (offline, 8 req/s), hf-cb profile"
+# Step costs alone: every iteration of the engine's own step traces, priced by kvsim step --shapes.
+echo "== step costs: HF CB iterations (H100 Llama-3-8B step traces) against kvsim step"
+python3 "$here/step_trace_check.py" --kvsim "$K" --model llama-3-8b --gpu h100-sxm \
+  calibration/e2e/results/h100/hf_cb_llama/steps_{offline,rate4,rate8,rate16}.csv
+echo "== step costs: HF CB iterations (H200 Llama-3-8B step traces) against kvsim step"
+python3 "$here/step_trace_check.py" --kvsim "$K" --model llama-3-8b --gpu h200 \
+  calibration/e2e/results/h200/hf_cb_steps/steps_{offline,rate8}.csv

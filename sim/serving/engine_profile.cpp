@@ -256,7 +256,16 @@ EngineProfile hf_cb() {
                    "transformers generation/continuous_batching/scheduler.py:FIFOScheduler")};
   p.rules.push_back(cited("max_memory_percent", "0.9 (0.8 with logits processors)",
                           "transformers generation/continuous_batching/initialization.py"));
-  p.approximations = {"the sliding-window path is measured on decode-only forwards and priced on them alone: forwards "
+  // Every traced ground-truth run after the first computed exactly sum(prompt - full blocks) +
+  // sum(output) - requests query tokens (experiments/validation/make_measured.py checks it).
+  p.rules.push_back(cited("prefix sharing",
+                          "on for full-attention models (full 256-token blocks of served prompts are reused), off when "
+                          "the model declares a sliding window; kvsim takes the hits from a trace's cached_prompt_tokens",
+                          "transformers docs/source/en/continuous_batching.md, \"Prefix caching\" (allow_block_sharing "
+                          "default True); continuous_batching/cache.py PagedAttentionCache"));
+  p.approximations = {"the engine's prefix cache is not simulated (which blocks survive, sharing between running "
+                      "requests): hits come from the trace's cached_prompt_tokens",
+                      "the sliding-window path is measured on decode-only forwards and priced on them alone: forwards "
                       "carrying prompts pay none of it (two 8192-token forwards of the two shapes differ by 0 and +3.5 %, "
                       "results/h100/hf_cb_path/scale_p700 b25)",
                       "FIFOScheduler's safety margin (0.15 of the blocks in transformers 5.17 scheduler.py: below it only decodes and the first prefill are scheduled) and its per-batch cache-read budget are not modelled",

@@ -70,6 +70,9 @@ void Replica::enqueue(const RequestSpec& spec, std::uint8_t method, double lengt
   r.baseline_output = baseline;
   r.target_output = target;
   r.prefill_target = spec.prompt_tokens;
+  // A prefix-cache hit: those tokens' KV is already there, so the prefill starts after them (its
+  // first chunk allocates their blocks with its own and attends over them as cached context).
+  r.computed = spec.cached_prompt_tokens;
   r.status = RequestStatus::kWaiting;
   push_waiting(slot, /*front=*/false);
   if (spec.prompt_tokens >= max_len) {

@@ -1,7 +1,10 @@
 // Closed-form checks: the simulation against what the cost model implies by hand.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "../support/run_helpers.h"
+#include "../support/scratch.h"
 
 namespace kvsim {
 namespace {
@@ -35,6 +38,37 @@ TEST(Analytic, FixedBatchDecodeTimeIsTheSumOfItsSteps) {
   const auto o = testing::run(s);
   EXPECT_DOUBLE_EQ(o.report["summary"]["latency_s"]["e2e"]["max"].get<double>(), to_seconds(total));
   EXPECT_EQ(o.report["summary"]["steps"].get<std::int64_t>(), O);
+}
+
+// A prefix-cache hit (trace column cached_prompt_tokens): the prefill computes only the uncached
+// tail, over the cached tokens as context, and decoding is unchanged (the KV holds the whole
+// prompt). HF CB's rate runs hit every full block this way (experiments/validation/make_measured.py).
+TEST(Analytic, PrefixCacheHitPrefillsOnlyTheUncachedTail) {
+  const int P = 1000, C = 768, O = 4;
+  const auto trace = [&](int cached) {
+    const std::string path = testing::scratch() + "prefix_" + std::to_string(cached) + ".csv";
+    std::ofstream(path) << "arrival_s,prompt_tokens,output_tokens,cached_prompt_tokens\n0," << P << "," << O << ","
+                        << cached << "\n";
+    return testing::scenario("workload: {trace: " + path + "}");
+  };
+  const Scenario hit = trace(C), miss = trace(0);
+  BatchShape tail, whole;
+  tail.prefills.push_back({P - C, C, true, 0});
+  whole.prefills.push_back({P, 0, true, 0});
+  Duration decodes = 0;
+  for (int k = 1; k < O; ++k) {
+    BatchShape d;
+    d.decode = {BatchShape::uniform_decode(1, P + k)};
+    decodes += cost_of(hit, d).total_ns;
+  }
+  const auto h = testing::run(hit), m = testing::run(miss);
+  EXPECT_DOUBLE_EQ(h.report["summary"]["latency_s"]["ttft"]["max"].get<double>(), to_seconds(cost_of(hit, tail).total_ns));
+  EXPECT_DOUBLE_EQ(m.report["summary"]["latency_s"]["ttft"]["max"].get<double>(), to_seconds(cost_of(miss, whole).total_ns));
+  EXPECT_DOUBLE_EQ(h.report["summary"]["latency_s"]["e2e"]["max"].get<double>(),
+                   to_seconds(cost_of(hit, tail).total_ns + decodes));
+  EXPECT_LT(cost_of(hit, tail).total_ns, cost_of(miss, whole).total_ns);
+  // The cached tokens still take their KV blocks.
+  EXPECT_EQ(h.report["summary"]["kv_utilization"]["max"], m.report["summary"]["kv_utilization"]["max"]);
 }
 
 TEST(Analytic, LittlesLawHoldsOnTheSimulatedSystem) {

@@ -3,7 +3,11 @@
 // throws InvariantViolation and fails the test.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <random>
+
 #include "../support/run_helpers.h"
+#include "../support/scratch.h"
 
 namespace kvsim {
 namespace {
@@ -68,6 +72,42 @@ TEST_P(Invariants, HoldEverywhereAndEveryRequestIsAccountedFor) {
   EXPECT_GE(lat["ttft"]["p50"].get<double>(), lat["queueing"]["p50"].get<double>() * 0.99) << c.name;
   EXPECT_GE(lat["e2e"]["max"].get<double>(), lat["ttft"]["max"].get<double>()) << c.name;
   EXPECT_LE(o.report["summary"]["kv_utilization"]["max"].get<double>(), 1.0);
+}
+
+// Prefix-cache hits (trace column cached_prompt_tokens) under every scheduler, with pools small
+// enough to preempt: the block accounting holds after every event and every request finishes or
+// is rejected, whatever share of each prompt arrives cached.
+TEST(PrefixHits, BlockAccountingHoldsUnderEverySchedulerWithPreemption) {
+  const char* engines[] = {"engine: {preset: vllm-v1, num_gpu_blocks: 200, max_num_seqs: 64}",
+                           "engine: {preset: vllm-v0, num_gpu_blocks: 200, preemption_mode: swap}",
+                           "engine: {preset: sglang, num_gpu_blocks: 3000, max_num_batched_tokens: 1024}",
+                           "engine: {preset: lmdeploy-pytorch, num_gpu_blocks: 60}",
+                           "engine: {preset: hf-cb, num_gpu_blocks: 20}",
+                           "engine: {preset: static, max_num_seqs: 8}"};
+  std::int64_t preempted = 0;
+  for (int seed = 1; seed <= 3; ++seed) {
+    std::mt19937_64 g(seed);
+    std::uniform_int_distribution<int> prompt(1, 1500), output(1, 300);
+    const std::string path = testing::scratch() + "prefix_hits_" + std::to_string(seed) + ".csv";
+    {
+      std::ofstream t(path);
+      t << "arrival_s,prompt_tokens,output_tokens,cached_prompt_tokens\n";
+      for (int i = 0; i < 200; ++i) {
+        const int p = prompt(g);
+        t << i * 0.01 << "," << p << "," << output(g) << "," << std::uniform_int_distribution<int>(0, p - 1)(g) << "\n";
+      }
+    }
+    for (const char* e : engines) {
+      SCOPED_TRACE(std::string(e) + " seed " + std::to_string(seed));
+      const auto o = testing::run(std::string(e) + "\nworkload: {trace: " + path + "}\nrun: {deep_check_every: 1}");
+      const auto& req = o.report["summary"]["requests"];
+      EXPECT_EQ(req["finished"].get<std::int64_t>() + req["rejected"].get<std::int64_t>(), 200);
+      EXPECT_LE(o.report["summary"]["kv_utilization"]["max"].get<double>(), 1.0);
+      preempted += o.report["summary"]["preemptions"]["recompute"].get<std::int64_t>() +
+                   o.report["summary"]["preemptions"]["swap"].get<std::int64_t>();
+    }
+  }
+  EXPECT_GT(preempted, 0);  // the pools were small enough to exercise preemption
 }
 
 INSTANTIATE_TEST_SUITE_P(ConfigsBySeeds, Invariants,

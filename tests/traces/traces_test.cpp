@@ -28,9 +28,10 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 TEST(TraceReader, CsvAndJsonlGiveTheSameRequests) {
-  const auto csv = write_tmp("t.csv", "arrival_s,prompt_tokens,output_tokens,max_tokens\n0.5,10,20,15\n1.25,11,21,\n");
+  const auto csv = write_tmp("t.csv", "arrival_s,prompt_tokens,output_tokens,max_tokens,cached_prompt_tokens\n0.5,10,20,15,8\n1.25,11,21,,\n");
   const auto jsonl = write_tmp("t.jsonl",
-                               "{\"arrival_s\": 0.5, \"prompt_tokens\": 10, \"output_tokens\": 20, \"max_tokens\": 15}\n"
+                               "{\"arrival_s\": 0.5, \"prompt_tokens\": 10, \"output_tokens\": 20, \"max_tokens\": 15, "
+                               "\"cached_prompt_tokens\": 8}\n"
                                "\n{\"arrival_s\": 1.25, \"prompt_tokens\": 11, \"output_tokens\": 21}\n");
   for (const auto& path : {csv, jsonl}) {
     auto r = open_trace(path);
@@ -40,6 +41,8 @@ TEST(TraceReader, CsvAndJsonlGiveTheSameRequests) {
     EXPECT_EQ(a->arrival, 500'000'000);
     EXPECT_EQ(a->prompt_tokens, 10);
     EXPECT_EQ(a->max_tokens, 15);
+    EXPECT_EQ(a->cached_prompt_tokens, 8);
+    EXPECT_EQ(b->cached_prompt_tokens, 0);
     EXPECT_EQ(b->id, 1);
     EXPECT_EQ(b->max_tokens, 0);
     EXPECT_FALSE(r->next());
@@ -68,6 +71,11 @@ TEST(TraceReader, MalformedRowsNameFileAndLine) {
       {"bad.jsonl", "{\"arrival_s\": 0, \"prompt_tokens\": 1}\n{oops\n", "bad.jsonl:1: output_tokens must be an integer >= 1"},
       {"json2.jsonl", "{oops\n", "json2.jsonl:1: invalid JSON"},
       {"field.jsonl", "{\"arrival\": 0}\n", "field.jsonl:1: unknown field 'arrival'"},
+      // A prefix-cache hit leaves at least one prompt token to compute.
+      {"cached.csv", "arrival_s,prompt_tokens,output_tokens,cached_prompt_tokens\n0,10,2,10\n",
+       "cached.csv:2: cached_prompt_tokens must be an integer in [0, prompt_tokens - 1] (got 10 of a 10-token prompt"},
+      {"cached_neg.jsonl", "{\"arrival_s\": 0, \"prompt_tokens\": 10, \"output_tokens\": 2, \"cached_prompt_tokens\": -1}\n",
+       "cached_neg.jsonl:1: cached_prompt_tokens must be an integer in [0, prompt_tokens - 1] (got -1"},
   };
   for (const auto& c : cases) {
     const auto path = write_tmp(c.name, c.text);

@@ -46,12 +46,13 @@ class LmdeployScheduler final : public Scheduler {
       for (const std::int32_t w : v.waiting()) {
         if (seqs >= e.max_num_seqs) break;
         const std::int32_t n = v.prefill_remaining(w);
-        if (v.kv().never_fits(v.pages_for(w, n))) {
+        const std::int32_t cached = v.prefill_computed(w);  // a prefix-cache hit's tokens
+        if (v.kv().never_fits(v.pages_for(w, cached + n))) {
           plan.reject.push_back(w);
           continue;
         }
         if (!plan.prefills.empty() && tokens + n > e.max_num_batched_tokens) break;
-        const std::int64_t need = v.pages_for(w, n);
+        const std::int64_t need = v.pages_for(w, cached + n);
         if (need > b.free()) break;
         plan.prefills.push_back({w, n});
         b.take(need);

@@ -110,16 +110,17 @@ class SglangScheduler final : public Scheduler {
       if (rem_total <= 0 || rem_input <= 0 || rem_chunk <= 0) break;  // budget_state
       if (running_bs + admitted >= e.max_num_seqs) break;           // batch_is_full
       const std::int32_t input = v.prefill_remaining(w);
-      if (v.kv().never_fits(v.pages_for(w, input))) {
+      const std::int32_t cached = v.prefill_computed(w);  // a prefix-cache hit's tokens
+      if (v.kv().never_fits(v.pages_for(w, cached + input))) {
         plan.reject.push_back(w);
         continue;
       }
-      const std::int64_t total = std::min(v.pages_for(w, input + remaining_new(v, w)), cap_pages);
+      const std::int64_t total = std::min(v.pages_for(w, cached + input + remaining_new(v, w)), cap_pages);
       if (static_cast<double>(total) >= rem_total) break;    // NO_TOKEN
       if (input > rem_input && admitted > 0) break;          // OTHER: max_prefill_tokens
       const bool truncate = input > rem_chunk;
       const std::int32_t tokens = truncate ? static_cast<std::int32_t>(rem_chunk) : input;
-      const std::int64_t need = v.pages_for(w, tokens);
+      const std::int64_t need = v.pages_for(w, cached + tokens);
       if (need > b.free()) break;
       plan.prefills.push_back({w, tokens});
       b.take(need);

@@ -38,15 +38,18 @@ class VllmScheduler final : public Scheduler {
     for (const std::int32_t w : v.waiting()) {
       if (seqs >= e.max_num_seqs || budget <= 0) break;
       const std::int32_t remaining = v.prefill_remaining(w);
+      // Tokens a prefix-cache hit left in the KV (0 without one): their blocks are taken with the
+      // first chunk's.
+      const std::int32_t cached = v.prefill_computed(w);
       // vLLM: FINISHED_IGNORED for a sequence that can never fit, and (without chunking)
       // for one longer than the prompt limit min(max_model_len, max_num_batched_tokens).
-      if (v.kv().never_fits(v.pages_for(w, remaining)) || (!chunk && remaining > e.max_num_batched_tokens)) {
+      if (v.kv().never_fits(v.pages_for(w, cached + remaining)) || (!chunk && remaining > e.max_num_batched_tokens)) {
         plan.reject.push_back(w);
         continue;
       }
       const std::int32_t tokens = chunk ? static_cast<std::int32_t>(std::min<std::int64_t>(remaining, budget)) : remaining;
       if (tokens > budget) break;
-      const std::int64_t need = v.pages_for(w, tokens);
+      const std::int64_t need = v.pages_for(w, cached + tokens);
       if (!admissible(v, b, need)) break;  // LATER
       plan.prefills.push_back({w, tokens});
       b.take(need);
