@@ -190,37 +190,56 @@ CompressionSpec ratio_method(double x, bool eviction) {
 
 }  // namespace
 
+const CompressionRegistry& compression_registry() {
+  // One line per built-in method (`kvsim list compression` order); a capability is the family
+  // ("quantization", "eviction", ...), so callers may ask what a method does.
+  static const CompressionRegistry r = [] {
+    const std::vector<std::pair<std::string, std::function<CompressionSpec()>>> methods = {
+        {"fp16", fp16},
+        {"fp8", [] {
+           CompressionSpec s;
+           s.name = "fp8";
+           s.family = "quantization";
+           s.format.key_bits = s.format.value_bits = 8;
+           s.work.quantize_on_write = true;
+           s.work.fused_dequant = true;
+           // vLLM docs: "no latency improvements as the implementation does not yet include
+           // fused dequantization and attention": half the bytes at half the efficiency.
+           s.work.attention_efficiency = 0.5;
+           s.description = "fp8 e4m3 KV with a per-tensor scale (vLLM kv_cache_dtype=fp8)";
+           s.source = "vLLM docs (quantized KV cache)";
+           return s;
+         }},
+        {"int8", [] { return per_head_quant("int8", 8, 0.9, "LMDeploy kv_quant docs; TurboMind block layout"); }},
+        {"int4", [] { return per_head_quant("int4", 4, 0.8, "LMDeploy kv_quant docs; TurboMind block layout"); }},
+        {"kivi-2", [] { return kivi(2); }},
+        {"kivi-4", [] { return kivi(4); }},
+        {"gear-4", [] { return gear(4); }},
+        {"gear-8", [] { return gear(8); }},
+        {"streamingllm", streaming},
+        {"h2o", h2o},
+        {"snapkv", [] { return snapkv(false); }},
+        {"pyramidkv", [] { return snapkv(true); }},
+    };
+    std::vector<CompressionRegistry::Entry> entries;
+    for (const auto& [name, make] : methods) {
+      const CompressionSpec s = make();
+      entries.push_back({name, s.description, {s.family}, make});
+    }
+    return CompressionRegistry("compression method", std::move(entries));
+  }();
+  return r;
+}
+
 std::vector<std::string> compression_names() {
-  return {"fp16", "fp8", "int8", "int4", "kivi-2", "kivi-4", "gear-4", "gear-8",
-          "streamingllm", "h2o", "snapkv", "pyramidkv", "ratio:<x>", "ratio:<x>:eviction"};
+  std::vector<std::string> out = compression_registry().names();
+  out.insert(out.end(), {"ratio:<x>", "ratio:<x>:eviction"});  // the generic methods, parsed by name
+  return out;
 }
 
 CompressionSpec builtin_compression(const std::string& name) {
-  if (name == "fp16" || name == "none" || name == "bf16") return fp16();
-  if (name == "fp8") {
-    CompressionSpec s;
-    s.name = "fp8";
-    s.family = "quantization";
-    s.format.key_bits = s.format.value_bits = 8;
-    s.work.quantize_on_write = true;
-    s.work.fused_dequant = true;
-    // vLLM docs: "no latency improvements as the implementation does not yet include
-    // fused dequantization and attention": half the bytes at half the efficiency.
-    s.work.attention_efficiency = 0.5;
-    s.description = "fp8 e4m3 KV with a per-tensor scale (vLLM kv_cache_dtype=fp8)";
-    s.source = "vLLM docs (quantized KV cache)";
-    return s;
-  }
-  if (name == "int8") return per_head_quant("int8", 8, 0.9, "LMDeploy kv_quant docs; TurboMind block layout");
-  if (name == "int4") return per_head_quant("int4", 4, 0.8, "LMDeploy kv_quant docs; TurboMind block layout");
-  if (name == "kivi-2") return kivi(2);
-  if (name == "kivi-4") return kivi(4);
-  if (name == "gear-4") return gear(4);
-  if (name == "gear-8") return gear(8);
-  if (name == "streamingllm") return streaming();
-  if (name == "h2o") return h2o();
-  if (name == "snapkv") return snapkv(false);
-  if (name == "pyramidkv") return snapkv(true);
+  if (name == "none" || name == "bf16") return fp16();  // aliases
+  if (const auto* e = compression_registry().find(name)) return e->make();
   if (name.rfind("ratio:", 0) == 0) {
     std::string rest = name.substr(6);
     bool eviction = false;

@@ -9,8 +9,13 @@
 
 #include "models/compression/compression_spec.h"
 #include "sim/core/config_reader.h"
+#include "sim/core/registry.h"
 
 namespace kvsim {
+
+// The built-in methods by name (one registration line each; capabilities: the family).
+using CompressionRegistry = Registry<CompressionSpec()>;
+const CompressionRegistry& compression_registry();
 
 std::vector<std::string> compression_names();
 // Throws InputError naming the valid methods when `name` is unknown.

@@ -6,6 +6,7 @@
 #include "sim/core/error.h"
 #include "sim/core/limits.h"
 #include "sim/serving/engine_profile.h"
+#include "sim/serving/engines/engines.h"
 #include "sim/serving/scheduler.h"
 
 namespace kvsim {
@@ -19,50 +20,14 @@ std::string describe_engine_preset(const std::string& name) {
 
 namespace {
 
-// Which steps the engine replays from captured CUDA graphs; the rest run eagerly
-// (HostModel::replays_graph). Depends on the batch caps, so it is set after them.
+// Which steps the engine replays from captured CUDA graphs (the engine's own rule,
+// EngineDefinition::graph_capture); an eager host, or one with no host cost, replays none.
+// Depends on the batch caps and the host model, so it runs after both are final.
 void apply_graph_capture(EngineConfig& e, const GpuSpec& gpu) {
-  HostModel& h = e.host;
-  auto note = [&](const std::string& value, Provenance kind, const std::string& source) {
-    auto& src = h.sources;
-    src.erase(std::remove_if(src.begin(), src.end(), [](const SourcedValue& v) { return v.name == "graph_capture"; }),
-              src.end());
-    src.push_back({"graph_capture", value, kind, source});
-  };
+  const HostModel& h = e.host;
   if (h.eager || h.preset == "hf-cb" || h.preset == "none") return;
-  if (e.preset == "vllm-v0") {
-    // _BATCH_SIZES_TO_CAPTURE = [1, 2, 4] + 8i up to 256; a decode batch replays a graph only
-    // when batch <= 256 and max_seq_len <= max_seq_len_to_capture (8192); prefills run eagerly.
-    h.graph_coverage = GraphCoverage::kDecodeOnly;
-    h.graph_max = 256;
-    h.graph_max_context = 8192;
-    note("decode-only, <= 256 rows, contexts <= 8192", Provenance::kCited,
-         "vllm/worker/model_runner.py _BATCH_SIZES_TO_CAPTURE, execute_model; vllm/engine/arg_utils.py "
-         "max_seq_len_to_capture 8192 (v0.6)");
-  } else if (e.preset == "vllm-v1") {
-    // Piecewise graphs for any batch of up to min(2 x max_num_seqs, 512) tokens (capped by the
-    // token budget); num_scheduled_tokens above the largest size runs without a graph.
-    h.graph_coverage = GraphCoverage::kTokens;
-    h.graph_max = std::min({2 * std::int64_t{e.max_num_seqs}, std::int64_t{512}, std::int64_t{e.max_num_batched_tokens}});
-    h.graph_max_context = 0;
-    note("steps of <= " + std::to_string(h.graph_max) + " tokens", Provenance::kCited,
-         "vllm/config/vllm.py _set_cudagraph_sizes; vllm/v1/worker/gpu_model_runner.py execute_model");
-  } else if (e.preset == "sglang") {
-    // cuda_graph_max_bs: 160 on GPUs with >= 25,000 MB, else 8 (TP < 4); extend batches never
-    // replay a graph (CudaGraphRunner.can_run: decode or idle only).
-    const bool big = static_cast<double>(gpu.memory_bytes) >= 25'000.0 * 1024 * 1024;
-    h.graph_coverage = GraphCoverage::kDecodeOnly;
-    h.graph_max = big ? 160 : 8;
-    h.graph_max_context = 0;
-    note("decode-only, <= " + std::to_string(h.graph_max) + " rows", Provenance::kCited,
-         "sglang server_args.py cuda_graph_max_bs (0.4.x); model_executor/cuda_graph_runner.py can_run");
-  } else if (e.preset == "lmdeploy-pytorch") {
-    h.graph_coverage = GraphCoverage::kDecodeOnly;
-    h.graph_max = e.max_num_seqs;
-    h.graph_max_context = 0;
-    note("decode-only, <= max_batches rows", Provenance::kAssumed,
-         "LMDeploy captures decode graphs (eager_mode false); its capture sizes were not read");
-  }
+  const EngineDefinition d = engine_registry().make(e.preset);
+  if (d.graph_capture) d.graph_capture(e, gpu);
 }
 
 }  // namespace
@@ -70,66 +35,12 @@ void apply_graph_capture(EngineConfig& e, const GpuSpec& gpu) {
 EngineConfig engine_preset(const std::string& name, const GpuSpec& gpu) {
   EngineConfig e;
   e.preset = name;
-  try {
-    e.profile = engine_profile(name);
-  } catch (const InputError&) {
-    throw InputError("unknown engine '" + name + "'" + did_you_mean(name, engine_preset_names()) +
-                     "; valid engines: " + join(engine_preset_names(), ", "));
-  }
+  e.profile = engine_profile(name);  // names the valid engines when `name` is unknown
+  const EngineDefinition d = engine_registry().make(name);
   e.host = host_model_preset(e.profile.host_preset);
-  const double gib = static_cast<double>(gpu.memory_bytes) / (1024.0 * 1024 * 1024);
-  // The knobs below are the profile's rules (engine_profile.cpp cites each one;
+  // The knobs are the profile's rules (sim/serving/engines/*.cpp cites each one;
   // tests/serving/engine_profile_test.cpp checks that the two agree).
-  if (name == "vllm-v0") {
-    e.scheduler = "vllm-v0";
-    e.block_size = 16;
-    e.max_num_seqs = 256;
-    e.max_num_batched_tokens = 0;  // resolved in decode_engine: max(max_model_len, 2048) without chunking
-    e.watermark = 0.01;
-    e.graph_reserve_gib = 0.5;
-  } else if (name == "vllm-v1" || name == "sglang") {
-    e.scheduler = "vllm-v1";
-    e.block_size = 16;
-    // vLLM V1 raises its budgets on large-memory GPUs, except A100 (get_batch_defaults).
-    const bool big = gib >= 70 && gpu.name.rfind("a100", 0) != 0;
-    e.max_num_seqs = big ? 1024 : 256;
-    e.max_num_batched_tokens = big ? 8192 : 2048;
-    e.chunked_prefill = true;
-    e.graph_reserve_gib = 0.5;
-    if (name == "sglang") {
-      e.scheduler = "sglang";
-      e.block_size = 1;                 // page_size
-      e.max_num_seqs = 4096;            // the req_to_token_pool cap
-      // chunked_prefill_size: 2048 below 25,000 MB of GPU memory, else 8192.
-      e.max_num_batched_tokens = static_cast<double>(gpu.memory_bytes) < 25'000.0 * 1024 * 1024 ? 2048 : 8192;
-      e.gpu_memory_utilization = 0.88;  // mem_fraction_static at TP 1
-      e.capacity_rule = CapacityRule::kSglang;
-      e.graph_reserve_gib = 0;          // inside the (1 - mem_fraction_static) remainder
-    }
-  } else if (name == "lmdeploy-pytorch" || name == "lmdeploy-0.6-study") {
-    e.scheduler = "lmdeploy-pytorch";
-    e.block_size = 64;
-    e.max_num_seqs = 128;             // max_batches
-    e.max_num_batched_tokens = 4096;  // max_prefill_token_num
-    e.gpu_memory_utilization = 0.8;   // cache_max_entry_count
-    e.prefill_interval = 16;
-    e.capacity_rule = CapacityRule::kLmdeploy;
-  } else if (name == "static" || name == "hf-eager" || name == "hf-sdpa") {
-    e.scheduler = "static";
-    e.block_size = 16;
-    e.max_num_seqs = 16;  // batch size
-    // No token budget in HF generate; this only sizes the activation reserve estimate.
-    e.max_num_batched_tokens = 32768;
-  } else if (name == "hf-cb") {
-    // FIFOScheduler: decodes, then split prefills, then waiting requests under a token
-    // budget, which are vLLM V1's rules.
-    e.scheduler = "vllm-v1";
-    e.block_size = 256;
-    e.max_num_seqs = 1024;
-    e.max_num_batched_tokens = 8192;
-    e.chunked_prefill = true;
-    e.gpu_memory_utilization = 0.9;  // max_memory_percent
-  }
+  if (d.knobs) d.knobs(e, gpu);
   apply_graph_capture(e, gpu);
   return e;
 }

@@ -39,6 +39,23 @@ const BytesCase kBytes[] = {
     {"ratio:4:eviction", 512, 0},
 };
 
+// One registration line per built-in method: it builds the method of its own name, its summary is
+// the method's description, and its capability is its family.
+TEST(CompressionRegistry, EveryEntryBuildsTheMethodOfItsName) {
+  for (const auto& e : compression_registry().entries()) {
+    SCOPED_TRACE(e.name);
+    const CompressionSpec s = e.make();
+    EXPECT_EQ(s.name, e.name);
+    EXPECT_EQ(e.summary, s.description);
+    EXPECT_TRUE(compression_registry().has(e.name, s.family));
+    EXPECT_EQ(builtin_compression(e.name).name, e.name);
+  }
+  EXPECT_TRUE(compression_registry().has("kivi-2", "quantization"));
+  EXPECT_TRUE(compression_registry().has("h2o", "eviction"));
+  EXPECT_EQ(builtin_compression("none").name, "fp16");
+  EXPECT_EQ(builtin_compression("ratio:4").name.rfind("ratio:4", 0), 0u);
+}
+
 TEST(CompressionBytes, EveryBuiltinMatchesItsHandComputedFormat) {
   for (const auto& c : kBytes) {
     const CompressionSpec s = builtin_compression(c.method);

@@ -10,6 +10,7 @@
 #include "models/cost/roofline_cost_model.h"
 #include "sim/serving/engine_config.h"
 #include "sim/serving/engine_profile.h"
+#include "sim/serving/engines/engines.h"
 #include "models/cost/engine_kernels.h"
 #include "sim/serving/kv_capacity.h"
 
@@ -100,6 +101,25 @@ TEST(EngineProfile, EveryRuleHasASourceAndMatchesItsPreset) {
     EXPECT_FALSE(format_engine_profile(p).empty());
   }
   EXPECT_THROW(engine_profile("vllm-v2"), InputError);
+}
+
+// One registration line per preset: each entry builds the profile of its own name, with knobs,
+// and only graph-capable hosts carry a capture rule (sim/serving/engines/*.cpp).
+TEST(EngineRegistry, EveryEntryBuildsItsOwnPresetWithKnobs) {
+  const GpuSpec h200 = testing::catalog().gpu("h200");
+  EXPECT_EQ(engine_profile_names(), engine_registry().names());
+  for (const auto& entry : engine_registry().entries()) {
+    SCOPED_TRACE(entry.name);
+    const EngineDefinition d = entry.make();
+    EXPECT_EQ(d.profile.name, entry.name);
+    EXPECT_FALSE(entry.summary.empty());
+    ASSERT_TRUE(d.knobs);
+    EXPECT_EQ(static_cast<bool>(d.graph_capture), !host_model_preset(d.profile.host_preset).eager &&
+                                                       d.profile.host_preset != "hf-cb")
+        << "a graph rule on an eager host, or none on a graph-capable one";
+    const EngineConfig e = engine_preset(entry.name, h200);
+    EXPECT_FALSE(e.scheduler.empty());
+  }
 }
 
 TEST(EngineProfile, SmallGpusGetVllmV1sSmallBudgets) {
