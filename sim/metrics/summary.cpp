@@ -5,16 +5,8 @@
 namespace kvsim {
 
 namespace {
-nlohmann::json dist(const QuantileSketch& s) {
-  nlohmann::json j;
-  j["mean"] = s.mean();
-  j["p50"] = s.quantile(0.50);
-  j["p90"] = s.quantile(0.90);
-  j["p95"] = s.quantile(0.95);
-  j["p99"] = s.quantile(0.99);
-  j["max"] = s.max();
-  j["count"] = s.count();
-  return j;
+Distribution dist(const QuantileSketch& s) {
+  return {s.mean(), s.quantile(0.50), s.quantile(0.90), s.quantile(0.95), s.quantile(0.99), s.max(), s.count()};
 }
 }  // namespace
 
@@ -109,53 +101,39 @@ double SummaryCollector::mean_in_system(SimTime end) const {
   return end > 0 ? area / static_cast<double>(end) : 0.0;
 }
 
-nlohmann::json SummaryCollector::summary(SimTime end) const {
-  nlohmann::json j;
+RunSummary SummaryCollector::result(SimTime end) const {
+  RunSummary r;
   const double span = first_arrival_ >= 0 && last_finish_ > first_arrival_ ? to_seconds(last_finish_ - first_arrival_)
                                                                            : 0.0;
-  j["requests"] = {{"arrived", arrived_}, {"finished", finished_}, {"rejected", rejected_},
-                   {"unfinished", arrived_ - finished_ - rejected_}};
-  if (!first_rejections_.empty()) j["requests"]["rejections"] = first_rejections_;
-  j["duration_s"] = span;
+  r.requests = {arrived_, finished_, rejected_, arrived_ - finished_ - rejected_, first_rejections_};
+  r.duration_s = span;
   // Share of all arrived requests that finished within the goodput limits (rejected and
   // unfinished requests are not good).
-  j["goodput"] = {{"fraction", arrived_ ? static_cast<double>(good_) / static_cast<double>(arrived_) : 0.0},
-                  {"ttft_limit_s", good_ttft_}, {"tpot_limit_s", good_tpot_}};
-  j["arrival_window_s"] = first_arrival_ >= 0 ? to_seconds(last_arrival_ - first_arrival_) : 0.0;
-  j["drain_s"] = last_finish_ > last_arrival_ ? to_seconds(last_finish_ - last_arrival_) : 0.0;
-  j["simulated_s"] = to_seconds(end);
-  j["throughput"] = {
-      {"requests_per_s", span > 0 ? static_cast<double>(finished_) / span : 0.0},
-      {"prompt_tokens_per_s", span > 0 ? static_cast<double>(prompt_tokens_) / span : 0.0},
-      {"output_tokens_per_s", span > 0 ? static_cast<double>(output_tokens_) / span : 0.0},
-      {"prompt_tokens", prompt_tokens_},
-      {"output_tokens", output_tokens_}};
-  j["latency_s"] = {{"ttft", dist(ttft_)}, {"tpot", dist(tpot_)}, {"itl", dist(itl_)},
-                    {"e2e", dist(e2e_)},   {"queueing", dist(queueing_)}};
-  j["preemptions"] = {{"recompute", preempt_recompute_}, {"swap", preempt_swap_},
-                      {"swapped_bytes", swapped_bytes_}, {"recomputed_tokens", recomputed_tokens_}};
-  j["kv_utilization"] = {{"mean", busy_ns_ > 0 ? kv_util_area_ / static_cast<double>(busy_ns_) : 0.0},
-                         {"max", kv_util_max_}};
-  j["batch_size"] = dist(batch_);
-  j["compression"] = {
-      {"achieved_ratio", stored_area_ > 0 ? logical_area_ / stored_area_ : 0.0},
-      {"baseline_output_tokens", baseline_output_},
-      {"output_tokens", output_tokens_},
-      {"output_length_ratio", baseline_output_ > 0 ? static_cast<double>(output_tokens_) / baseline_output_ : 0.0},
-      {"share_1_5x_longer", finished_ ? static_cast<double>(longer_1_5x_) / finished_ : 0.0},
-      {"share_2x_shorter", finished_ ? static_cast<double>(shorter_2x_) / finished_ : 0.0}};
-  {
-    nlohmann::json ops;
-    for (std::size_t i = 0; i < kNumOps; ++i) {
-      if (op_ns_[i] == 0) continue;
-      ops[std::string(op_name(static_cast<Op>(i)))] = {
-          {"total_s", op_ns_[i] / 1e9}, {"per_step_ms", steps_ ? op_ns_[i] / 1e6 / static_cast<double>(steps_) : 0.0}};
-    }
-    j["op_time"] = ops;
+  r.goodput = {arrived_ ? static_cast<double>(good_) / static_cast<double>(arrived_) : 0.0, good_ttft_, good_tpot_};
+  r.arrival_window_s = first_arrival_ >= 0 ? to_seconds(last_arrival_ - first_arrival_) : 0.0;
+  r.drain_s = last_finish_ > last_arrival_ ? to_seconds(last_finish_ - last_arrival_) : 0.0;
+  r.simulated_s = to_seconds(end);
+  r.throughput = {span > 0 ? static_cast<double>(finished_) / span : 0.0,
+                  span > 0 ? static_cast<double>(prompt_tokens_) / span : 0.0,
+                  span > 0 ? static_cast<double>(output_tokens_) / span : 0.0, prompt_tokens_, output_tokens_};
+  r.latency_s = {dist(ttft_), dist(tpot_), dist(itl_), dist(e2e_), dist(queueing_)};
+  r.preemptions = {preempt_recompute_, preempt_swap_, swapped_bytes_, recomputed_tokens_};
+  r.kv_utilization = {busy_ns_ > 0 ? kv_util_area_ / static_cast<double>(busy_ns_) : 0.0, kv_util_max_};
+  r.batch_size = dist(batch_);
+  r.compression = {stored_area_ > 0 ? logical_area_ / stored_area_ : 0.0,
+                   baseline_output_,
+                   output_tokens_,
+                   baseline_output_ > 0 ? static_cast<double>(output_tokens_) / baseline_output_ : 0.0,
+                   finished_ ? static_cast<double>(longer_1_5x_) / finished_ : 0.0,
+                   finished_ ? static_cast<double>(shorter_2x_) / finished_ : 0.0};
+  for (std::size_t i = 0; i < kNumOps; ++i) {
+    if (op_ns_[i] == 0) continue;
+    r.op_time.push_back({std::string(op_name(static_cast<Op>(i))), op_ns_[i] / 1e9,
+                         steps_ ? op_ns_[i] / 1e6 / static_cast<double>(steps_) : 0.0});
   }
-  j["steps"] = steps_;
-  j["busy_fraction"] = end > 0 ? static_cast<double>(busy_ns_) / static_cast<double>(end) : 0.0;
-  j["gpu_busy_fraction"] = end > 0 ? static_cast<double>(gpu_ns_) / static_cast<double>(end) : 0.0;
+  r.steps = steps_;
+  r.busy_fraction = end > 0 ? static_cast<double>(busy_ns_) / static_cast<double>(end) : 0.0;
+  r.gpu_busy_fraction = end > 0 ? static_cast<double>(gpu_ns_) / static_cast<double>(end) : 0.0;
   {
     // Mean queueing delay of the requests that arrived in the first and last quarter of the
     // arrival window: a growing queue is the signature of an unsustainable load.
@@ -170,12 +148,12 @@ nlohmann::json SummaryCollector::summary(SimTime end) const {
       return c ? s / static_cast<double>(c) : 0.0;
     };
     const std::size_t q = std::max<std::size_t>(1, n / 4);
-    j["queueing_trend_s"] = {{"first_quarter", mean_of(0, q)}, {"last_quarter", mean_of(n > q ? n - q : 0, n)}};
+    r.queueing_trend_s = {mean_of(0, q), mean_of(n > q ? n - q : 0, n)};
   }
-  j["littles_law"] = {{"mean_in_system", mean_in_system(end)},
-                      {"arrival_rate_per_s", end > 0 ? static_cast<double>(arrived_) / to_seconds(end) : 0.0},
-                      {"mean_e2e_s", e2e_.mean()}};
-  return j;
+  r.littles_law = {mean_in_system(end), end > 0 ? static_cast<double>(arrived_) / to_seconds(end) : 0.0, e2e_.mean()};
+  return r;
 }
+
+nlohmann::json SummaryCollector::summary(SimTime end) const { return to_json(result(end)); }
 
 }  // namespace kvsim

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/core/quantile_sketch.h"
+#include "sim/metrics/run_summary.h"
 #include "sim/serving/metrics_sink.h"
 
 namespace kvsim {
@@ -24,7 +25,8 @@ class SummaryCollector final : public MetricsSink {
   void on_finish(const RequestRecord& r) override;
 
   // `end` is the simulated time the run stopped.
-  nlohmann::json summary(SimTime end) const;
+  RunSummary result(SimTime end) const;
+  nlohmann::json summary(SimTime end) const;  // to_json(result(end)): the report's "summary"
 
   std::int64_t finished() const { return finished_; }
   const QuantileSketch& e2e_s() const { return e2e_; }

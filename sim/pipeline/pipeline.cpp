@@ -22,7 +22,8 @@ RunOutcome run_scenario(const Scenario& s, const RunScenarioOptions& options) {
   out.result = sim.run();
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string workload = options.describe_workload && s.workload ? s.workload->describe() : "";
-  out.report = build_report(s, out.cost_model, workload, out.result, summary.summary(out.result.end_time));
+  out.summary = summary.result(out.result.end_time);
+  out.report = build_report(s, out.cost_model, workload, out.result, to_json(out.summary));
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include "models/compression/compression_spec.h"
 #include "models/cost/batch_shape.h"
 #include "sim/config/scenario.h"
+#include "sim/metrics/run_summary.h"
 #include "sim/serving/metrics_sink.h"
 #include "sim/serving/simulation.h"
 
@@ -23,6 +24,7 @@ namespace kvsim {
 // What one run of a scenario produced.
 struct RunOutcome {
   RunResult result;
+  RunSummary summary;      // typed; report["summary"] is to_json(summary)
   nlohmann::json report;   // {schema_version, context, summary} (run_report.h)
   std::string cost_model;  // the first replica group's cost model, described
   double wall_s = 0;       // wall time of the simulation alone (volatile: never on stdout)

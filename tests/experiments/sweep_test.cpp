@@ -354,11 +354,10 @@ TEST(Planner, GoodputFractionIsAnSlo) {
   EXPECT_GE(found, 0.95 / f.service_s);
   // And a run reports the share of good requests for its limits.
   const Scenario gs = load_scenario(f.base, {"run.goodput_ttft_s=1e-9"}, std::nullopt, testing::catalog());
-  SummaryCollector summary(gs.run.goodput_ttft_s, gs.run.goodput_tpot_s);
-  const auto cost = make_cost_model(gs);
-  Simulation sim(gs, *cost, {&summary});
-  const RunResult res = sim.run();
-  EXPECT_EQ(summary.summary(res.end_time)["goodput"]["fraction"].get<double>(), 0.0);
+  const RunOutcome o = run_scenario(gs);
+  EXPECT_EQ(o.summary.goodput.fraction, 0.0);
+  EXPECT_EQ(o.summary.goodput.ttft_limit_s, 1e-9);
+  EXPECT_EQ(o.report["summary"]["goodput"]["fraction"].get<double>(), 0.0);
 }
 
 }  // namespace

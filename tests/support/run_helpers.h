@@ -1,15 +1,14 @@
 #pragma once
-// Runs a scenario in-process and returns its report (tests share this instead of each
-// wiring Simulation, sinks and cost model by hand).
+// Runs a scenario in-process through run_scenario and returns its report (tests share this
+// instead of each wiring Simulation, sinks and cost model by hand).
 #include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
 
 #include "sim/config/scenario.h"
+#include "sim/pipeline/pipeline.h"
 #include "sim/pipeline/run_report.h"
-#include "sim/metrics/summary.h"
-#include "sim/serving/simulation.h"
 
 namespace kvsim::testing {
 
@@ -29,17 +28,14 @@ inline Scenario scenario(const std::string& yaml, const std::vector<std::string>
   return load_scenario_text(yaml, "<test>", overrides, std::nullopt, catalog());
 }
 
+// Through the library's own pipeline (run_scenario), so tests run scenarios exactly as the CLI does.
 inline Outcome run(const Scenario& s, std::vector<MetricsSink*> extra = {}) {
-  SummaryCollector summary;
-  std::vector<MetricsSink*> sinks{&summary};
-  sinks.insert(sinks.end(), extra.begin(), extra.end());
-  const auto cost = make_cost_model(s);
-  Simulation sim(s, *cost, sinks);
+  RunOutcome r = run_scenario(s, {std::move(extra), false});
   Outcome o;
-  o.result = sim.run();
-  o.report = build_report(s, cost->describe(), "test", o.result, summary.summary(o.result.end_time));
-  o.mean_in_system = summary.mean_in_system(o.result.end_time);
-  o.e2e_sum_s = summary.e2e_s().sum();
+  o.result = r.result;
+  o.report = std::move(r.report);
+  o.mean_in_system = r.summary.littles_law.mean_in_system;
+  o.e2e_sum_s = r.summary.latency_s.e2e.mean * static_cast<double>(r.summary.latency_s.e2e.count);
   return o;
 }
 
