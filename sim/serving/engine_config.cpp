@@ -23,10 +23,9 @@ namespace {
 // Which steps the engine replays from captured CUDA graphs (the engine's own rule,
 // EngineDefinition::graph_capture); an eager host, or one with no host cost, replays none.
 // Depends on the batch caps and the host model, so it runs after both are final.
-void apply_graph_capture(EngineConfig& e, const GpuSpec& gpu) {
+void apply_graph_capture(const EngineDefinition& d, EngineConfig& e, const GpuSpec& gpu) {
   const HostModel& h = e.host;
   if (h.eager || h.preset == "hf-cb" || h.preset == "none") return;
-  const EngineDefinition d = engine_registry().make(e.preset);
   if (d.graph_capture) d.graph_capture(e, gpu);
 }
 
@@ -35,13 +34,13 @@ void apply_graph_capture(EngineConfig& e, const GpuSpec& gpu) {
 EngineConfig engine_preset(const std::string& name, const GpuSpec& gpu) {
   EngineConfig e;
   e.preset = name;
-  e.profile = engine_profile(name);  // names the valid engines when `name` is unknown
-  const EngineDefinition d = engine_registry().make(name);
+  const EngineDefinition d = engine_definition(name);  // names the valid engines when `name` is unknown
+  e.profile = d.profile;
   e.host = host_model_preset(e.profile.host_preset);
   // The knobs are the profile's rules (sim/serving/engines/*.cpp cites each one;
   // tests/serving/engine_profile_test.cpp checks that the two agree).
   if (d.knobs) d.knobs(e, gpu);
-  apply_graph_capture(e, gpu);
+  apply_graph_capture(d, e, gpu);
   return e;
 }
 
@@ -157,7 +156,7 @@ EngineConfig decode_engine(ConfigReader r, const GpuSpec& gpu, const ModelSpec& 
     r.error("overhead", "expected a preset name or a mapping");
   }
   // The capture follows the final batch caps and host model; a scenario's graph_max wins.
-  apply_graph_capture(e, gpu);
+  apply_graph_capture(engine_definition(e.preset), e, gpu);
   if (graph_max >= 0) e.host.graph_max = graph_max;
   r.finish();
   return e;

@@ -26,6 +26,8 @@ struct EngineDefinition {
 using EngineRegistry = Registry<EngineDefinition()>;
 // Every preset, in `kvsim list engines` order.
 const EngineRegistry& engine_registry();
+// The preset `name`; throws InputError naming the valid engines when it is unknown.
+EngineDefinition engine_definition(const std::string& name);
 
 // The presets, by family.
 EngineDefinition vllm_v0_engine();

@@ -20,12 +20,15 @@ const EngineRegistry& engine_registry() {
 
 std::vector<std::string> engine_profile_names() { return engine_registry().names(); }
 
-EngineProfile engine_profile(const std::string& name) {
-  if (!engine_registry().find(name)) {
+EngineDefinition engine_definition(const std::string& name) {
+  const auto* entry = engine_registry().find(name);
+  if (!entry) {
     throw InputError("unknown engine '" + name + "'" + did_you_mean(name, engine_profile_names()) +
                      "; valid engines: " + join(engine_profile_names(), ", "));
   }
-  return engine_registry().make(name).profile;
+  return entry->make();
 }
+
+EngineProfile engine_profile(const std::string& name) { return engine_definition(name).profile; }
 
 }  // namespace kvsim
